@@ -1,0 +1,271 @@
+//! `r2e bench`: the speed figures the project tracks, each measured against
+//! its baseline in the same run.
+
+use super::{DEFAULT_IMAGE, block_on, until_interrupted};
+use clap::{Args, Subcommand};
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use futures_util::future::join_all;
+use indicatif::{ProgressBar, ProgressStyle};
+use r2e_sandbox::docker::{DockerProvider, DockerSandbox};
+use r2e_sandbox::{ExecOptions, Sandbox, SandboxSpec};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// Benchmarks.
+#[derive(Debug, Subcommand)]
+pub enum BenchCmd {
+    /// Exec round trip through the shim vs. a fresh Docker exec, cold start, and
+    /// concurrent sandboxes.
+    Sandbox(SandboxBenchArgs),
+}
+
+/// Arguments of `r2e bench sandbox`.
+#[derive(Debug, Args)]
+pub struct SandboxBenchArgs {
+    /// Image to measure on.
+    #[arg(long, default_value = DEFAULT_IMAGE)]
+    image: String,
+    /// No-op execs through the shim.
+    #[arg(long, default_value_t = 500)]
+    shim_iterations: usize,
+    /// No-op execs through the Engine API (each costs ~50–100 ms).
+    #[arg(long, default_value_t = 50)]
+    engine_iterations: usize,
+    /// Cold starts to time.
+    #[arg(long, default_value_t = 10)]
+    starts: usize,
+    /// Sandbox counts for the concurrency test (comma-separated; empty to skip).
+    #[arg(long, value_delimiter = ',', default_value = "8,32,64")]
+    concurrency: Vec<usize>,
+    /// Execs per sandbox under concurrent load.
+    #[arg(long, default_value_t = 20)]
+    steps: usize,
+}
+
+/// Runs a benchmark.
+pub fn run(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        BenchCmd::Sandbox(a) => block_on(async move {
+            let provider = DockerProvider::connect().await?;
+            until_interrupted(&provider, sandbox_bench(&provider, a)).await
+        })?,
+    }
+}
+
+/// Latency samples.
+struct Samples(Vec<Duration>);
+
+impl Samples {
+    fn quantile(&self, q: f64) -> Duration {
+        let mut v = self.0.clone();
+        v.sort();
+        if v.is_empty() {
+            return Duration::ZERO;
+        }
+        v[((v.len() - 1) as f64 * q).round() as usize]
+    }
+    fn median(&self) -> Duration {
+        self.quantile(0.5)
+    }
+    fn p95(&self) -> Duration {
+        self.quantile(0.95)
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "met" } else { "MISSED" }
+}
+
+async fn time<F: std::future::Future<Output = anyhow::Result<()>>>(
+    f: F,
+) -> anyhow::Result<Duration> {
+    let t = Instant::now();
+    f.await?;
+    Ok(t.elapsed())
+}
+
+async fn sandbox_bench(provider: &DockerProvider, a: SandboxBenchArgs) -> anyhow::Result<ExitCode> {
+    let spec = SandboxSpec::new(&a.image);
+    let noop = ["true".to_string()];
+    let quiet = ExecOptions::default();
+    println!("r2e bench sandbox — image {}", a.image);
+
+    // Warm up the image's layers and the shim's host copy.
+    provider.start_docker(&spec).await?.close().await?;
+
+    let mut starts = Vec::new();
+    for _ in 0..a.starts {
+        let t = Instant::now();
+        let sb = provider.start_docker(&spec).await?;
+        sb.exec_argv(&noop, &quiet).await?;
+        starts.push(t.elapsed());
+        sb.close().await?;
+    }
+    let starts = Samples(starts);
+
+    let sb = provider.start_docker(&spec).await?;
+    let mut shim = Vec::with_capacity(a.shim_iterations);
+    for _ in 0..a.shim_iterations {
+        shim.push(
+            time(async {
+                sb.exec_argv(&noop, &quiet)
+                    .await
+                    .map(drop)
+                    .map_err(Into::into)
+            })
+            .await?,
+        );
+    }
+    let mut shell = Vec::with_capacity(a.shim_iterations);
+    for _ in 0..a.shim_iterations {
+        shell.push(time(async { sb.exec(":", &quiet).await.map(drop).map_err(Into::into) }).await?);
+    }
+    let mut engine = Vec::with_capacity(a.engine_iterations);
+    for _ in 0..a.engine_iterations {
+        engine.push(
+            time(async {
+                sb.engine_exec(&["true"])
+                    .await
+                    .map(drop)
+                    .map_err(Into::into)
+            })
+            .await?,
+        );
+    }
+    sb.close().await?;
+    let (shim, shell, engine) = (Samples(shim), Samples(shell), Samples(engine));
+
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_header(vec!["measure", "n", "median", "p95"]);
+    t.add_row(vec![
+        "exec `true` through the shim".into(),
+        shim.0.len().to_string(),
+        ms(shim.median()),
+        ms(shim.p95()),
+    ]);
+    t.add_row(vec![
+        "exec `bash -c :` through the shim".into(),
+        shell.0.len().to_string(),
+        ms(shell.median()),
+        ms(shell.p95()),
+    ]);
+    t.add_row(vec![
+        "fresh docker exec `true` (Engine API)".into(),
+        engine.0.len().to_string(),
+        ms(engine.median()),
+        ms(engine.p95()),
+    ]);
+    t.add_row(vec![
+        "cold start to first exec".into(),
+        starts.0.len().to_string(),
+        ms(starts.median()),
+        ms(starts.p95()),
+    ]);
+    println!("{t}");
+    let ratio = engine.median().as_secs_f64() / shim.median().as_secs_f64();
+    println!(
+        "shim vs docker exec: {ratio:.1}x faster at the median (target ≥ 30x: {}); shim median {} (target ≤ 2 ms: {})",
+        verdict(ratio >= 30.0),
+        ms(shim.median()),
+        verdict(shim.median() <= Duration::from_millis(2))
+    );
+    println!(
+        "cold start to first exec: median {} (target ≤ 300 ms: {})",
+        ms(starts.median()),
+        verdict(starts.median() <= Duration::from_millis(300))
+    );
+
+    if !a.concurrency.is_empty() {
+        let mut t = Table::new();
+        t.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
+            "sandboxes",
+            "all started in",
+            "start p95",
+            "step median",
+            "step p95",
+            "steps/s",
+        ]);
+        for &n in &a.concurrency {
+            let row = concurrent(provider, &spec, n, a.steps).await?;
+            t.add_row(row);
+        }
+        println!("{t}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Starts `n` sandboxes at once, then has each run `steps` no-op execs concurrently.
+async fn concurrent(
+    provider: &DockerProvider,
+    spec: &SandboxSpec,
+    n: usize,
+    steps: usize,
+) -> anyhow::Result<Vec<String>> {
+    let bar = ProgressBar::new(n as u64);
+    bar.set_style(ProgressStyle::with_template(
+        "  {prefix} [{bar:30}] {pos}/{len} started, ETA {eta}",
+    )?);
+    bar.set_prefix(format!("N={n}"));
+    let wall = Instant::now();
+    let started: Vec<(Duration, anyhow::Result<DockerSandbox>)> = join_all((0..n).map(|_| async {
+        let t = Instant::now();
+        let r = provider
+            .start_docker(spec)
+            .await
+            .map_err(anyhow::Error::from);
+        bar.inc(1);
+        (t.elapsed(), r)
+    }))
+    .await;
+    let all_started = wall.elapsed();
+    bar.finish_and_clear();
+    let mut sandboxes = Vec::new();
+    let mut start_times = Vec::new();
+    let mut first_err = None;
+    for (d, r) in started {
+        match r {
+            Ok(sb) => {
+                start_times.push(d);
+                sandboxes.push(sb);
+            }
+            Err(e) => first_err = first_err.or(Some(e)),
+        }
+    }
+    let noop = ["true".to_string()];
+    let opts = ExecOptions::default();
+    let steps_wall = Instant::now();
+    let lat: Vec<anyhow::Result<Vec<Duration>>> = join_all(sandboxes.iter().map(|sb| async {
+        let mut v = Vec::with_capacity(steps);
+        for _ in 0..steps {
+            let t = Instant::now();
+            sb.exec_argv(&noop, &opts).await?;
+            v.push(t.elapsed());
+        }
+        Ok(v)
+    }))
+    .await;
+    let steps_elapsed = steps_wall.elapsed();
+    join_all(sandboxes.iter().map(|sb| sb.close())).await;
+    if let Some(e) = first_err {
+        return Err(e.context(format!("starting {n} sandboxes at once")));
+    }
+    let mut all = Vec::new();
+    for l in lat {
+        all.extend(l?);
+    }
+    let lat = Samples(all);
+    let start_times = Samples(start_times);
+    Ok(vec![
+        n.to_string(),
+        ms(all_started),
+        ms(start_times.p95()),
+        ms(lat.median()),
+        ms(lat.p95()),
+        format!("{:.0}", lat.0.len() as f64 / steps_elapsed.as_secs_f64()),
+    ])
+}

@@ -1,0 +1,90 @@
+//! `r2e image`: base images built without a registry.
+
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use r2e_sandbox::image::{BootstrapOptions, Bootstrapped, bootstrap};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// Image subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ImageCmd {
+    /// Build a Python base image from Debian packages (debootstrap), no registry needed.
+    ///
+    /// The image gets python3, venv, pip, git, ca-certificates and uv, plus the
+    /// host's CA bundle and /etc/pip.conf so that pip and uv work behind a
+    /// TLS-intercepting proxy. An existing tag is reused unless --force.
+    Bootstrap(BootstrapArgs),
+}
+
+/// Arguments of `r2e image bootstrap`.
+#[derive(Debug, Args)]
+pub struct BootstrapArgs {
+    /// Debian suite: bullseye (Python 3.9), bookworm (3.11), trixie (3.13).
+    #[arg(long, default_value = "bookworm")]
+    suite: String,
+    /// Image reference to create [default: r2e/base:<suite>].
+    #[arg(long)]
+    tag: Option<String>,
+    /// Rebuild even if the tag exists.
+    #[arg(long)]
+    force: bool,
+    /// Debian mirror to bootstrap from.
+    #[arg(long, default_value = "http://deb.debian.org/debian")]
+    mirror: String,
+    /// Extra Debian package to install (repeatable).
+    #[arg(long = "package", value_name = "PKG")]
+    packages: Vec<String>,
+    /// Do not install uv.
+    #[arg(long)]
+    no_uv: bool,
+}
+
+/// Runs an image subcommand.
+pub fn run(cmd: ImageCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        ImageCmd::Bootstrap(a) => super::block_on(bootstrap_cmd(a))?,
+    }
+}
+
+async fn bootstrap_cmd(a: BootstrapArgs) -> anyhow::Result<ExitCode> {
+    let docker = r2e_sandbox::docker::connect().await?;
+    let tag = a.tag.unwrap_or_else(|| format!("r2e/base:{}", a.suite));
+    let mut opts = BootstrapOptions::new(&a.suite, &tag);
+    opts.force = a.force;
+    opts.mirror = a.mirror;
+    opts.extra_packages = a.packages;
+    opts.install_uv = !a.no_uv;
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {msg}",
+    )?);
+    bar.enable_steady_tick(Duration::from_millis(120));
+    let started = Instant::now();
+    let step = |msg: &str| {
+        bar.println(format!("  · {msg}"));
+        bar.set_message(msg.to_string());
+    };
+    let outcome = bootstrap(&docker, &opts, &step).await;
+    bar.finish_and_clear();
+    match outcome? {
+        Bootstrapped::Reused { id } => {
+            println!(
+                "{tag} already exists ({}); kept it. Use --force to rebuild.",
+                short(&id)
+            );
+        }
+        Bootstrapped::Built { id, size } => println!(
+            "built {tag} ({}, {:.0} MB) in {:.0} s",
+            short(&id),
+            size as f64 / 1e6,
+            started.elapsed().as_secs_f64()
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn short(id: &str) -> &str {
+    let id = id.strip_prefix("sha256:").unwrap_or(id);
+    &id[..id.len().min(12)]
+}

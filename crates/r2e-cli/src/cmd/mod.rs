@@ -1,0 +1,40 @@
+//! One module per `r2e` subcommand, plus the async runtime and Ctrl-C handling
+//! they share.
+
+pub mod bench;
+pub mod dataset;
+pub mod doctor;
+pub mod grade;
+pub mod image;
+pub mod sandbox;
+
+use r2e_sandbox::Provider;
+use std::future::Future;
+use std::process::ExitCode;
+
+/// Default image of the sandbox commands: what `r2e image bootstrap` builds.
+pub const DEFAULT_IMAGE: &str = "r2e/base:bookworm";
+
+/// Runs an async command on a fresh runtime.
+pub fn block_on<F: Future>(fut: F) -> anyhow::Result<F::Output> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    Ok(rt.block_on(fut))
+}
+
+/// Runs `work` until it finishes or Ctrl-C arrives; on Ctrl-C every sandbox
+/// the provider started is removed before exiting with 130.
+pub async fn until_interrupted<F>(provider: &dyn Provider, work: F) -> anyhow::Result<ExitCode>
+where
+    F: Future<Output = anyhow::Result<ExitCode>>,
+{
+    tokio::select! {
+        result = work => result,
+        _ = tokio::signal::ctrl_c() => {
+            let n = provider.close_all().await;
+            eprintln!("\ninterrupted: removed {n} sandbox(es)");
+            Ok(ExitCode::from(130))
+        }
+    }
+}

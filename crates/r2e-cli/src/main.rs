@@ -1,0 +1,79 @@
+//! `r2e`: executable repository environments for coding agents.
+//!
+//! This binary only parses arguments and wires the library crates together;
+//! each subcommand lives in its own module under `cmd/`.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// r2e — executable repository environments for training and evaluating coding agents.
+///
+/// Start with `r2e doctor`, then `r2e image bootstrap` (a base image without a
+/// registry) and `r2e sandbox run -- python3 --version`.
+#[derive(Debug, Parser)]
+#[command(name = "r2e", version, about, propagate_version = true)]
+struct Cli {
+    /// More log output (-v info, -vv debug, -vvv trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Read, inspect and convert task datasets (R2E-Gym, SWE-bench; JSONL, JSON, Parquet).
+    #[command(subcommand)]
+    Dataset(cmd::dataset::DatasetCmd),
+    /// Grade a test log against a task: per-test statuses, FAIL_TO_PASS/PASS_TO_PASS, report.json.
+    Grade(cmd::grade::GradeArgs),
+    /// Run commands in sandboxes: one-off runs, interactive shells, cleanup.
+    #[command(subcommand)]
+    Sandbox(cmd::sandbox::SandboxCmd),
+    /// Build base images without a registry.
+    #[command(subcommand)]
+    Image(cmd::image::ImageCmd),
+    /// Check the Docker daemon, the shim and the base image; say how to fix problems.
+    Doctor(cmd::doctor::DoctorArgs),
+    /// Measure r2e's speed against its baselines.
+    #[command(subcommand)]
+    Bench(cmd::bench::BenchCmd),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    let result = match cli.command {
+        Command::Dataset(c) => cmd::dataset::run(c),
+        Command::Grade(a) => cmd::grade::run(a),
+        Command::Sandbox(c) => cmd::sandbox::run(c),
+        Command::Image(c) => cmd::image::run(c),
+        Command::Doctor(a) => cmd::doctor::run(a),
+        Command::Bench(c) => cmd::bench::run(c),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

@@ -1,0 +1,20 @@
+//! r2e-core: the task model, dataset readers/writers and row converters.
+//!
+//! * [`task`]: the normalised [`Task`] every other crate consumes;
+//! * [`row`]: one R2E-Gym, SWE-bench (SWE-Gym, SWE-smith) or r2e row → [`Task`];
+//! * [`dataset`]: JSON Lines, JSON and Parquet files and directories of shards;
+//! * [`image`]: image-name conventions and templates;
+//! * [`summary`]: counts per repository and source format;
+//! * [`parsed_commit`], [`diff`]: the patch handling the converters need.
+
+#![warn(missing_docs)]
+
+pub mod dataset;
+pub mod diff;
+pub mod image;
+pub mod parsed_commit;
+pub mod row;
+pub mod summary;
+pub mod task;
+
+pub use task::{SourceFormat, Task, TestFile};

@@ -1,0 +1,217 @@
+//! The host end of the shim protocol over a Docker attach stream.
+//!
+//! A reader task demultiplexes the attach stream, decodes frames from the
+//! shim's stdout and hands them to the single request in flight; the shim's
+//! stderr is kept (last few KiB) for error messages.
+
+use crate::{Result, SandboxError};
+use bollard::container::LogOutput;
+use futures_util::StreamExt;
+use r2e_shim::{FrameDecoder, Op, RawFrame, Reply, Request, Response};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::Duration;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::sync::{Mutex, mpsc};
+use tokio::task::JoinHandle;
+
+/// How much of the shim's stderr to keep for diagnostics.
+const STDERR_TAIL: usize = 4096;
+
+type OutputStream = Pin<Box<dyn futures_util::Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>;
+
+/// Why the frame stream ended.
+type FrameResult = std::result::Result<RawFrame, String>;
+
+struct Inner {
+    input: Option<Pin<Box<dyn AsyncWrite + Send>>>,
+    frames: mpsc::UnboundedReceiver<FrameResult>,
+    next_id: u64,
+}
+
+/// One connection to one shim.
+pub(crate) struct ShimConn {
+    short_id: String,
+    inner: Mutex<Inner>,
+    reader: JoinHandle<()>,
+    stderr_tail: Arc<StdMutex<Vec<u8>>>,
+}
+
+/// How a request failed at the transport level (before a reply).
+pub(crate) enum Broken {
+    /// The stream ended or could not be written: the container is gone or dying.
+    Ended(String),
+    /// No reply within the deadline.
+    Timeout(Duration),
+    /// The shim sent garbage.
+    Malformed(String),
+}
+
+impl ShimConn {
+    /// Wraps an attach stream; nothing is read until [`ShimConn::hello`].
+    pub fn new(short_id: String, output: OutputStream, input: Pin<Box<dyn AsyncWrite + Send>>) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let stderr_tail = Arc::new(StdMutex::new(Vec::new()));
+        let reader = tokio::spawn(read_frames(output, tx, stderr_tail.clone(), short_id.clone()));
+        ShimConn {
+            short_id,
+            inner: Mutex::new(Inner {
+                input: Some(input),
+                frames: rx,
+                next_id: 1,
+            }),
+            reader,
+            stderr_tail,
+        }
+    }
+
+    /// The last bytes the shim wrote to stderr, as text.
+    pub fn stderr_tail(&self) -> String {
+        let tail = self.stderr_tail.lock().map(|t| t.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&tail).trim().to_string()
+    }
+
+    /// Waits for the shim's unsolicited hello and returns its protocol version.
+    pub async fn hello(&self, wait: Duration) -> std::result::Result<u32, Broken> {
+        let mut inner = self.inner.lock().await;
+        let frame = recv(&mut inner.frames, Some(wait)).await?;
+        match frame.parse::<Response>() {
+            Ok(Response {
+                id: 0,
+                result: Ok(Reply::Hello { protocol, .. }),
+            }) => Ok(protocol),
+            Ok(other) => Err(Broken::Malformed(format!("expected hello, got {other:?}"))),
+            Err(e) => Err(Broken::Malformed(format!("undecodable hello: {e}"))),
+        }
+    }
+
+    /// Sends one request and waits for its response.
+    pub async fn request(
+        &self,
+        op: Op,
+        payload: &[u8],
+        wait: Option<Duration>,
+    ) -> std::result::Result<(std::result::Result<Reply, r2e_shim::ShimError>, Vec<u8>), Broken> {
+        let mut inner = self.inner.lock().await;
+        let id = inner.next_id;
+        inner.next_id += 1;
+        let frame = r2e_shim::encode_frame(&Request { id, op }, &[payload]);
+        let input = inner
+            .input
+            .as_mut()
+            .ok_or_else(|| Broken::Ended("the connection is closed".into()))?;
+        if let Err(e) = async {
+            input.write_all(&frame).await?;
+            input.flush().await
+        }
+        .await
+        {
+            return Err(Broken::Ended(format!("cannot send to the shim: {e}")));
+        }
+        loop {
+            let frame = recv(&mut inner.frames, wait).await?;
+            let response: Response = frame
+                .parse()
+                .map_err(|e| Broken::Malformed(format!("undecodable response: {e}")))?;
+            // A response to an earlier request whose caller gave up: skip it.
+            if response.id == id {
+                return Ok((response.result, frame.payload));
+            }
+        }
+    }
+
+    /// Drops the connection: the shim sees end of input and exits.
+    pub async fn shutdown(&self) {
+        self.reader.abort();
+        let mut inner = self.inner.lock().await;
+        if let Some(mut input) = inner.input.take() {
+            let _ = input.shutdown().await;
+        }
+    }
+
+    /// Turns a transport failure into a user-facing error.
+    pub fn error(&self, broken: Broken, doing: &str, detail: impl FnOnce(String) -> String) -> SandboxError {
+        match broken {
+            Broken::Ended(why) => SandboxError::Died {
+                id: self.short_id.clone(),
+                doing: doing.to_string(),
+                detail: detail(why),
+            },
+            Broken::Timeout(d) => SandboxError::Unresponsive {
+                id: self.short_id.clone(),
+                doing: doing.to_string(),
+                secs: d.as_secs(),
+            },
+            Broken::Malformed(detail) => SandboxError::Malformed {
+                id: self.short_id.clone(),
+                detail,
+            },
+        }
+    }
+}
+
+impl Drop for ShimConn {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+async fn recv(
+    frames: &mut mpsc::UnboundedReceiver<FrameResult>,
+    wait: Option<Duration>,
+) -> std::result::Result<RawFrame, Broken> {
+    let next = match wait {
+        Some(d) => tokio::time::timeout(d, frames.recv())
+            .await
+            .map_err(|_| Broken::Timeout(d))?,
+        None => frames.recv().await,
+    };
+    match next {
+        Some(Ok(frame)) => Ok(frame),
+        Some(Err(why)) => Err(Broken::Ended(why)),
+        None => Err(Broken::Ended("the shim's output ended".into())),
+    }
+}
+
+async fn read_frames(
+    mut output: OutputStream,
+    tx: mpsc::UnboundedSender<FrameResult>,
+    stderr_tail: Arc<StdMutex<Vec<u8>>>,
+    short_id: String,
+) {
+    let mut decoder = FrameDecoder::new();
+    while let Some(item) = output.next().await {
+        match item {
+            Ok(LogOutput::StdOut { message }) | Ok(LogOutput::Console { message }) => {
+                decoder.push(&message);
+                loop {
+                    match decoder.next_frame() {
+                        Ok(Some(frame)) => {
+                            if tx.send(Ok(frame)).is_err() {
+                                return;
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            let _ = tx.send(Err(format!("corrupt stream from the shim: {e}")));
+                            return;
+                        }
+                    }
+                }
+            }
+            Ok(LogOutput::StdErr { message }) => {
+                tracing::debug!(sandbox = %short_id, "shim stderr: {}", String::from_utf8_lossy(&message).trim_end());
+                if let Ok(mut tail) = stderr_tail.lock() {
+                    tail.extend_from_slice(&message);
+                    let excess = tail.len().saturating_sub(STDERR_TAIL);
+                    tail.drain(..excess);
+                }
+            }
+            Ok(LogOutput::StdIn { .. }) => {}
+            Err(e) => {
+                let _ = tx.send(Err(format!("attach stream failed: {e}")));
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,463 @@
+//! The Docker provider: sandboxes are containers whose main process is the
+//! shim, driven over one attach connection through the Engine API (bollard).
+//!
+//! Containers are created with `AutoRemove` and `StdinOnce`: when the attach
+//! connection closes for any reason (close, drop, panic, Ctrl-C, even SIGKILL
+//! of r2e) the shim reads end of input and exits, and the engine removes the
+//! container. `close()` removes it at once; `gc` sweeps what a crashed daemon
+//! or host left behind.
+
+mod conn;
+mod engine;
+
+pub use engine::{EngineInfo, connect, endpoint};
+pub(crate) use engine::classify as engine_classify;
+
+use crate::shim::{SHIM_PATH_IN_SANDBOX, shim_on_host, shim_tar};
+use crate::{
+    DirEntry, ExecOptions, ExecOutput, FileStat, OWNER_PID_LABEL, Provider, Result, SANDBOX_LABEL, Sandbox,
+    SandboxError, SandboxSpec, ShimErrorKind,
+};
+use async_trait::async_trait;
+use bollard::Docker;
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{
+    AttachContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
+    StartContainerOptions, UploadToContainerOptionsBuilder,
+};
+use conn::ShimConn;
+use r2e_shim::{ExecRequest, Op, Reply};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How long a new sandbox's shim may take to say hello.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(60);
+/// Slack over a command's own timeout before the host gives up on the shim.
+const REPLY_SLACK: Duration = Duration::from_secs(60);
+/// Wait for replies to file operations.
+const FILE_OP_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// How the shim binary gets into a container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShimDelivery {
+    /// Bind-mount the host's copy read-only (the daemon must see the host's files).
+    Bind,
+    /// Upload it into the container before start (remote daemons).
+    Upload,
+}
+
+/// Starts sandboxes as Docker containers.
+#[derive(Clone)]
+pub struct DockerProvider {
+    docker: Docker,
+    delivery: ShimDelivery,
+    live: Arc<Mutex<HashSet<String>>>,
+}
+
+impl DockerProvider {
+    /// Connects to the daemon (`DOCKER_HOST` or the local socket) and negotiates
+    /// the API version. The shim is bind-mounted for local daemons and uploaded
+    /// for remote ones; `R2E_SHIM_DELIVERY=upload|bind` overrides.
+    pub async fn connect() -> Result<Self> {
+        let docker = connect().await?;
+        let remote = endpoint().starts_with("tcp://") || endpoint().starts_with("ssh://");
+        let delivery = match std::env::var("R2E_SHIM_DELIVERY").as_deref() {
+            Ok("upload") => ShimDelivery::Upload,
+            Ok("bind") => ShimDelivery::Bind,
+            _ if remote => ShimDelivery::Upload,
+            _ => ShimDelivery::Bind,
+        };
+        Ok(Self::with_client(docker, delivery))
+    }
+
+    /// Uses an existing client.
+    pub fn with_client(docker: Docker, delivery: ShimDelivery) -> Self {
+        DockerProvider {
+            docker,
+            delivery,
+            live: Arc::new(Mutex::new(HashSet::new())),
+        }
+    }
+
+    /// The Engine API client.
+    pub fn client(&self) -> &Docker {
+        &self.docker
+    }
+
+    /// Starts a sandbox and returns the concrete Docker type (for callers that
+    /// need the container id or the Engine API baseline).
+    pub async fn start_docker(&self, spec: &SandboxSpec) -> Result<DockerSandbox> {
+        let docker = &self.docker;
+        let mut labels: HashMap<String, String> = spec.labels.iter().cloned().collect();
+        labels.insert(SANDBOX_LABEL.into(), "1".into());
+        labels.insert(OWNER_PID_LABEL.into(), std::process::id().to_string());
+        let binds = match self.delivery {
+            ShimDelivery::Bind => Some(vec![format!("{}:{SHIM_PATH_IN_SANDBOX}:ro", shim_on_host()?.display())]),
+            ShimDelivery::Upload => None,
+        };
+        let host_config = HostConfig {
+            binds,
+            auto_remove: Some(true),
+            memory: spec.memory_bytes,
+            nano_cpus: spec.cpus.map(|c| (c * 1e9) as i64),
+            network_mode: (!spec.network).then(|| "none".to_string()),
+            ..Default::default()
+        };
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            entrypoint: Some(vec![SHIM_PATH_IN_SANDBOX.to_string()]),
+            cmd: Some(Vec::new()),
+            env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            working_dir: spec.workdir.clone(),
+            labels: Some(labels),
+            open_stdin: Some(true),
+            stdin_once: Some(true),
+            attach_stdin: Some(true),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            tty: Some(false),
+            host_config: Some(host_config),
+            ..Default::default()
+        };
+        let created = docker
+            .create_container(None::<bollard::query_parameters::CreateContainerOptions>, body)
+            .await
+            .map_err(|e| engine::classify(e, "creating a container", Some(&spec.image)))?;
+        let id = created.id;
+        self.live.lock().expect("live set lock").insert(id.clone());
+        match self.boot(&id, spec).await {
+            Ok(conn) => Ok(DockerSandbox {
+                short_id: id.chars().take(12).collect(),
+                id,
+                image: spec.image.clone(),
+                docker: docker.clone(),
+                conn,
+                closed: AtomicBool::new(false),
+                live: self.live.clone(),
+            }),
+            Err(e) => {
+                remove(docker, &id).await;
+                self.live.lock().expect("live set lock").remove(&id);
+                Err(e)
+            }
+        }
+    }
+
+    async fn boot(&self, id: &str, spec: &SandboxSpec) -> Result<ShimConn> {
+        let docker = &self.docker;
+        let short: String = id.chars().take(12).collect();
+        if self.delivery == ShimDelivery::Upload {
+            let opts = UploadToContainerOptionsBuilder::default().path("/").build();
+            docker
+                .upload_to_container(id, Some(opts), bollard::body_full(shim_tar().into()))
+                .await
+                .map_err(|e| engine::classify(e, "uploading the shim", None))?;
+        }
+        let attach = docker
+            .attach_container(
+                id,
+                Some(
+                    AttachContainerOptionsBuilder::default()
+                        .stdin(true)
+                        .stdout(true)
+                        .stderr(true)
+                        .stream(true)
+                        .build(),
+                ),
+            )
+            .await
+            .map_err(|e| engine::classify(e, "attaching to the container", None))?;
+        let conn = ShimConn::new(short.clone(), attach.output, attach.input);
+        docker
+            .start_container(id, None::<StartContainerOptions>)
+            .await
+            .map_err(|e| engine::classify(e, "starting the container", Some(&spec.image)))?;
+        match conn.hello(HELLO_TIMEOUT).await {
+            Ok(r2e_shim::PROTOCOL_VERSION) => Ok(conn),
+            Ok(got) => Err(SandboxError::Protocol {
+                id: short,
+                got,
+                expected: r2e_shim::PROTOCOL_VERSION,
+            }),
+            Err(broken) => {
+                let stderr = conn.stderr_tail();
+                Err(conn.error(broken, "starting the shim", |why| {
+                    if stderr.is_empty() {
+                        format!("{why} (the image may lack a usable /.r2e mount point, or is not for this CPU)")
+                    } else {
+                        format!("{why}; shim said: {stderr}")
+                    }
+                }))
+            }
+        }
+    }
+
+    /// Removes r2e sandboxes left behind by crashed runs: containers carrying
+    /// [`SANDBOX_LABEL`] whose owning process is gone (or all of them with
+    /// `all`). Returns the ids removed.
+    pub async fn gc(&self, all: bool) -> Result<Vec<String>> {
+        let filters = HashMap::from([("label".to_string(), vec![SANDBOX_LABEL.to_string()])]);
+        let list = self
+            .docker
+            .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filters).build()))
+            .await
+            .map_err(|e| engine::classify(e, "listing containers", None))?;
+        let mut removed = Vec::new();
+        for c in list {
+            let Some(id) = c.id else { continue };
+            let owner_alive = c
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(OWNER_PID_LABEL))
+                .and_then(|p| p.parse::<u32>().ok())
+                .is_some_and(|pid| pid != std::process::id() && std::path::Path::new(&format!("/proc/{pid}")).exists());
+            if all || !owner_alive {
+                remove(&self.docker, &id).await;
+                removed.push(id);
+            }
+        }
+        Ok(removed)
+    }
+}
+
+#[async_trait]
+impl Provider for DockerProvider {
+    fn name(&self) -> &'static str {
+        "docker"
+    }
+
+    async fn start(&self, spec: &SandboxSpec) -> Result<Box<dyn Sandbox>> {
+        Ok(Box::new(self.start_docker(spec).await?))
+    }
+
+    async fn close_all(&self) -> usize {
+        let ids: Vec<String> = self.live.lock().expect("live set lock").drain().collect();
+        let n = ids.len();
+        futures_util::future::join_all(ids.iter().map(|id| remove(&self.docker, id))).await;
+        n
+    }
+}
+
+/// Force-removes a container, ignoring "already gone" and "removal in progress".
+async fn remove(docker: &Docker, id: &str) {
+    let opts = RemoveContainerOptionsBuilder::default().force(true).build();
+    if let Err(e) = docker.remove_container(id, Some(opts)).await
+        && !matches!(
+            e,
+            bollard::errors::Error::DockerResponseServerError { status_code: 404 | 409, .. }
+        )
+    {
+        tracing::warn!("removing container {id}: {e}");
+    }
+}
+
+/// A running Docker sandbox.
+pub struct DockerSandbox {
+    id: String,
+    short_id: String,
+    image: String,
+    docker: Docker,
+    conn: ShimConn,
+    closed: AtomicBool,
+    live: Arc<Mutex<HashSet<String>>>,
+}
+
+impl DockerSandbox {
+    /// The Engine API client this sandbox uses.
+    pub fn client(&self) -> &Docker {
+        &self.docker
+    }
+
+    /// Runs a command the way R2E-Gym does, with a fresh `docker exec` through the
+    /// Engine API (create, start attached, inspect): the baseline the shim is
+    /// measured against.
+    pub async fn engine_exec(&self, argv: &[&str]) -> Result<ExecOutput> {
+        engine::exec(&self.docker, &self.id, argv).await
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(SandboxError::Closed(self.short_id.clone()));
+        }
+        Ok(())
+    }
+
+    async fn call(&self, op: Op, payload: &[u8], wait: Option<Duration>, doing: String) -> Result<(Reply, Vec<u8>)> {
+        self.check_open()?;
+        match self.conn.request(op, payload, wait).await {
+            Ok((Ok(reply), payload)) => Ok((reply, payload)),
+            Ok((Err(e), _)) => Err(SandboxError::Shim(e)),
+            Err(broken) => {
+                let detail = self.death_detail().await;
+                Err(self.conn.error(broken, &doing, |why| format!("{why}; {detail}")))
+            }
+        }
+    }
+
+    /// What the engine says about a container that stopped answering.
+    async fn death_detail(&self) -> String {
+        if self.closed.load(Ordering::Acquire) {
+            return "the sandbox was closed".into();
+        }
+        let stderr = self.conn.stderr_tail();
+        let state = match self.docker.inspect_container(&self.id, None).await {
+            Ok(info) => {
+                let s = info.state.unwrap_or_default();
+                format!(
+                    "the container is {} (exit code {}{}{})",
+                    s.status.map(|s| s.to_string()).unwrap_or_else(|| "in an unknown state".into()),
+                    s.exit_code.unwrap_or(-1),
+                    if s.oom_killed == Some(true) { ", killed for running out of memory" } else { "" },
+                    s.error.filter(|e| !e.is_empty()).map(|e| format!(", {e}")).unwrap_or_default()
+                )
+            }
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {
+                "the container no longer exists (it was killed or removed outside r2e)".into()
+            }
+            Err(e) => format!("the engine cannot describe it: {e}"),
+        };
+        if stderr.is_empty() { state } else { format!("{state}; shim stderr: {stderr}") }
+    }
+
+    async fn run(&self, req: ExecRequest, opts: &ExecOptions, what: String) -> Result<ExecOutput> {
+        let wait = opts.timeout.map(|t| t + REPLY_SLACK);
+        let (reply, payload) = self.call(Op::Exec(req), &opts.stdin, wait, what).await?;
+        let Reply::Exec(r) = reply else {
+            return Err(self.unexpected(reply));
+        };
+        let split = (r.stdout_len as usize).min(payload.len());
+        let mut stdout = payload;
+        let stderr = stdout.split_off(split);
+        Ok(ExecOutput {
+            exit_code: r.exit_code,
+            stdout,
+            stderr,
+            duration: Duration::from_micros(r.duration_us),
+            timed_out: r.timed_out,
+            truncated: r.truncated(),
+        })
+    }
+
+    fn unexpected(&self, reply: Reply) -> SandboxError {
+        SandboxError::Malformed {
+            id: self.short_id.clone(),
+            detail: format!("unexpected reply {reply:?}"),
+        }
+    }
+}
+
+fn exec_request(opts: &ExecOptions) -> ExecRequest {
+    ExecRequest {
+        login: opts.login,
+        cwd: opts.cwd.clone(),
+        env: opts.env.clone(),
+        timeout_ms: opts.timeout.map(|t| t.as_millis() as u64),
+        max_output: opts.max_output,
+        ..Default::default()
+    }
+}
+
+#[async_trait]
+impl Sandbox for DockerSandbox {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn image(&self) -> &str {
+        &self.image
+    }
+
+    async fn exec(&self, cmd: &str, opts: &ExecOptions) -> Result<ExecOutput> {
+        let req = ExecRequest {
+            shell: Some(cmd.to_string()),
+            ..exec_request(opts)
+        };
+        self.run(req, opts, format!("running `{}`", abbreviate(cmd))).await
+    }
+
+    async fn exec_argv(&self, argv: &[String], opts: &ExecOptions) -> Result<ExecOutput> {
+        let req = ExecRequest {
+            argv: argv.to_vec(),
+            ..exec_request(opts)
+        };
+        self.run(req, opts, format!("running {argv:?}")).await
+    }
+
+    async fn read_file(&self, path: &str) -> Result<Vec<u8>> {
+        let op = Op::ReadFile {
+            path: path.to_string(),
+            max_bytes: None,
+        };
+        let (_, data) = self.call(op, &[], Some(FILE_OP_TIMEOUT), format!("reading {path}")).await?;
+        Ok(data)
+    }
+
+    async fn write_file(&self, path: &str, data: &[u8], mode: Option<u32>) -> Result<()> {
+        let op = Op::WriteFile {
+            path: path.to_string(),
+            mode,
+            create_dirs: true,
+        };
+        self.call(op, data, Some(FILE_OP_TIMEOUT), format!("writing {path}")).await?;
+        Ok(())
+    }
+
+    async fn list_dir(&self, path: &str) -> Result<Vec<DirEntry>> {
+        let op = Op::List { path: path.to_string() };
+        match self.call(op, &[], Some(FILE_OP_TIMEOUT), format!("listing {path}")).await? {
+            (Reply::Entries { entries }, _) => Ok(entries),
+            (other, _) => Err(self.unexpected(other)),
+        }
+    }
+
+    async fn stat(&self, path: &str) -> Result<Option<FileStat>> {
+        let op = Op::Stat { path: path.to_string() };
+        match self.call(op, &[], Some(FILE_OP_TIMEOUT), format!("inspecting {path}")).await {
+            Ok((Reply::Stat(st), _)) => Ok(Some(st)),
+            Ok((other, _)) => Err(self.unexpected(other)),
+            Err(SandboxError::Shim(e)) if e.kind == ShimErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn copy_in(&self, tar: Vec<u8>, dest: &str) -> Result<()> {
+        self.check_open()?;
+        let opts = UploadToContainerOptionsBuilder::default().path(dest).build();
+        self.docker
+            .upload_to_container(&self.id, Some(opts), bollard::body_full(tar.into()))
+            .await
+            .map_err(|e| engine::classify(e, &format!("copying files into {dest}"), None))
+    }
+
+    async fn close(&self) -> Result<()> {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.conn.shutdown().await;
+        remove(&self.docker, &self.id).await;
+        self.live.lock().expect("live set lock").remove(&self.id);
+        Ok(())
+    }
+}
+
+impl Drop for DockerSandbox {
+    fn drop(&mut self) {
+        // The connection closes with `conn`; the shim exits and AutoRemove removes
+        // the container. Forget it so Ctrl-C handling does not try again.
+        if let Ok(mut live) = self.live.lock() {
+            live.remove(&self.id);
+        }
+    }
+}
+
+/// First line of a command, shortened for messages.
+fn abbreviate(cmd: &str) -> String {
+    let line = cmd.lines().next().unwrap_or("");
+    let mut s: String = line.chars().take(80).collect();
+    if s.len() < cmd.len() {
+        s.push('…');
+    }
+    s
+}

@@ -1,0 +1,117 @@
+//! Plain data types of the sandbox API.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+/// How to start a sandbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SandboxSpec {
+    /// Image reference.
+    pub image: String,
+    /// Default working directory of commands (the image's own when `None`).
+    pub workdir: Option<String>,
+    /// Environment variables set in the sandbox.
+    pub env: Vec<(String, String)>,
+    /// Extra labels on the container.
+    pub labels: Vec<(String, String)>,
+    /// Memory limit in bytes.
+    pub memory_bytes: Option<i64>,
+    /// CPU limit in cores.
+    pub cpus: Option<f64>,
+    /// Give the sandbox network access (off: no network at all).
+    pub network: bool,
+}
+
+impl SandboxSpec {
+    /// A spec for `image` with defaults: image workdir, network on, no limits.
+    pub fn new(image: impl Into<String>) -> Self {
+        SandboxSpec {
+            image: image.into(),
+            workdir: None,
+            env: Vec::new(),
+            labels: Vec::new(),
+            memory_bytes: None,
+            cpus: None,
+            network: true,
+        }
+    }
+}
+
+/// Per-command options.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecOptions {
+    /// Kill the command's whole process group after this long.
+    pub timeout: Option<Duration>,
+    /// Working directory.
+    pub cwd: Option<String>,
+    /// Extra environment variables.
+    pub env: Vec<(String, String)>,
+    /// Capture at most this many bytes per stream (first and last halves kept).
+    pub max_output: u64,
+    /// Run through a login shell (`bash -lc`), which sources /etc/profile.
+    pub login: bool,
+    /// Bytes fed to the command's stdin.
+    pub stdin: Vec<u8>,
+}
+
+impl Default for ExecOptions {
+    fn default() -> Self {
+        ExecOptions {
+            timeout: None,
+            cwd: None,
+            env: Vec::new(),
+            max_output: r2e_shim::DEFAULT_MAX_OUTPUT,
+            login: false,
+            stdin: Vec::new(),
+        }
+    }
+}
+
+impl ExecOptions {
+    /// Options with a timeout.
+    pub fn timeout(secs: f64) -> Self {
+        ExecOptions {
+            timeout: Some(Duration::from_secs_f64(secs)),
+            ..Default::default()
+        }
+    }
+}
+
+/// What a command did.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ExecOutput {
+    /// Exit status; 128 + signal when killed by a signal.
+    pub exit_code: i32,
+    /// Captured stdout bytes, exactly as produced (up to the cap).
+    pub stdout: Vec<u8>,
+    /// Captured stderr bytes.
+    pub stderr: Vec<u8>,
+    /// Wall time of the command inside the sandbox.
+    pub duration: Duration,
+    /// The timeout fired and the process group was killed.
+    pub timed_out: bool,
+    /// Output beyond the cap was dropped (a marker line stands in its place).
+    pub truncated: bool,
+}
+
+impl ExecOutput {
+    /// Stdout as text; invalid UTF-8 sequences become U+FFFD.
+    pub fn stdout_text(&self) -> Cow<'_, str> {
+        String::from_utf8_lossy(&self.stdout)
+    }
+
+    /// Stderr as text; invalid UTF-8 sequences become U+FFFD.
+    pub fn stderr_text(&self) -> Cow<'_, str> {
+        String::from_utf8_lossy(&self.stderr)
+    }
+
+    /// Whether both streams are valid UTF-8 (so the text forms are exact).
+    pub fn is_utf8(&self) -> bool {
+        std::str::from_utf8(&self.stdout).is_ok() && std::str::from_utf8(&self.stderr).is_ok()
+    }
+
+    /// Exit code 0 and no timeout.
+    pub fn success(&self) -> bool {
+        self.exit_code == 0 && !self.timed_out
+    }
+}
