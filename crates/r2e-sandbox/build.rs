@@ -18,7 +18,8 @@ fn main() {
             .unwrap_or_else(|e| panic!("R2E_SHIM_BINARY={prebuilt:?}: cannot copy: {e}"));
         return;
     }
-    let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let manifest =
+        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let shim_crate = manifest.join("../r2e-shim");
     let workspace = manifest.join("../..");
     for p in ["src", "Cargo.toml"] {
@@ -38,21 +39,38 @@ fn main() {
     let triple = shim_triple();
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
-        .args(["build", "--release", "--locked", "-p", "r2e-shim", "--bin", "r2e-shim", "--target", &triple])
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "-p",
+            "r2e-shim",
+            "--bin",
+            "r2e-shim",
+            "--target",
+            &triple,
+        ])
         .arg("--manifest-path")
         .arg(workspace.join("Cargo.toml"))
         .arg("--target-dir")
         .arg(&shim_target)
-        .env("RUSTFLAGS", "-C target-feature=+crt-static -C strip=symbols")
+        .env(
+            "RUSTFLAGS",
+            "-C target-feature=+crt-static -C strip=symbols",
+        )
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("RUSTC_WORKSPACE_WRAPPER")
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("CARGO_BUILD_TARGET")
         .status()
         .expect("cannot run cargo to build r2e-shim");
-    assert!(status.success(), "building the static r2e-shim failed (see the output above)");
+    assert!(
+        status.success(),
+        "building the static r2e-shim failed (see the output above)"
+    );
     let built = shim_target.join(&triple).join("release").join("r2e-shim");
-    std::fs::copy(&built, &embedded).unwrap_or_else(|e| panic!("cannot copy {}: {e}", built.display()));
+    std::fs::copy(&built, &embedded)
+        .unwrap_or_else(|e| panic!("cannot copy {}: {e}", built.display()));
 }
 
 /// The Linux triple of the shim: containers run Linux on the host's architecture.

@@ -68,7 +68,10 @@ pub fn plan(task: &Task, opts: &GradeOptions) -> Result<(Parser, Rules), GradeEr
         Some(p) => p,
         None => select::parser_for(task)?,
     };
-    Ok((parser, opts.rules.unwrap_or_else(|| select::rules_for(task))))
+    Ok((
+        parser,
+        opts.rules.unwrap_or_else(|| select::rules_for(task)),
+    ))
 }
 
 /// Grades `log` (the test run's output) for `task`.

@@ -10,11 +10,7 @@
 //! `KeyError`; no reward is given either way, so r2e reports 0.)
 
 use crate::{
-    json::to_python_json,
-    parse::Parser,
-    rules::Rules,
-    status::StatusMap,
-    text::digit_run,
+    json::to_python_json, parse::Parser, rules::Rules, status::StatusMap, text::digit_run,
 };
 use serde::{Serialize, Serializer, ser::SerializeMap};
 use std::{borrow::Cow, collections::BTreeMap};

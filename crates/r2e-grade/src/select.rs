@@ -58,7 +58,10 @@ pub fn swebench_parser(repo: &str) -> Option<Parser> {
 
 /// A string field of the row that the task model keeps in `extra`.
 fn extra_str<'a>(task: &'a Task, key: &str) -> Option<&'a str> {
-    task.extra.get(key).and_then(|v| v.as_str()).filter(|s| !s.is_empty())
+    task.extra
+        .get(key)
+        .and_then(|v| v.as_str())
+        .filter(|s| !s.is_empty())
 }
 
 /// The parser for a task: the row's `log_parser` (5.x), else the repository's

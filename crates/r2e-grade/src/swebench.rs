@@ -53,17 +53,55 @@ static EXIT_CODE: LazyLock<Regex> = LazyLock::new(|| {
 /// 5.x's infrastructure-failure signatures: (reason, environment tier?, pattern).
 static INFRA_SIGNATURES: LazyLock<Vec<(&'static str, bool, Regex)>> = LazyLock::new(|| {
     [
-        ("browser_launch_failed", true, r"Failed to launch|Failed to connect to the bus"),
-        ("display_unavailable", true, r"cannot open display|Missing X server|unable to open X display"),
-        ("out_of_memory", true, r"Cannot allocate memory|OutOfMemoryError|^Killed$"),
-        ("container_unavailable", true, r"Error response from daemon|Cannot connect to the Docker daemon"),
-        ("network_unreachable", true, r"Could not resolve host|Temporary failure in name resolution"),
-        ("missing_module", false, r"Cannot find module|MODULE_NOT_FOUND|ModuleNotFoundError"),
-        ("no_tests_collected", false, r"no tests ran|collected 0 items"),
-        ("tests_timed_out", false, r"Timeout error: \d+ seconds exceeded"),
+        (
+            "browser_launch_failed",
+            true,
+            r"Failed to launch|Failed to connect to the bus",
+        ),
+        (
+            "display_unavailable",
+            true,
+            r"cannot open display|Missing X server|unable to open X display",
+        ),
+        (
+            "out_of_memory",
+            true,
+            r"Cannot allocate memory|OutOfMemoryError|^Killed$",
+        ),
+        (
+            "container_unavailable",
+            true,
+            r"Error response from daemon|Cannot connect to the Docker daemon",
+        ),
+        (
+            "network_unreachable",
+            true,
+            r"Could not resolve host|Temporary failure in name resolution",
+        ),
+        (
+            "missing_module",
+            false,
+            r"Cannot find module|MODULE_NOT_FOUND|ModuleNotFoundError",
+        ),
+        (
+            "no_tests_collected",
+            false,
+            r"no tests ran|collected 0 items",
+        ),
+        (
+            "tests_timed_out",
+            false,
+            r"Timeout error: \d+ seconds exceeded",
+        ),
     ]
     .into_iter()
-    .map(|(reason, env, p)| (reason, env, Regex::new(&format!("(?m){p}")).expect("static regex")))
+    .map(|(reason, env, p)| {
+        (
+            reason,
+            env,
+            Regex::new(&format!("(?m){p}")).expect("static regex"),
+        )
+    })
     .collect()
 });
 
@@ -274,9 +312,14 @@ fn resolve_truncated<'m>(sm: &'m StatusMap, test: &str) -> Option<&'m TestStatus
     if test.matches('[').count() <= test.matches(']').count() {
         return None;
     }
-    let mut matches = sm.iter().filter(|(k, _)| k.starts_with(test)).map(|(_, s)| s);
+    let mut matches = sm
+        .iter()
+        .filter(|(k, _)| k.starts_with(test))
+        .map(|(_, s)| s);
     let first = matches.next()?;
-    matches.all(|s| s.is_pass() == first.is_pass()).then_some(first)
+    matches
+        .all(|s| s.is_pass() == first.is_pass())
+        .then_some(first)
 }
 
 /// One instance's entry in `report.json`.

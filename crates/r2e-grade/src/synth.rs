@@ -50,11 +50,19 @@ pub fn pytest_log(target_bytes: usize) -> SynthLog {
     while text.len() + summary.len() < target_bytes {
         module += 1;
         let file = format!("tests/pkg_{}/test_mod_{module}.py", module % 17);
-        let _ = writeln!(text, "{file} ....F..s..x.....E..........               [ {}%]", module % 100);
+        let _ = writeln!(
+            text,
+            "{file} ....F..s..x.....E..........               [ {}%]",
+            module % 100
+        );
         for case in 0..40 {
             let (id, key) = match rng.below(4) {
                 0 => {
-                    let id = format!("{file}::TestClass{}::test_case_{case}[param-{}]", case % 3, rng.below(1000));
+                    let id = format!(
+                        "{file}::TestClass{}::test_case_{case}[param-{}]",
+                        case % 3,
+                        rng.below(1000)
+                    );
                     (id.clone(), id)
                 }
                 1 => {
@@ -103,9 +111,13 @@ pub fn pytest_log(target_bytes: usize) -> SynthLog {
         }
         text.push_str("----------------------------- Captured stdout call -----------------------------\nsome output\n");
     }
-    text.push_str("=========================== short test summary info ============================\n");
+    text.push_str(
+        "=========================== short test summary info ============================\n",
+    );
     text.push_str(&summary);
-    text.push_str("============ 123 failed, 4567 passed, 8 skipped, 9 xfailed in 12.34s ============\n");
+    text.push_str(
+        "============ 123 failed, 4567 passed, 8 skipped, 9 xfailed in 12.34s ============\n",
+    );
     SynthLog { text, expected }
 }
 
@@ -127,7 +139,11 @@ pub fn django_log(target_bytes: usize) -> SynthLog {
     let mut n = 0u64;
     while text.len() + details.len() < target_bytes {
         n += 1;
-        let name = format!("test_feature_{n} (app_{}.tests.Case{}Tests)", n % 97, n % 13);
+        let name = format!(
+            "test_feature_{n} (app_{}.tests.Case{}Tests)",
+            n % 97,
+            n % 13
+        );
         match rng.below(16) {
             0 => {
                 let _ = writeln!(text, "{name} ... FAIL");
@@ -147,11 +163,20 @@ pub fn django_log(target_bytes: usize) -> SynthLog {
                 expected.record(&name, TestStatus::Skipped);
             }
             2 => {
-                let _ = writeln!(text, "{name}\nCheck that the feature works with a docstring. ... ok");
-                expected.record("Check that the feature works with a docstring.", TestStatus::Passed);
+                let _ = writeln!(
+                    text,
+                    "{name}\nCheck that the feature works with a docstring. ... ok"
+                );
+                expected.record(
+                    "Check that the feature works with a docstring.",
+                    TestStatus::Passed,
+                );
             }
             3 => {
-                let _ = writeln!(text, "{name} ... Some output printed by the test\nmore output\nok");
+                let _ = writeln!(
+                    text,
+                    "{name} ... Some output printed by the test\nmore output\nok"
+                );
                 expected.record(&name, TestStatus::Passed);
             }
             4 => {

@@ -120,7 +120,11 @@ pub(crate) fn join_tokens<'a>(s: &'a str, scratch: &'a mut String) -> &'a str {
 /// Lines of `s` split on `\n` exactly like Python's `s.split("\n")`
 /// (a trailing newline yields a final empty line; `\r` is kept).
 pub(crate) fn lines(s: &str) -> Lines<'_> {
-    Lines { s, pos: 0, done: false }
+    Lines {
+        s,
+        pos: 0,
+        done: false,
+    }
 }
 
 /// Iterator returned by [`lines`].
@@ -190,14 +194,16 @@ mod tests {
     fn python_whitespace_matches_isspace() {
         // The exact set of `str.isspace()` characters in CPython 3.
         let py: Vec<u32> = [
-            0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x1c, 0x1d, 0x1e, 0x1f, 0x20, 0x85, 0xa0, 0x1680,
-            0x2028, 0x2029, 0x202f, 0x205f, 0x3000,
+            0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x1c, 0x1d, 0x1e, 0x1f, 0x20, 0x85, 0xa0, 0x1680, 0x2028,
+            0x2029, 0x202f, 0x205f, 0x3000,
         ]
         .into_iter()
         .chain(0x2000..=0x200a)
         .collect();
         for cp in 0..0x11000u32 {
-            let Some(c) = char::from_u32(cp) else { continue };
+            let Some(c) = char::from_u32(cp) else {
+                continue;
+            };
             assert_eq!(is_py_space(c), py.contains(&cp), "U+{cp:04X}");
         }
     }

@@ -14,7 +14,14 @@ use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 
 /// Debian packages every base image gets.
-pub const BASE_PACKAGES: &[&str] = &["python3", "python3-venv", "python3-pip", "git", "ca-certificates", "patch"];
+pub const BASE_PACKAGES: &[&str] = &[
+    "python3",
+    "python3-venv",
+    "python3-pip",
+    "git",
+    "ca-certificates",
+    "patch",
+];
 
 /// The host files copied into the image so TLS and pip work as on the host.
 const HOST_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
@@ -83,7 +90,9 @@ pub enum ImageError {
         hint: &'static str,
     },
     /// Building needs root (debootstrap and chroot do).
-    #[error("building a base image needs root (debootstrap and chroot); run r2e as root or with sudo")]
+    #[error(
+        "building a base image needs root (debootstrap and chroot); run r2e as root or with sudo"
+    )]
     NotRoot,
     /// A step failed.
     #[error("{step} failed (exit {code}); last lines of {log}:\n{tail}")]
@@ -120,7 +129,9 @@ fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ImageErr
 pub async fn image_id(docker: &Docker, reference: &str) -> Result<Option<String>, SandboxError> {
     match docker.inspect_image(reference).await {
         Ok(img) => Ok(Some(img.id.unwrap_or_default())),
-        Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(None),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(None),
         Err(e) => Err(engine_classify(e, "inspecting an image", None)),
     }
 }
@@ -173,7 +184,11 @@ async fn build(
         .copied()
         .chain(opts.extra_packages.iter().map(String::as_str))
         .collect();
-    progress(&format!("debootstrap {} ({})", opts.suite, packages.join(", ")));
+    progress(&format!(
+        "debootstrap {} ({})",
+        opts.suite,
+        packages.join(", ")
+    ));
     let mut cmd = Command::new("debootstrap");
     cmd.arg("--variant=minbase")
         .arg(format!("--include={}", packages.join(",")))
@@ -191,9 +206,19 @@ async fn build(
         progress("installing uv with pip");
         let mut cmd = Command::new("chroot");
         cmd.arg(rootfs)
-            .args(["/usr/bin/python3", "-m", "pip", "install", "--no-cache-dir", "--root-user-action=ignore"])
+            .args([
+                "/usr/bin/python3",
+                "-m",
+                "pip",
+                "install",
+                "--no-cache-dir",
+                "--root-user-action=ignore",
+            ])
             .env("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt")
-            .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+            .env(
+                "PATH",
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            );
         if has_externally_managed(rootfs) {
             cmd.arg("--break-system-packages");
         }
@@ -265,7 +290,8 @@ fn copy_host_config(rootfs: &Path) -> Result<(), ImageError> {
     let copy = |from: &str, to: &str| -> Result<(), ImageError> {
         let dest = rootfs.join(to);
         if let Some(parent) = dest.parent() {
-            std::fs::create_dir_all(parent).map_err(io_err(format!("creating {}", parent.display())))?;
+            std::fs::create_dir_all(parent)
+                .map_err(io_err(format!("creating {}", parent.display())))?;
         }
         // debootstrap may leave a symlink; replace it with the real file.
         let _ = std::fs::remove_file(&dest);
@@ -275,7 +301,10 @@ fn copy_host_config(rootfs: &Path) -> Result<(), ImageError> {
     if Path::new(HOST_CA_BUNDLE).exists() {
         copy(HOST_CA_BUNDLE, "etc/ssl/certs/ca-certificates.crt")?;
         // Survives an update-ca-certificates run inside the image.
-        copy(HOST_CA_BUNDLE, "usr/local/share/ca-certificates/r2e-host-bundle.crt")?;
+        copy(
+            HOST_CA_BUNDLE,
+            "usr/local/share/ca-certificates/r2e-host-bundle.crt",
+        )?;
     }
     if Path::new(HOST_PIP_CONF).exists() {
         copy(HOST_PIP_CONF, "etc/pip.conf")?;
@@ -289,13 +318,18 @@ fn has_externally_managed(rootfs: &Path) -> bool {
         .into_iter()
         .flatten()
         .flatten()
-        .any(|e| e.file_name().to_string_lossy().starts_with("python3") && e.path().join("EXTERNALLY-MANAGED").exists())
+        .any(|e| {
+            e.file_name().to_string_lossy().starts_with("python3")
+                && e.path().join("EXTERNALLY-MANAGED").exists()
+        })
 }
 
 fn clear_dir(dir: &Path) {
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let p = entry.path();
-        if p.is_file() && p.extension().is_some_and(|e| e == "deb") || p.is_file() && dir.ends_with("lists") {
+        if p.is_file() && p.extension().is_some_and(|e| e == "deb")
+            || p.is_file() && dir.ends_with("lists")
+        {
             let _ = std::fs::remove_file(p);
         }
     }
@@ -307,7 +341,9 @@ async fn run_logged(mut cmd: Command, step: &str, log: &Path) -> Result<(), Imag
         .append(true)
         .open(log)
         .map_err(io_err(format!("opening {}", log.display())))?;
-    let err = file.try_clone().map_err(io_err("duplicating the log handle"))?;
+    let err = file
+        .try_clone()
+        .map_err(io_err("duplicating the log handle"))?;
     let status = cmd
         .stdin(Stdio::null())
         .stdout(file)
@@ -361,8 +397,14 @@ mod tests {
 
     #[test]
     fn references_split_at_the_tag_not_the_port() {
-        assert_eq!(split_reference("r2e/base:bookworm"), ("r2e/base", "bookworm"));
-        assert_eq!(split_reference("localhost:5000/base"), ("localhost:5000/base", "latest"));
+        assert_eq!(
+            split_reference("r2e/base:bookworm"),
+            ("r2e/base", "bookworm")
+        );
+        assert_eq!(
+            split_reference("localhost:5000/base"),
+            ("localhost:5000/base", "latest")
+        );
         assert_eq!(split_reference("base"), ("base", "latest"));
     }
 }

@@ -23,7 +23,11 @@ pub fn shim_digest() -> String {
 /// returns its path, for bind-mounting into sandboxes.
 pub fn shim_on_host() -> Result<PathBuf> {
     let dir = cache_dir().join("shim");
-    let path = dir.join(format!("r2e-shim-{}-{}", env!("CARGO_PKG_VERSION"), shim_digest()));
+    let path = dir.join(format!(
+        "r2e-shim-{}-{}",
+        env!("CARGO_PKG_VERSION"),
+        shim_digest()
+    ));
     if path.exists() {
         return Ok(path);
     }
@@ -61,7 +65,13 @@ pub fn shim_tar() -> Vec<u8> {
     header.set_mode(0o755);
     header.set_entry_type(tar::EntryType::Regular);
     builder
-        .append_data(&mut header, SHIM_PATH_IN_SANDBOX.trim_start_matches('/'), SHIM_BINARY)
+        .append_data(
+            &mut header,
+            SHIM_PATH_IN_SANDBOX.trim_start_matches('/'),
+            SHIM_BINARY,
+        )
         .expect("writing a tar into memory cannot fail");
-    builder.into_inner().expect("writing a tar into memory cannot fail")
+    builder
+        .into_inner()
+        .expect("writing a tar into memory cannot fail")
 }

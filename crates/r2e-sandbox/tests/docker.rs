@@ -3,21 +3,39 @@
 mod common;
 
 use common::{assert_gone, image, provider, sandbox};
-use r2e_sandbox::{ExecOptions, FileKind, Provider, Sandbox, SandboxError, SandboxSpec, ShimErrorKind};
+use r2e_sandbox::{
+    ExecOptions, FileKind, Provider, Sandbox, SandboxError, SandboxSpec, ShimErrorKind,
+};
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn exit_codes_and_streams_are_split() {
     let p = provider().await;
     let sb = sandbox(&p).await;
-    let out = sb.exec("echo out; echo err >&2; exit 3", &ExecOptions::default()).await.unwrap();
+    let out = sb
+        .exec("echo out; echo err >&2; exit 3", &ExecOptions::default())
+        .await
+        .unwrap();
     assert_eq!(out.exit_code, 3);
     assert_eq!(out.stdout, b"out\n");
     assert_eq!(out.stderr, b"err\n");
     assert!(!out.timed_out && !out.truncated);
-    let out = sb.exec("kill -TERM $$", &ExecOptions::default()).await.unwrap();
-    assert_eq!(out.exit_code, 128 + 15, "killed by a signal reports 128+signal");
-    let out = sb.exec_argv(&["python3".into(), "-c".into(), "print(6*7)".into()], &ExecOptions::default()).await.unwrap();
+    let out = sb
+        .exec("kill -TERM $$", &ExecOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        out.exit_code,
+        128 + 15,
+        "killed by a signal reports 128+signal"
+    );
+    let out = sb
+        .exec_argv(
+            &["python3".into(), "-c".into(), "print(6*7)".into()],
+            &ExecOptions::default(),
+        )
+        .await
+        .unwrap();
     assert_eq!(out.stdout_text(), "42\n");
     let id = sb.id().to_string();
     sb.close().await.unwrap();
@@ -31,19 +49,35 @@ async fn timeout_kills_the_process_group_and_the_sandbox_stays_usable() {
     let sb = sandbox(&p).await;
     let t = Instant::now();
     let out = sb
-        .exec("sleep 100 & sleep 100; echo never", &ExecOptions::timeout(1.0))
+        .exec(
+            "sleep 100 & sleep 100; echo never",
+            &ExecOptions::timeout(1.0),
+        )
         .await
         .unwrap();
     let took = t.elapsed();
     assert!(out.timed_out, "{out:?}");
-    assert!(took < Duration::from_secs(2), "sleep 100 under a 1 s timeout took {took:?}");
+    assert!(
+        took < Duration::from_secs(2),
+        "sleep 100 under a 1 s timeout took {took:?}"
+    );
     assert!(!out.stdout_text().contains("never"));
     let left = sb
-        .exec("cat /proc/[0-9]*/comm 2>/dev/null | grep -cx sleep", &ExecOptions::default())
+        .exec(
+            "cat /proc/[0-9]*/comm 2>/dev/null | grep -cx sleep",
+            &ExecOptions::default(),
+        )
         .await
         .unwrap();
-    assert_eq!(left.stdout_text().trim(), "0", "no sleep survives the timeout");
-    let again = sb.exec("echo alive", &ExecOptions::default()).await.unwrap();
+    assert_eq!(
+        left.stdout_text().trim(),
+        "0",
+        "no sleep survives the timeout"
+    );
+    let again = sb
+        .exec("echo alive", &ExecOptions::default())
+        .await
+        .unwrap();
     assert_eq!(again.stdout, b"alive\n");
     sb.close().await.unwrap();
 }
@@ -53,13 +87,28 @@ async fn background_processes_do_not_hold_the_reply() {
     let p = provider().await;
     let sb = sandbox(&p).await;
     let t = Instant::now();
-    let out = sb.exec("sleep 30 & echo started", &ExecOptions::default()).await.unwrap();
+    let out = sb
+        .exec("sleep 30 & echo started", &ExecOptions::default())
+        .await
+        .unwrap();
     assert_eq!(out.stdout, b"started\n");
-    assert!(t.elapsed() < Duration::from_secs(5), "took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        t.elapsed()
+    );
     // Orphans are reaped by the shim acting as init: no zombies pile up.
-    sb.exec("for i in $(seq 20); do (sleep 0.05 &) ; done; sleep 0.5", &ExecOptions::default()).await.unwrap();
+    sb.exec(
+        "for i in $(seq 20); do (sleep 0.05 &) ; done; sleep 0.5",
+        &ExecOptions::default(),
+    )
+    .await
+    .unwrap();
     let zombies = sb
-        .exec("grep -l '^State:.*Z' /proc/[0-9]*/status 2>/dev/null | wc -l", &ExecOptions::default())
+        .exec(
+            "grep -l '^State:.*Z' /proc/[0-9]*/status 2>/dev/null | wc -l",
+            &ExecOptions::default(),
+        )
         .await
         .unwrap();
     assert_eq!(zombies.stdout_text().trim(), "0");
@@ -74,13 +123,24 @@ async fn output_is_capped_with_a_marker() {
         max_output: 1 << 20,
         ..Default::default()
     };
-    let out = sb.exec("yes abcdefghi | head -c 50000000; echo tail-end", &opts).await.unwrap();
+    let out = sb
+        .exec("yes abcdefghi | head -c 50000000; echo tail-end", &opts)
+        .await
+        .unwrap();
     assert!(out.truncated);
     assert_eq!(out.exit_code, 0);
-    assert!(out.stdout.len() < (1 << 20) + 200, "captured {} bytes", out.stdout.len());
+    assert!(
+        out.stdout.len() < (1 << 20) + 200,
+        "captured {} bytes",
+        out.stdout.len()
+    );
     let text = out.stdout_text();
     assert!(text.starts_with("abcdefghi\nabcdefghi\n"));
-    assert!(text.contains("bytes of output omitted (50000009 bytes in all)"), "{}", &text[..200]);
+    assert!(
+        text.contains("bytes of output omitted (50000009 bytes in all)"),
+        "{}",
+        &text[..200]
+    );
     assert!(text.ends_with("tail-end\n"), "the tail is kept");
     sb.close().await.unwrap();
 }
@@ -89,7 +149,10 @@ async fn output_is_capped_with_a_marker() {
 async fn binary_output_survives() {
     let p = provider().await;
     let sb = sandbox(&p).await;
-    let out = sb.exec(r"printf 'a\377\376\000b'", &ExecOptions::default()).await.unwrap();
+    let out = sb
+        .exec(r"printf 'a\377\376\000b'", &ExecOptions::default())
+        .await
+        .unwrap();
     assert_eq!(out.stdout, b"a\xff\xfe\x00b");
     assert!(!out.is_utf8());
     assert_eq!(out.stdout_text(), "a\u{fffd}\u{fffd}\0b");
@@ -106,7 +169,10 @@ async fn stdin_env_and_cwd() {
         cwd: Some("/tmp".into()),
         ..Default::default()
     };
-    let out = sb.exec("cat; echo \"$GREETING\"; pwd", &opts).await.unwrap();
+    let out = sb
+        .exec("cat; echo \"$GREETING\"; pwd", &opts)
+        .await
+        .unwrap();
     assert_eq!(out.stdout_text(), "from stdin\nhi there\n/tmp\n");
     let bad = ExecOptions {
         cwd: Some("/no/such/dir".into()),
@@ -139,22 +205,49 @@ async fn files_round_trip_with_odd_names() {
     let binary: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
     for (i, name) in names.iter().enumerate() {
         let path = format!("/work/odd dir/{name}");
-        let data = if i % 2 == 0 { binary.clone() } else { name.as_bytes().to_vec() };
+        let data = if i % 2 == 0 {
+            binary.clone()
+        } else {
+            name.as_bytes().to_vec()
+        };
         sb.write_file(&path, &data, None).await.unwrap();
         assert_eq!(sb.read_file(&path).await.unwrap(), data, "{name:?}");
     }
-    let listed: Vec<String> = sb.list_dir("/work/odd dir").await.unwrap().into_iter().map(|e| e.name).collect();
+    let listed: Vec<String> = sb
+        .list_dir("/work/odd dir")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
     let mut expected: Vec<String> = names.iter().map(|s| s.to_string()).collect();
     expected.sort();
     assert_eq!(listed, expected);
     // The shell sees the same bytes.
-    let out = sb.exec("cat '/work/odd dir/with space.py'", &ExecOptions::default()).await.unwrap();
+    let out = sb
+        .exec("cat '/work/odd dir/with space.py'", &ExecOptions::default())
+        .await
+        .unwrap();
     assert_eq!(out.stdout, b"with space.py");
-    sb.write_file("/work/run.sh", b"#!/bin/sh\necho ran\n", Some(0o755)).await.unwrap();
+    sb.write_file("/work/run.sh", b"#!/bin/sh\necho ran\n", Some(0o755))
+        .await
+        .unwrap();
     let st = sb.stat("/work/run.sh").await.unwrap().expect("exists");
-    assert_eq!((st.kind, st.mode & 0o777, st.size), (FileKind::File, 0o755, 19));
-    assert_eq!(sb.exec("/work/run.sh", &ExecOptions::default()).await.unwrap().stdout, b"ran\n");
-    assert_eq!(sb.stat("/work/odd dir").await.unwrap().unwrap().kind, FileKind::Dir);
+    assert_eq!(
+        (st.kind, st.mode & 0o777, st.size),
+        (FileKind::File, 0o755, 19)
+    );
+    assert_eq!(
+        sb.exec("/work/run.sh", &ExecOptions::default())
+            .await
+            .unwrap()
+            .stdout,
+        b"ran\n"
+    );
+    assert_eq!(
+        sb.stat("/work/odd dir").await.unwrap().unwrap().kind,
+        FileKind::Dir
+    );
     assert!(sb.stat("/work/missing").await.unwrap().is_none());
     match sb.read_file("/work/missing").await {
         Err(SandboxError::Shim(e)) => assert_eq!(e.kind, ShimErrorKind::NotFound),
@@ -172,18 +265,28 @@ async fn copy_in_and_git_diff() {
     let body = b"def add(a, b):\n    return a - b\n";
     header.set_size(body.len() as u64);
     header.set_mode(0o644);
-    tar.append_data(&mut header, "repo/calc.py", &body[..]).unwrap();
+    tar.append_data(&mut header, "repo/calc.py", &body[..])
+        .unwrap();
     sb.copy_in(tar.into_inner().unwrap(), "/").await.unwrap();
     let setup = "cd /repo && git init -q && git add -A && git -c user.email=t@t -c user.name=t commit -qm init && git rev-parse HEAD";
     let head = sb.exec(setup, &ExecOptions::default()).await.unwrap();
     assert_eq!(head.exit_code, 0, "{}", head.stderr_text());
     let base = head.stdout_text().trim().to_string();
-    sb.exec("cd /repo && sed -i 's/a - b/a + b/' calc.py && echo 'x = 1' > new.py", &ExecOptions::default())
-        .await
-        .unwrap();
+    sb.exec(
+        "cd /repo && sed -i 's/a - b/a + b/' calc.py && echo 'x = 1' > new.py",
+        &ExecOptions::default(),
+    )
+    .await
+    .unwrap();
     let diff = sb.diff("/repo", &base).await.unwrap();
-    assert!(diff.contains("-    return a - b\n+    return a + b"), "{diff}");
-    assert!(diff.contains("new file mode 100644") && diff.contains("+x = 1"), "{diff}");
+    assert!(
+        diff.contains("-    return a - b\n+    return a + b"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("new file mode 100644") && diff.contains("+x = 1"),
+        "{diff}"
+    );
     sb.close().await.unwrap();
 }
 
@@ -193,7 +296,11 @@ async fn requests_from_many_tasks_share_one_sandbox() {
     let sb = sandbox(&p).await;
     let outs = futures_util::future::join_all((0..16).map(|i| {
         let sb = &sb;
-        async move { sb.exec(&format!("echo {i}"), &ExecOptions::default()).await.unwrap() }
+        async move {
+            sb.exec(&format!("echo {i}"), &ExecOptions::default())
+                .await
+                .unwrap()
+        }
     }))
     .await;
     for (i, out) in outs.iter().enumerate() {
@@ -216,14 +323,20 @@ async fn a_container_killed_mid_exec_gives_a_clear_error() {
             .unwrap();
     });
     let t = Instant::now();
-    let err = sb.exec("sleep 30", &ExecOptions::default()).await.unwrap_err();
+    let err = sb
+        .exec("sleep 30", &ExecOptions::default())
+        .await
+        .unwrap_err();
     killer.await.unwrap();
     assert!(t.elapsed() < Duration::from_secs(10));
     let msg = err.to_string();
     assert!(matches!(err, SandboxError::Died { .. }), "{err:?}");
     assert!(msg.contains("died while running `sleep 30`"), "{msg}");
     // Further requests fail the same way instead of hanging.
-    assert!(matches!(sb.exec("true", &ExecOptions::default()).await, Err(SandboxError::Died { .. })));
+    assert!(matches!(
+        sb.exec("true", &ExecOptions::default()).await,
+        Err(SandboxError::Died { .. })
+    ));
     sb.close().await.unwrap();
     assert_gone(&p, sb.id()).await;
 }
@@ -231,13 +344,19 @@ async fn a_container_killed_mid_exec_gives_a_clear_error() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_missing_image_is_a_clear_error() {
     let p = provider().await;
-    let err = match p.start(&SandboxSpec::new("r2e-test/no-such-image:never")).await {
+    let err = match p
+        .start(&SandboxSpec::new("r2e-test/no-such-image:never"))
+        .await
+    {
         Err(e) => e,
         Ok(_) => panic!("a missing image must not start"),
     };
     assert!(matches!(err, SandboxError::ImageNotFound { .. }), "{err:?}");
     let msg = err.to_string();
-    assert!(msg.contains("r2e-test/no-such-image:never") && msg.contains("r2e image bootstrap"), "{msg}");
+    assert!(
+        msg.contains("r2e-test/no-such-image:never") && msg.contains("r2e image bootstrap"),
+        "{msg}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -252,7 +371,9 @@ async fn a_dropped_sandbox_is_removed_by_the_engine() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn close_all_removes_every_live_sandbox() {
-    let p = r2e_sandbox::docker::DockerProvider::connect().await.unwrap();
+    let p = r2e_sandbox::docker::DockerProvider::connect()
+        .await
+        .unwrap();
     let a = sandbox(&p).await;
     let b = sandbox(&p).await;
     assert_eq!(p.close_all().await, 2);

@@ -23,13 +23,19 @@ async fn fifty_megabytes_of_output_do_not_reach_the_host() {
     sb.exec("echo warm", &ExecOptions::default()).await.unwrap();
     let before = peak_rss_kib();
     let out = sb
-        .exec("head -c 50000000 /dev/urandom; head -c 50000000 /dev/zero >&2", &ExecOptions::default())
+        .exec(
+            "head -c 50000000 /dev/urandom; head -c 50000000 /dev/zero >&2",
+            &ExecOptions::default(),
+        )
         .await
         .unwrap();
     let grown_mib = (peak_rss_kib() - before) / 1024;
     assert!(out.truncated);
     assert!(out.stdout.len() as u64 <= ExecOptions::default().max_output + 200);
     assert!(out.stderr.len() as u64 <= ExecOptions::default().max_output + 200);
-    assert!(grown_mib < 40, "peak RSS grew by {grown_mib} MiB for 100 MB of output");
+    assert!(
+        grown_mib < 40,
+        "peak RSS grew by {grown_mib} MiB for 100 MB of output"
+    );
     sb.close().await.unwrap();
 }

@@ -22,7 +22,9 @@ async fn scratch_image(p: &r2e_sandbox::docker::DockerProvider) {
         .repo("r2e-test/scratch")
         .tag("latest")
         .build();
-    let mut s = p.client().create_image(Some(opts), Some(bollard::body_full(body.into())), None);
+    let mut s = p
+        .client()
+        .create_image(Some(opts), Some(bollard::body_full(body.into())), None);
     while let Some(item) = s.next().await {
         item.unwrap();
     }
@@ -34,15 +36,33 @@ async fn the_shim_serves_an_image_without_libc_python_or_shell() {
     scratch_image(&p).await;
     let sb = p.start_docker(&SandboxSpec::new(SCRATCH)).await.unwrap();
     let out = sb
-        .exec_argv(&["/.r2e/r2e-shim".into(), "--version".into()], &ExecOptions::default())
+        .exec_argv(
+            &["/.r2e/r2e-shim".into(), "--version".into()],
+            &ExecOptions::default(),
+        )
         .await
         .unwrap();
     assert_eq!(out.exit_code, 0);
-    assert!(out.stdout_text().starts_with("r2e-shim "), "{}", out.stdout_text());
-    sb.write_file("/tmp/a/b.txt", b"no libc here", None).await.unwrap();
+    assert!(
+        out.stdout_text().starts_with("r2e-shim "),
+        "{}",
+        out.stdout_text()
+    );
+    sb.write_file("/tmp/a/b.txt", b"no libc here", None)
+        .await
+        .unwrap();
     assert_eq!(sb.read_file("/tmp/a/b.txt").await.unwrap(), b"no libc here");
-    let names: Vec<String> = sb.list_dir("/").await.unwrap().into_iter().map(|e| e.name).collect();
-    assert!(names.contains(&".r2e".to_string()) && names.contains(&"tmp".to_string()), "{names:?}");
+    let names: Vec<String> = sb
+        .list_dir("/")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert!(
+        names.contains(&".r2e".to_string()) && names.contains(&"tmp".to_string()),
+        "{names:?}"
+    );
     match sb.exec("echo hi", &ExecOptions::default()).await {
         Err(SandboxError::Shim(e)) => {
             assert_eq!(e.kind, ShimErrorKind::Spawn);
@@ -50,7 +70,10 @@ async fn the_shim_serves_an_image_without_libc_python_or_shell() {
         }
         other => panic!("expected a no-shell error, got {other:?}"),
     }
-    match sb.exec_argv(&["/bin/nothing".into()], &ExecOptions::default()).await {
+    match sb
+        .exec_argv(&["/bin/nothing".into()], &ExecOptions::default())
+        .await
+    {
         Err(SandboxError::Shim(e)) => assert_eq!(e.kind, ShimErrorKind::Spawn),
         other => panic!("expected a spawn error, got {other:?}"),
     }

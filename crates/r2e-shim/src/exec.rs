@@ -4,10 +4,10 @@
 use crate::sys;
 use r2e_shim::{ExecReply, ExecRequest, ShimError, ShimErrorKind};
 use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -22,13 +22,13 @@ pub struct Done {
     pub stderr: Vec<u8>,
 }
 
-enum Event {
-    Data(usize, Vec<u8>),
-    Eof(usize),
-    Exited(std::io::Result<ExitStatus>),
-}
+/// Poll interval when the kernel offers no pidfd to wait on.
+const NO_PIDFD_TICK: Duration = Duration::from_millis(5);
 
 /// Runs one command to completion (or timeout) and returns its captured output.
+///
+/// One thread does everything: it polls both pipes and a pidfd of the child,
+/// so a command costs a spawn and a few syscalls, no helper threads.
 pub fn run(req: &ExecRequest, stdin: Vec<u8>) -> Result<Done, ShimError> {
     let mut cmd = build_command(req)?;
     if let Some(cwd) = &req.cwd {
@@ -41,7 +41,11 @@ pub fn run(req: &ExecRequest, stdin: Vec<u8>) -> Result<Done, ShimError> {
         cmd.current_dir(cwd);
     }
     cmd.envs(req.env.iter().map(|(k, v)| (k, v)))
-        .stdin(if stdin.is_empty() { Stdio::null() } else { Stdio::piped() })
+        .stdin(if stdin.is_empty() {
+            Stdio::null()
+        } else {
+            Stdio::piped()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
@@ -52,62 +56,75 @@ pub fn run(req: &ExecRequest, stdin: Vec<u8>) -> Result<Done, ShimError> {
         message: format!("cannot start {}: {e}", describe(req)),
     })?;
     let pid = child.id();
-    let (tx, rx) = mpsc::channel();
     if let Some(mut input) = child.stdin.take() {
         thread::spawn(move || {
             let _ = input.write_all(&stdin);
         });
     }
-    let out = child.stdout.take().expect("stdout is piped");
-    let err = child.stderr.take().expect("stderr is piped");
-    spawn_reader(0, out, tx.clone());
-    spawn_reader(1, err, tx.clone());
-    thread::spawn(move || {
-        let _ = tx.send(Event::Exited(child.wait()));
-    });
+    let mut out = child.stdout.take();
+    let mut err = child.stderr.take();
+    let pidfd = sys::pidfd_open(pid);
 
     let half = (req.max_output / 2) as usize;
     let mut bufs = [Capped::new(half), Capped::new(half)];
-    let mut open = [true, true];
+    let mut chunk = vec![0u8; 1 << 16];
     let mut status: Option<ExitStatus> = None;
     let mut timed_out = false;
     let deadline = req.timeout_ms.map(|ms| start + Duration::from_millis(ms));
     let mut drain_until: Option<Instant> = None;
 
-    while status.is_none() || open.iter().any(|o| *o) {
-        let wake = match (status.is_some(), deadline, drain_until) {
-            (true, _, Some(d)) => Some(d),
-            (false, Some(d), _) if !timed_out => Some(d),
+    while status.is_none() || out.is_some() || err.is_some() {
+        let now = Instant::now();
+        let wake = match (drain_until, deadline) {
+            (Some(d), _) => Some(d),
+            (None, Some(d)) if !timed_out => Some(d),
             _ => None,
         };
-        let event = match wake {
-            Some(at) => match rx.recv_timeout(at.saturating_duration_since(Instant::now())) {
-                Ok(ev) => ev,
-                Err(RecvTimeoutError::Timeout) if status.is_some() => break,
-                Err(RecvTimeoutError::Timeout) => {
-                    timed_out = true;
-                    sys::kill_group(pid);
-                    continue;
-                }
-                Err(RecvTimeoutError::Disconnected) => break,
-            },
-            None => match rx.recv() {
-                Ok(ev) => ev,
-                Err(_) => break,
-            },
-        };
-        match event {
-            Event::Data(i, bytes) => bufs[i].push(&bytes),
-            Event::Eof(i) => open[i] = false,
-            Event::Exited(res) => {
-                let st = res.map_err(|e| ShimError::io("waiting for the command", &e))?;
-                status = Some(st);
-                drain_until = Some(Instant::now() + DRAIN_GRACE);
+        if wake.is_some_and(|w| now >= w) {
+            if status.is_some() {
+                break; // Output held open by background processes: answer without it.
             }
+            timed_out = true;
+            sys::kill_group(pid);
+            continue;
+        }
+        let mut timeout = wake.map(|w| w - now);
+        if status.is_none() && pidfd.is_none() {
+            timeout = Some(timeout.map_or(NO_PIDFD_TICK, |t| t.min(NO_PIDFD_TICK)));
+        }
+        let fds = [
+            out.as_ref().map_or(-1, |o| o.as_raw_fd()),
+            err.as_ref().map_or(-1, |e| e.as_raw_fd()),
+            if status.is_none() {
+                pidfd.as_ref().map_or(-1, |p| p.as_raw_fd())
+            } else {
+                -1
+            },
+        ];
+        let ready = sys::wait_readable(&fds, timeout);
+        if ready[0] && !read_into(&mut out, &mut chunk, &mut bufs[0]) {
+            out = None;
+        }
+        if ready[1] && !read_into(&mut err, &mut chunk, &mut bufs[1]) {
+            err = None;
+        }
+        if status.is_none()
+            && (ready[2] || pidfd.is_none())
+            && let Some(st) = child
+                .try_wait()
+                .map_err(|e| ShimError::io("waiting for the command", &e))?
+        {
+            status = Some(st);
+            drain_until = Some(Instant::now() + DRAIN_GRACE);
         }
     }
     let duration = start.elapsed();
-    let status = status.expect("loop ends only after the exit status arrives");
+    let status = match status {
+        Some(st) => st,
+        None => child
+            .wait()
+            .map_err(|e| ShimError::io("waiting for the command", &e))?,
+    };
     let (exit_code, signal) = match (status.code(), status.signal()) {
         (Some(c), _) => (c, None),
         (None, Some(s)) => (128 + s, Some(s)),
@@ -143,7 +160,12 @@ fn build_command(req: &ExecRequest) -> Result<Command, ShimError> {
                 message: "the image has no shell (/bin/bash or /bin/sh); send argv instead".into(),
             })?;
         let mut cmd = Command::new(shell);
-        cmd.arg(if req.login && shell.ends_with("bash") { "-lc" } else { "-c" }).arg(script);
+        cmd.arg(if req.login && shell.ends_with("bash") {
+            "-lc"
+        } else {
+            "-c"
+        })
+        .arg(script);
         return Ok(cmd);
     }
     let (prog, args) = req.argv.split_first().ok_or_else(|| ShimError {
@@ -162,21 +184,18 @@ fn describe(req: &ExecRequest) -> String {
     }
 }
 
-fn spawn_reader(index: usize, mut stream: impl Read + Send + 'static, tx: mpsc::Sender<Event>) {
-    thread::spawn(move || {
-        let mut buf = vec![0u8; 1 << 16];
-        loop {
-            match stream.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if tx.send(Event::Data(index, buf[..n].to_vec())).is_err() {
-                        return;
-                    }
-                }
-            }
+/// Reads what is available from a pipe into `buf`; false once the pipe is closed.
+fn read_into<R: Read>(pipe: &mut Option<R>, chunk: &mut [u8], buf: &mut Capped) -> bool {
+    let Some(p) = pipe.as_mut() else { return false };
+    match p.read(chunk) {
+        Ok(0) => false,
+        Ok(n) => {
+            buf.push(&chunk[..n]);
+            true
         }
-        let _ = tx.send(Event::Eof(index));
-    });
+        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => true,
+        Err(_) => false,
+    }
 }
 
 /// A byte sink that keeps the first and the last `half` bytes of a stream.
@@ -191,7 +210,13 @@ struct Capped {
 
 impl Capped {
     fn new(half: usize) -> Self {
-        Capped { half, head: Vec::new(), tail: Vec::new(), tail_pos: 0, total: 0 }
+        Capped {
+            half,
+            head: Vec::new(),
+            tail: Vec::new(),
+            tail_pos: 0,
+            total: 0,
+        }
     }
 
     fn push(&mut self, mut bytes: &[u8]) {
@@ -205,7 +230,8 @@ impl Capped {
         }
         if bytes.len() >= self.half {
             self.tail.clear();
-            self.tail.extend_from_slice(&bytes[bytes.len() - self.half..]);
+            self.tail
+                .extend_from_slice(&bytes[bytes.len() - self.half..]);
             self.tail_pos = 0;
             return;
         }
@@ -232,8 +258,11 @@ impl Capped {
         if self.total > kept {
             let omitted = self.total - kept;
             out.extend_from_slice(
-                format!("\n[... r2e: {omitted} bytes of output omitted ({} bytes in all) ...]\n", self.total)
-                    .as_bytes(),
+                format!(
+                    "\n[... r2e: {omitted} bytes of output omitted ({} bytes in all) ...]\n",
+                    self.total
+                )
+                .as_bytes(),
             );
         }
         out.extend_from_slice(&self.tail);
@@ -252,7 +281,9 @@ mod tests {
             c.push(chunk);
         }
         let out = String::from_utf8(c.finish()).unwrap();
-        assert!(out.starts_with("abcd\n[... r2e: 3 bytes of output omitted (11 bytes in all) ...]\n"));
+        assert!(
+            out.starts_with("abcd\n[... r2e: 3 bytes of output omitted (11 bytes in all) ...]\n")
+        );
         assert!(out.ends_with("hijk"), "{out}");
     }
 

@@ -26,16 +26,25 @@ pub fn read_file(path: &str, max_bytes: Option<u64>) -> Result<Vec<u8>, ShimErro
 }
 
 /// Writes `data` to `path`, replacing its contents.
-pub fn write_file(path: &str, data: &[u8], mode: Option<u32>, create_dirs: bool) -> Result<(), ShimError> {
+pub fn write_file(
+    path: &str,
+    data: &[u8],
+    mode: Option<u32>,
+    create_dirs: bool,
+) -> Result<(), ShimError> {
     if create_dirs && let Some(parent) = Path::new(path).parent() {
         fs::create_dir_all(parent).map_err(|e| ShimError::io(&parent.to_string_lossy(), &e))?;
     }
     let mut opts = fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true).mode(mode.unwrap_or(0o644));
+    opts.write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode.unwrap_or(0o644));
     let mut file = opts.open(path).map_err(|e| ShimError::io(path, &e))?;
     std::io::Write::write_all(&mut file, data).map_err(|e| ShimError::io(path, &e))?;
     if let Some(mode) = mode {
-        fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(|e| ShimError::io(path, &e))?;
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))
+            .map_err(|e| ShimError::io(path, &e))?;
     }
     Ok(())
 }

@@ -306,7 +306,11 @@ pub fn encode_frame<T: Serialize>(header: &T, payload: &[&[u8]]) -> Vec<u8> {
 }
 
 /// Writes one frame and flushes.
-pub fn write_frame<W: Write, T: Serialize>(w: &mut W, header: &T, payload: &[&[u8]]) -> io::Result<()> {
+pub fn write_frame<W: Write, T: Serialize>(
+    w: &mut W,
+    header: &T,
+    payload: &[&[u8]],
+) -> io::Result<()> {
     w.write_all(&encode_frame(header, payload))?;
     w.flush()
 }
@@ -341,12 +345,18 @@ fn split_body(mut body: Vec<u8>) -> io::Result<RawFrame> {
     if json_len > body.len() - 4 {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("frame header length {json_len} exceeds frame length {}", body.len() - 4),
+            format!(
+                "frame header length {json_len} exceeds frame length {}",
+                body.len() - 4
+            ),
         ));
     }
     let payload = body.split_off(4 + json_len);
     body.drain(..4);
-    Ok(RawFrame { header: body, payload })
+    Ok(RawFrame {
+        header: body,
+        payload,
+    })
 }
 
 /// Incremental frame decoder for byte streams that arrive in arbitrary chunks
@@ -377,7 +387,8 @@ impl FrameDecoder {
         if self.buf.len() < 4 {
             return Ok(None);
         }
-        let frame_len = u32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]) as usize;
+        let frame_len =
+            u32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]) as usize;
         check_len(frame_len)?;
         if self.buf.len() < 4 + frame_len {
             self.buf.reserve(4 + frame_len - self.buf.len());

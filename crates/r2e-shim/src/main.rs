@@ -12,7 +12,9 @@ mod fs;
 mod sys;
 
 use r2e_shim::{Op, PROTOCOL_VERSION, Reply, Request, Response, ShimError, ShimErrorKind};
-use std::io::{self, BufReader, BufWriter, Write};
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixListener;
 
 /// Environment variable marking the serving child of the PID-1 init.
 const ROLE_ENV: &str = "R2E_SHIM_ROLE";
@@ -21,7 +23,10 @@ fn main() {
     let arg = std::env::args().nth(1);
     match arg.as_deref() {
         Some("--version") | Some("-V") => {
-            println!("r2e-shim {} (protocol {PROTOCOL_VERSION})", env!("CARGO_PKG_VERSION"));
+            println!(
+                "r2e-shim {} (protocol {PROTOCOL_VERSION})",
+                env!("CARGO_PKG_VERSION")
+            );
             return;
         }
         Some("--help") | Some("-h") => {
@@ -44,10 +49,15 @@ fn main() {
     }
 }
 
-/// The request loop: one request at a time, answered in order.
+/// Environment variable naming a Unix socket to serve on instead of stdio.
+const SOCKET_ENV: &str = "R2E_SHIM_SOCKET";
+
+/// Announces the shim on stdout, then serves requests: on stdio, or on the
+/// Unix socket named by `R2E_SHIM_SOCKET` (a directory bind-mounted from the
+/// host, which spares every request the engine's stdio relay). In socket mode
+/// stdin still carries the host's liveness: its end stops the shim.
 fn serve() -> io::Result<()> {
-    let mut input = BufReader::with_capacity(1 << 16, io::stdin().lock());
-    let mut output = BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    let mut stdout = BufWriter::with_capacity(1 << 16, io::stdout().lock());
     let hello = Response {
         id: 0,
         result: Ok(Reply::Hello {
@@ -56,8 +66,42 @@ fn serve() -> io::Result<()> {
             pid: std::process::id(),
         }),
     };
-    r2e_shim::write_frame(&mut output, &hello, &[])?;
-    while let Some(frame) = r2e_shim::read_frame(&mut input)? {
+    let Some(path) = std::env::var_os(SOCKET_ENV) else {
+        r2e_shim::write_frame(&mut stdout, &hello, &[])?;
+        let mut stdin = BufReader::with_capacity(1 << 16, io::stdin().lock());
+        serve_stream(&mut stdin, &mut stdout)?;
+        return Ok(());
+    };
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path)?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666))?;
+    r2e_shim::write_frame(&mut stdout, &hello, &[])?;
+    std::thread::spawn(|| {
+        let _ = io::copy(&mut io::stdin().lock(), &mut io::sink());
+        std::process::exit(0);
+    });
+    for conn in listener.incoming() {
+        let conn = conn?;
+        let mut reader = BufReader::with_capacity(1 << 16, conn.try_clone()?);
+        let mut writer = BufWriter::with_capacity(1 << 16, conn);
+        if let Ended::Shutdown = serve_stream(&mut reader, &mut writer)? {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Why a request stream stopped.
+enum Ended {
+    /// The peer closed the stream.
+    Eof,
+    /// The peer asked the shim to exit.
+    Shutdown,
+}
+
+/// The request loop: one request at a time, answered in order.
+fn serve_stream(input: &mut impl Read, output: &mut impl Write) -> io::Result<Ended> {
+    while let Some(frame) = r2e_shim::read_frame(input)? {
         let request: Request = match frame.parse() {
             Ok(r) => r,
             Err(e) => {
@@ -69,17 +113,25 @@ fn serve() -> io::Result<()> {
                     kind: ShimErrorKind::InvalidRequest,
                     message: format!("cannot decode request: {e}"),
                 };
-                r2e_shim::write_frame(&mut output, &Response { id, result: Err(err) }, &[])?;
+                r2e_shim::write_frame(
+                    output,
+                    &Response {
+                        id,
+                        result: Err(err),
+                    },
+                    &[],
+                )?;
                 continue;
             }
         };
         let shutdown = matches!(request.op, Op::Shutdown);
-        handle(request, frame.payload, &mut output)?;
+        handle(request, frame.payload, output)?;
         if shutdown {
-            break;
+            return Ok(Ended::Shutdown);
         }
     }
-    output.flush()
+    output.flush()?;
+    Ok(Ended::Eof)
 }
 
 /// Runs one request and writes its response frame.
@@ -95,14 +147,22 @@ fn handle(request: Request, payload: Vec<u8>, out: &mut impl Write) -> io::Resul
         }
         Op::ReadFile { path, max_bytes } => match fs::read_file(&path, max_bytes) {
             Ok(data) => {
-                let result = Ok(Reply::FileData { size: data.len() as u64 });
+                let result = Ok(Reply::FileData {
+                    size: data.len() as u64,
+                });
                 r2e_shim::write_frame(out, &Response { id, result }, &[&data])
             }
             Err(e) => r2e_shim::write_frame(out, &Response { id, result: Err(e) }, &[]),
         },
-        Op::WriteFile { path, mode, create_dirs } => {
-            let result = fs::write_file(&path, &payload, mode, create_dirs)
-                .map(|()| Reply::Written { bytes: payload.len() as u64 });
+        Op::WriteFile {
+            path,
+            mode,
+            create_dirs,
+        } => {
+            let result =
+                fs::write_file(&path, &payload, mode, create_dirs).map(|()| Reply::Written {
+                    bytes: payload.len() as u64,
+                });
             r2e_shim::write_frame(out, &Response { id, result }, &[])
         }
         Op::List { path } => {
@@ -113,6 +173,13 @@ fn handle(request: Request, payload: Vec<u8>, out: &mut impl Write) -> io::Resul
             let result = fs::stat(&path).map(Reply::Stat);
             r2e_shim::write_frame(out, &Response { id, result }, &[])
         }
-        Op::Shutdown => r2e_shim::write_frame(out, &Response { id, result: Ok(Reply::Bye) }, &[]),
+        Op::Shutdown => r2e_shim::write_frame(
+            out,
+            &Response {
+                id,
+                result: Ok(Reply::Bye),
+            },
+            &[],
+        ),
     }
 }

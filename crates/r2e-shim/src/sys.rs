@@ -6,9 +6,59 @@ use std::process::Command;
 const SIGKILL: i32 = 9;
 const ECHILD: i32 = 10;
 
+const SYS_PIDFD_OPEN: i64 = 434;
+const POLLIN: i16 = 0x001;
+const POLLERR: i16 = 0x008;
+const POLLHUP: i16 = 0x010;
+const EINTR: i32 = 4;
+
+#[repr(C)]
+struct PollFd {
+    fd: i32,
+    events: i16,
+    revents: i16,
+}
+
 unsafe extern "C" {
     fn kill(pid: i32, sig: i32) -> i32;
     fn waitpid(pid: i32, status: *mut i32, options: i32) -> i32;
+    fn poll(fds: *mut PollFd, nfds: u64, timeout: i32) -> i32;
+    fn syscall(num: i64, ...) -> i64;
+}
+
+/// A file descriptor that becomes readable when process `pid` exits
+/// (Linux ≥ 5.3), or `None` where the kernel has no pidfd_open.
+pub fn pidfd_open(pid: u32) -> Option<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { syscall(SYS_PIDFD_OPEN, pid as i64, 0i64) };
+    // SAFETY: a non-negative return is a fresh fd that we now own.
+    (fd >= 0).then(|| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Waits until one of `fds` is readable or closed, or `timeout` passes.
+/// Returns, per fd, whether it is ready. Negative fds are ignored.
+pub fn wait_readable(fds: &[i32], timeout: Option<std::time::Duration>) -> Vec<bool> {
+    let mut polls: Vec<PollFd> = fds
+        .iter()
+        .map(|&fd| PollFd {
+            fd,
+            events: POLLIN,
+            revents: 0,
+        })
+        .collect();
+    let ms = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as i32);
+    loop {
+        // SAFETY: `polls` is a valid array of pollfd structs for the call's duration.
+        let n = unsafe { poll(polls.as_mut_ptr(), polls.len() as u64, ms) };
+        if n >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(EINTR) {
+            break;
+        }
+    }
+    polls
+        .iter()
+        .map(|p| p.revents & (POLLIN | POLLHUP | POLLERR) != 0)
+        .collect()
 }
 
 /// Sends SIGKILL to every process in the group `pgid` (and to the leader itself,

@@ -8,7 +8,9 @@
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use r2e_core::row::{ConvertOptions, task_from_value};
-use r2e_grade::{GradeOptions, Graded, Parser, Rules, grade::plan, grade_task, json::to_python_json};
+use r2e_grade::{
+    GradeOptions, Graded, Parser, Rules, grade::plan, grade_task, json::to_python_json,
+};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -70,8 +72,10 @@ pub fn run(a: GradeArgs) -> anyhow::Result<ExitCode> {
         whole_log_fallback: a.whole_log_fallback,
         patch_is_none: a.patch_is_none,
     };
-    let (parser, rules) = plan(&task, &opts).with_context(|| format!("grading task {}", task.task_id))?;
-    let graded = grade_task(&task, &log, &opts).with_context(|| format!("grading task {}", task.task_id))?;
+    let (parser, rules) =
+        plan(&task, &opts).with_context(|| format!("grading task {}", task.task_id))?;
+    let graded =
+        grade_task(&task, &log, &opts).with_context(|| format!("grading task {}", task.task_id))?;
     println!("{}", graded.to_json());
     if let Some(path) = &a.status_map {
         std::fs::write(path, to_python_json(graded.statuses()) + "\n")
@@ -95,7 +99,9 @@ fn summary(graded: &Graded) -> String {
             let entry = &g.report.entry;
             match (&g.resolution, &entry.tests_status) {
                 (Some(res), Some(t)) => {
-                    let count = |o: &r2e_grade::swebench::Outcome| format!("{}/{}", o.success.len(), o.success.len() + o.failure.len());
+                    let count = |o: &r2e_grade::swebench::Outcome| {
+                        format!("{}/{}", o.success.len(), o.success.len() + o.failure.len())
+                    };
                     format!(
                         "{} — FAIL_TO_PASS {}, PASS_TO_PASS {}, {} tests parsed",
                         res.as_str(),
@@ -105,9 +111,11 @@ fn summary(graded: &Graded) -> String {
                     )
                 }
                 _ if entry.patch_is_none => "not graded (model_patch is None)".to_owned(),
-                _ => "not graded: the log failed the harness's checks (markers missing, patch apply \
+                _ => {
+                    "not graded: the log failed the harness's checks (markers missing, patch apply \
                       failed, tests errored or timed out)"
-                    .to_owned(),
+                        .to_owned()
+                }
             }
         }
         Graded::R2eGym(g) => {
@@ -125,11 +133,15 @@ fn summary(graded: &Graded) -> String {
 }
 
 fn read_task(path: &Path) -> anyhow::Result<r2e_core::Task> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut rows = serde_json::Deserializer::from_str(&text).into_iter::<serde_json::Value>();
     let row = match rows.next() {
         Some(row) => row.with_context(|| format!("{} is not valid JSON", path.display()))?,
-        None => bail!("{} is empty; expected one dataset row (a JSON object)", path.display()),
+        None => bail!(
+            "{} is empty; expected one dataset row (a JSON object)",
+            path.display()
+        ),
     };
     if rows.next().is_some() {
         bail!(
@@ -137,13 +149,16 @@ fn read_task(path: &Path) -> anyhow::Result<r2e_core::Task> {
             path.display()
         );
     }
-    task_from_value(&row, &ConvertOptions::default()).with_context(|| format!("reading the row in {}", path.display()))
+    task_from_value(&row, &ConvertOptions::default())
+        .with_context(|| format!("reading the row in {}", path.display()))
 }
 
 fn read_log(path: &Path) -> anyhow::Result<String> {
     let mut bytes = Vec::new();
     if path == Path::new("-") {
-        std::io::stdin().read_to_end(&mut bytes).context("reading the log from stdin")?;
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .context("reading the log from stdin")?;
     } else {
         bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     }

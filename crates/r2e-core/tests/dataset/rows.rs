@@ -349,12 +349,11 @@ fn malformed_rows_name_the_field() {
         r#"field "execution_result_content": test_file_names has 2 entries but test_file_codes has 1"#
     );
 
-    let mut row = r2e();
-    row.as_object_mut().unwrap().remove("docker_image");
-    assert_eq!(
-        convert_err(&row),
-        r#"field "docker_image": missing (R2E-Gym rows name their image there; an image template can supply one)"#
-    );
+    let mut row = json!({"task_id": "a", "source": "swe_bench", "repo": "o/a"});
+    assert_eq!(convert_err(&row), r#"field "base_commit": missing"#);
+    row["base_commit"] = json!("abc");
+    row["problem_statement"] = json!("p");
+    assert_eq!(convert_err(&row), r#"field "image": missing"#);
 
     let native = json!({"task_id": "a", "source": "swe-bench"});
     assert_eq!(
@@ -424,18 +423,13 @@ fn image_conventions_and_templates() {
         "jyangballin/swesmith.x86_64.pallets__flask.bc098406"
     );
 
-    // A template without {image} works for rows that name none.
+    // A row without docker_image gets R2E-Gym's naming scheme.
     let mut bare = r2e.clone();
     bare.as_object_mut().unwrap().remove("docker_image");
+    assert_eq!(convert(&bare).image, r2e["docker_image"].as_str().unwrap());
     assert_eq!(
-        image(&bare, "local/{repo}:{commit}"),
-        "local/aiohttp:f0d74880deec8fcd982bce639c93c5e130d41198"
-    );
-    assert!(
-        task_from_value(&bare, &with_template("mirror/{image}"))
-            .unwrap_err()
-            .to_string()
-            .starts_with("field \"docker_image\": missing")
+        image(&bare, "mirror/{image}"),
+        "mirror/namanjain12/aiohttp_final:f0d74880deec8fcd982bce639c93c5e130d41198"
     );
 
     assert_eq!(

@@ -94,7 +94,10 @@ pub(super) fn parse(log: &str, map: &mut StatusMap) {
         }
     }
     for (re, literals) in INTERLEAVED.iter() {
-        if literals.iter().all(|l| memmem::find(log.as_bytes(), l.as_bytes()).is_some()) {
+        if literals
+            .iter()
+            .all(|l| memmem::find(log.as_bytes(), l.as_bytes()).is_some())
+        {
             for caps in re.captures_iter(log) {
                 map.record(&caps[1], TestStatus::Passed);
             }

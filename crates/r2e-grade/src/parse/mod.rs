@@ -129,10 +129,19 @@ mod tests {
         for p in Parser::ALL {
             assert_eq!(p.name().parse::<Parser>().unwrap(), p);
         }
-        assert_eq!("parse_log_requests".parse::<Parser>().unwrap(), Parser::PytestOptions);
-        assert_eq!("parse_log_sphinx".parse::<Parser>().unwrap(), Parser::PytestV2);
+        assert_eq!(
+            "parse_log_requests".parse::<Parser>().unwrap(),
+            Parser::PytestOptions
+        );
+        assert_eq!(
+            "parse_log_sphinx".parse::<Parser>().unwrap(),
+            Parser::PytestV2
+        );
         assert_eq!("pytest-v2".parse::<Parser>().unwrap(), Parser::PytestV2);
-        assert_eq!("parse_log_xarray".parse::<Parser>().unwrap(), Parser::Pytest);
+        assert_eq!(
+            "parse_log_xarray".parse::<Parser>().unwrap(),
+            Parser::Pytest
+        );
         assert!("parse_log_jest".parse::<Parser>().is_err());
     }
 }

@@ -224,7 +224,10 @@ mod tests {
     #[test]
     fn option_names_follow_the_reference_regex() {
         let mut b = String::new();
-        assert_eq!(option_name("t.py::f[/a/b/c.txt]", &mut b), "t.py::f[/c.txt]");
+        assert_eq!(
+            option_name("t.py::f[/a/b/c.txt]", &mut b),
+            "t.py::f[/c.txt]"
+        );
         assert_eq!(option_name("t.py::f[//net/x]", &mut b), "t.py::f[//net/x]");
         assert_eq!(option_name("t.py::f[/a/*.py]", &mut b), "t.py::f[/a/*.py]");
         assert_eq!(option_name("t.py::f[a][b]tail", &mut b), "t.py::f[a][b]");

@@ -26,7 +26,9 @@ pub(super) fn parse(log: &str, map: &mut StatusMap) {
     };
     // `log.split(SUMMARY)[1]`: up to the next occurrence, if any.
     let after = &log[start + SUMMARY.len()..];
-    let section = summary.find(after.as_bytes()).map_or(after, |end| &after[..end]);
+    let section = summary
+        .find(after.as_bytes())
+        .map_or(after, |end| &after[..end]);
     let (passed, failed, error) = (
         memmem::Finder::new("PASSED"),
         memmem::Finder::new("FAILED"),

@@ -18,13 +18,18 @@ use tokio::task::JoinHandle;
 /// How much of the shim's stderr to keep for diagnostics.
 const STDERR_TAIL: usize = 4096;
 
-type OutputStream = Pin<Box<dyn futures_util::Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>;
+type OutputStream =
+    Pin<Box<dyn futures_util::Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>;
 
 /// Why the frame stream ended.
 type FrameResult = std::result::Result<RawFrame, String>;
 
 struct Inner {
+    /// Where requests go: the attach stdin, or the socket's write half.
     input: Option<Pin<Box<dyn AsyncWrite + Send>>>,
+    /// The attach stdin while requests use the socket: held open as the
+    /// sandbox's liveness signal, never written.
+    keepalive: Option<Pin<Box<dyn AsyncWrite + Send>>>,
     frames: mpsc::UnboundedReceiver<FrameResult>,
     next_id: u64,
 }
@@ -33,7 +38,10 @@ struct Inner {
 pub(crate) struct ShimConn {
     short_id: String,
     inner: Mutex<Inner>,
-    reader: JoinHandle<()>,
+    readers: StdMutex<Vec<JoinHandle<()>>>,
+    /// The frame sender until the transport is settled (then dropped, so the
+    /// channel closes exactly when every reader has ended).
+    pending_tx: StdMutex<Option<mpsc::UnboundedSender<FrameResult>>>,
     stderr_tail: Arc<StdMutex<Vec<u8>>>,
 }
 
@@ -49,25 +57,68 @@ pub(crate) enum Broken {
 
 impl ShimConn {
     /// Wraps an attach stream; nothing is read until [`ShimConn::hello`].
-    pub fn new(short_id: String, output: OutputStream, input: Pin<Box<dyn AsyncWrite + Send>>) -> Self {
+    pub fn new(
+        short_id: String,
+        output: OutputStream,
+        input: Pin<Box<dyn AsyncWrite + Send>>,
+    ) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let stderr_tail = Arc::new(StdMutex::new(Vec::new()));
-        let reader = tokio::spawn(read_frames(output, tx, stderr_tail.clone(), short_id.clone()));
+        let reader = tokio::spawn(read_frames(
+            output,
+            tx.clone(),
+            stderr_tail.clone(),
+            short_id.clone(),
+        ));
         ShimConn {
             short_id,
             inner: Mutex::new(Inner {
                 input: Some(input),
+                keepalive: None,
                 frames: rx,
                 next_id: 1,
             }),
-            reader,
+            readers: StdMutex::new(vec![reader]),
+            pending_tx: StdMutex::new(Some(tx)),
             stderr_tail,
         }
     }
 
+    /// Keeps requests on the attach stream.
+    pub fn settle(&self) {
+        self.pending_tx.lock().expect("sender lock").take();
+    }
+
+    /// Moves requests to the shim's Unix socket (after its hello).
+    pub async fn use_socket(&self, path: &std::path::Path) -> std::result::Result<(), Broken> {
+        let stream = tokio::net::UnixStream::connect(path).await.map_err(|e| {
+            Broken::Ended(format!(
+                "cannot connect to the shim at {}: {e}",
+                path.display()
+            ))
+        })?;
+        let (read, write) = stream.into_split();
+        let tx = self
+            .pending_tx
+            .lock()
+            .expect("sender lock")
+            .take()
+            .ok_or_else(|| Broken::Ended("the transport is already settled".into()))?;
+        let reader = tokio::spawn(read_socket(read, tx));
+        self.readers.lock().expect("readers lock").push(reader);
+        let mut inner = self.inner.lock().await;
+        inner.keepalive = inner.input.take();
+        inner.input = Some(Box::pin(write));
+        Ok(())
+    }
+
     /// The last bytes the shim wrote to stderr, as text.
     pub fn stderr_tail(&self) -> String {
-        let tail = self.stderr_tail.lock().map(|t| t.clone()).unwrap_or_default();
+        let tail = self
+            .stderr_tail
+            .lock()
+            .map(|t| t.clone())
+            .unwrap_or_default();
         String::from_utf8_lossy(&tail).trim().to_string()
     }
 
@@ -91,7 +142,8 @@ impl ShimConn {
         op: Op,
         payload: &[u8],
         wait: Option<Duration>,
-    ) -> std::result::Result<(std::result::Result<Reply, r2e_shim::ShimError>, Vec<u8>), Broken> {
+    ) -> std::result::Result<(std::result::Result<Reply, r2e_shim::ShimError>, Vec<u8>), Broken>
+    {
         let mut inner = self.inner.lock().await;
         let id = inner.next_id;
         inner.next_id += 1;
@@ -122,15 +174,29 @@ impl ShimConn {
 
     /// Drops the connection: the shim sees end of input and exits.
     pub async fn shutdown(&self) {
-        self.reader.abort();
+        self.abort_readers();
         let mut inner = self.inner.lock().await;
-        if let Some(mut input) = inner.input.take() {
+        for mut input in [inner.input.take(), inner.keepalive.take()]
+            .into_iter()
+            .flatten()
+        {
             let _ = input.shutdown().await;
         }
     }
 
+    fn abort_readers(&self) {
+        if let Ok(readers) = self.readers.lock() {
+            readers.iter().for_each(JoinHandle::abort);
+        }
+    }
+
     /// Turns a transport failure into a user-facing error.
-    pub fn error(&self, broken: Broken, doing: &str, detail: impl FnOnce(String) -> String) -> SandboxError {
+    pub fn error(
+        &self,
+        broken: Broken,
+        doing: &str,
+        detail: impl FnOnce(String) -> String,
+    ) -> SandboxError {
         match broken {
             Broken::Ended(why) => SandboxError::Died {
                 id: self.short_id.clone(),
@@ -152,7 +218,7 @@ impl ShimConn {
 
 impl Drop for ShimConn {
     fn drop(&mut self) {
-        self.reader.abort();
+        self.abort_readers();
     }
 }
 
@@ -173,6 +239,49 @@ async fn recv(
     }
 }
 
+/// Decodes frames from the shim's socket until it closes.
+async fn read_socket(
+    mut read: tokio::net::unix::OwnedReadHalf,
+    tx: mpsc::UnboundedSender<FrameResult>,
+) {
+    use tokio::io::AsyncReadExt;
+    let mut decoder = FrameDecoder::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match read.read(&mut buf).await {
+            Ok(0) => return,
+            Ok(n) => {
+                decoder.push(&buf[..n]);
+                if !forward(&mut decoder, &tx) {
+                    return;
+                }
+            }
+            Err(e) => {
+                let _ = tx.send(Err(format!("the shim's socket failed: {e}")));
+                return;
+            }
+        }
+    }
+}
+
+/// Sends every complete frame on; false when the stream is unusable or nobody listens.
+fn forward(decoder: &mut FrameDecoder, tx: &mpsc::UnboundedSender<FrameResult>) -> bool {
+    loop {
+        match decoder.next_frame() {
+            Ok(Some(frame)) => {
+                if tx.send(Ok(frame)).is_err() {
+                    return false;
+                }
+            }
+            Ok(None) => return true,
+            Err(e) => {
+                let _ = tx.send(Err(format!("corrupt stream from the shim: {e}")));
+                return false;
+            }
+        }
+    }
+}
+
 async fn read_frames(
     mut output: OutputStream,
     tx: mpsc::UnboundedSender<FrameResult>,
@@ -184,19 +293,8 @@ async fn read_frames(
         match item {
             Ok(LogOutput::StdOut { message }) | Ok(LogOutput::Console { message }) => {
                 decoder.push(&message);
-                loop {
-                    match decoder.next_frame() {
-                        Ok(Some(frame)) => {
-                            if tx.send(Ok(frame)).is_err() {
-                                return;
-                            }
-                        }
-                        Ok(None) => break,
-                        Err(e) => {
-                            let _ = tx.send(Err(format!("corrupt stream from the shim: {e}")));
-                            return;
-                        }
-                    }
+                if !forward(&mut decoder, &tx) {
+                    return;
                 }
             }
             Ok(LogOutput::StdErr { message }) => {

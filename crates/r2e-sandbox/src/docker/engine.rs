@@ -25,23 +25,37 @@ pub async fn connect() -> Result<Docker> {
         source,
     };
     let docker = Docker::connect_with_defaults().map_err(unreachable)?;
-    let docker = docker.with_timeout(API_TIMEOUT).negotiate_version().await.map_err(unreachable)?;
+    let docker = docker
+        .with_timeout(API_TIMEOUT)
+        .negotiate_version()
+        .await
+        .map_err(unreachable)?;
     Ok(docker)
 }
 
 /// Maps an Engine API error to a [`SandboxError`] a user can act on.
-pub(crate) fn classify(e: bollard::errors::Error, context: &str, image: Option<&str>) -> SandboxError {
+pub(crate) fn classify(
+    e: bollard::errors::Error,
+    context: &str,
+    image: Option<&str>,
+) -> SandboxError {
     use bollard::errors::Error as E;
     match (&e, image) {
-        (E::DockerResponseServerError { status_code: 404, message }, Some(image))
-            if message.contains("image") || message.contains(image) =>
-        {
-            SandboxError::ImageNotFound { image: image.to_string() }
-        }
-        (E::HyperLegacyError { .. } | E::IOError { .. } | E::RequestTimeoutError, _) => SandboxError::DaemonUnreachable {
-            endpoint: endpoint(),
-            source: e,
+        (
+            E::DockerResponseServerError {
+                status_code: 404,
+                message,
+            },
+            Some(image),
+        ) if message.contains("image") || message.contains(image) => SandboxError::ImageNotFound {
+            image: image.to_string(),
         },
+        (E::HyperLegacyError { .. } | E::IOError { .. } | E::RequestTimeoutError, _) => {
+            SandboxError::DaemonUnreachable {
+                endpoint: endpoint(),
+                source: e,
+            }
+        }
         _ => SandboxError::Docker {
             context: context.to_string(),
             source: e,
@@ -69,8 +83,14 @@ pub struct EngineInfo {
 impl EngineInfo {
     /// Reads version and info from the daemon.
     pub async fn read(docker: &Docker) -> Result<Self> {
-        let v = docker.version().await.map_err(|e| classify(e, "reading the engine version", None))?;
-        let i = docker.info().await.map_err(|e| classify(e, "reading engine info", None))?;
+        let v = docker
+            .version()
+            .await
+            .map_err(|e| classify(e, "reading the engine version", None))?;
+        let i = docker
+            .info()
+            .await
+            .map_err(|e| classify(e, "reading engine info", None))?;
         Ok(EngineInfo {
             version: v.version.unwrap_or_default(),
             api_version: docker.client_version().to_string(),
@@ -100,18 +120,25 @@ pub(crate) async fn exec(docker: &Docker, container: &str, argv: &[&str]) -> Res
         .await
         .map_err(classify_exec)?;
     let mut out = ExecOutput::default();
-    if let StartExecResults::Attached { mut output, .. } =
-        docker.start_exec(&created.id, None).await.map_err(classify_exec)?
+    if let StartExecResults::Attached { mut output, .. } = docker
+        .start_exec(&created.id, None)
+        .await
+        .map_err(classify_exec)?
     {
         while let Some(item) = output.next().await {
             match item.map_err(classify_exec)? {
-                LogOutput::StdOut { message } | LogOutput::Console { message } => out.stdout.extend_from_slice(&message),
+                LogOutput::StdOut { message } | LogOutput::Console { message } => {
+                    out.stdout.extend_from_slice(&message)
+                }
                 LogOutput::StdErr { message } => out.stderr.extend_from_slice(&message),
                 LogOutput::StdIn { .. } => {}
             }
         }
     }
-    let inspect = docker.inspect_exec(&created.id).await.map_err(classify_exec)?;
+    let inspect = docker
+        .inspect_exec(&created.id)
+        .await
+        .map_err(classify_exec)?;
     out.exit_code = inspect.exit_code.unwrap_or(-1) as i32;
     out.duration = started.elapsed();
     Ok(out)

@@ -10,13 +10,13 @@
 mod conn;
 mod engine;
 
-pub use engine::{EngineInfo, connect, endpoint};
 pub(crate) use engine::classify as engine_classify;
+pub use engine::{EngineInfo, connect, endpoint};
 
 use crate::shim::{SHIM_PATH_IN_SANDBOX, shim_on_host, shim_tar};
 use crate::{
-    DirEntry, ExecOptions, ExecOutput, FileStat, OWNER_PID_LABEL, Provider, Result, SANDBOX_LABEL, Sandbox,
-    SandboxError, SandboxSpec, ShimErrorKind,
+    DirEntry, ExecOptions, ExecOutput, FileStat, OWNER_PID_LABEL, Provider, Result, SANDBOX_LABEL,
+    Sandbox, SandboxError, SandboxSpec, ShimErrorKind,
 };
 use async_trait::async_trait;
 use bollard::Docker;
@@ -48,18 +48,35 @@ pub enum ShimDelivery {
     Upload,
 }
 
+/// How requests reach the shim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// A Unix socket in a bind-mounted host directory (local daemons only):
+    /// no engine relay on the request path.
+    Socket,
+    /// The container's attached stdin/stdout, relayed by the engine (works everywhere).
+    Attach,
+}
+
+/// Where the shim's socket directory is mounted inside the sandbox.
+const RUN_DIR_IN_SANDBOX: &str = "/.r2e/run";
+
 /// Starts sandboxes as Docker containers.
 #[derive(Clone)]
 pub struct DockerProvider {
     docker: Docker,
     delivery: ShimDelivery,
+    transport: Transport,
     live: Arc<Mutex<HashSet<String>>>,
 }
 
 impl DockerProvider {
     /// Connects to the daemon (`DOCKER_HOST` or the local socket) and negotiates
     /// the API version. The shim is bind-mounted for local daemons and uploaded
-    /// for remote ones; `R2E_SHIM_DELIVERY=upload|bind` overrides.
+    /// for remote ones; `R2E_SHIM_DELIVERY=upload|bind` overrides. With a local
+    /// daemon requests go over a Unix socket in a bind-mounted directory, which
+    /// skips the engine's stdio relay; `R2E_SHIM_TRANSPORT=attach` keeps them on
+    /// the attach stream.
     pub async fn connect() -> Result<Self> {
         let docker = connect().await?;
         let remote = endpoint().starts_with("tcp://") || endpoint().starts_with("ssh://");
@@ -69,14 +86,26 @@ impl DockerProvider {
             _ if remote => ShimDelivery::Upload,
             _ => ShimDelivery::Bind,
         };
-        Ok(Self::with_client(docker, delivery))
+        let transport = match std::env::var("R2E_SHIM_TRANSPORT").as_deref() {
+            Ok("attach") => Transport::Attach,
+            _ if delivery == ShimDelivery::Upload => Transport::Attach,
+            _ => Transport::Socket,
+        };
+        Ok(Self::with_client(docker, delivery, transport))
     }
 
-    /// Uses an existing client.
-    pub fn with_client(docker: Docker, delivery: ShimDelivery) -> Self {
+    /// Uses an existing client. The socket transport needs a local daemon and
+    /// falls back to attach when the shim is uploaded.
+    pub fn with_client(docker: Docker, delivery: ShimDelivery, transport: Transport) -> Self {
+        let transport = if delivery == ShimDelivery::Upload {
+            Transport::Attach
+        } else {
+            transport
+        };
         DockerProvider {
             docker,
             delivery,
+            transport,
             live: Arc::new(Mutex::new(HashSet::new())),
         }
     }
@@ -93,12 +122,24 @@ impl DockerProvider {
         let mut labels: HashMap<String, String> = spec.labels.iter().cloned().collect();
         labels.insert(SANDBOX_LABEL.into(), "1".into());
         labels.insert(OWNER_PID_LABEL.into(), std::process::id().to_string());
-        let binds = match self.delivery {
-            ShimDelivery::Bind => Some(vec![format!("{}:{SHIM_PATH_IN_SANDBOX}:ro", shim_on_host()?.display())]),
-            ShimDelivery::Upload => None,
+        let mut binds = Vec::new();
+        if self.delivery == ShimDelivery::Bind {
+            binds.push(format!(
+                "{}:{SHIM_PATH_IN_SANDBOX}:ro",
+                shim_on_host()?.display()
+            ));
+        }
+        let mut env: Vec<String> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let run_dir = if self.transport == Transport::Socket {
+            let dir = new_run_dir()?;
+            binds.push(format!("{}:{RUN_DIR_IN_SANDBOX}", dir.display()));
+            env.push(format!("R2E_SHIM_SOCKET={RUN_DIR_IN_SANDBOX}/shim.sock"));
+            Some(dir)
+        } else {
+            None
         };
         let host_config = HostConfig {
-            binds,
+            binds: Some(binds),
             auto_remove: Some(true),
             memory: spec.memory_bytes,
             nano_cpus: spec.cpus.map(|c| (c * 1e9) as i64),
@@ -109,7 +150,7 @@ impl DockerProvider {
             image: Some(spec.image.clone()),
             entrypoint: Some(vec![SHIM_PATH_IN_SANDBOX.to_string()]),
             cmd: Some(Vec::new()),
-            env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            env: Some(env),
             working_dir: spec.workdir.clone(),
             labels: Some(labels),
             open_stdin: Some(true),
@@ -121,13 +162,26 @@ impl DockerProvider {
             host_config: Some(host_config),
             ..Default::default()
         };
-        let created = docker
-            .create_container(None::<bollard::query_parameters::CreateContainerOptions>, body)
+        let created = match docker
+            .create_container(
+                None::<bollard::query_parameters::CreateContainerOptions>,
+                body,
+            )
             .await
-            .map_err(|e| engine::classify(e, "creating a container", Some(&spec.image)))?;
+        {
+            Ok(c) => c,
+            Err(e) => {
+                remove_run_dir(run_dir.as_deref());
+                return Err(engine::classify(
+                    e,
+                    "creating a container",
+                    Some(&spec.image),
+                ));
+            }
+        };
         let id = created.id;
         self.live.lock().expect("live set lock").insert(id.clone());
-        match self.boot(&id, spec).await {
+        match self.boot(&id, spec, run_dir.as_deref()).await {
             Ok(conn) => Ok(DockerSandbox {
                 short_id: id.chars().take(12).collect(),
                 id,
@@ -136,16 +190,23 @@ impl DockerProvider {
                 conn,
                 closed: AtomicBool::new(false),
                 live: self.live.clone(),
+                run_dir,
             }),
             Err(e) => {
                 remove(docker, &id).await;
+                remove_run_dir(run_dir.as_deref());
                 self.live.lock().expect("live set lock").remove(&id);
                 Err(e)
             }
         }
     }
 
-    async fn boot(&self, id: &str, spec: &SandboxSpec) -> Result<ShimConn> {
+    async fn boot(
+        &self,
+        id: &str,
+        spec: &SandboxSpec,
+        run_dir: Option<&std::path::Path>,
+    ) -> Result<ShimConn> {
         let docker = &self.docker;
         let short: String = id.chars().take(12).collect();
         if self.delivery == ShimDelivery::Upload {
@@ -174,13 +235,25 @@ impl DockerProvider {
             .start_container(id, None::<StartContainerOptions>)
             .await
             .map_err(|e| engine::classify(e, "starting the container", Some(&spec.image)))?;
-        match conn.hello(HELLO_TIMEOUT).await {
-            Ok(r2e_shim::PROTOCOL_VERSION) => Ok(conn),
-            Ok(got) => Err(SandboxError::Protocol {
-                id: short,
-                got,
-                expected: r2e_shim::PROTOCOL_VERSION,
-            }),
+        let hello = match conn.hello(HELLO_TIMEOUT).await {
+            Ok(r2e_shim::PROTOCOL_VERSION) => match run_dir {
+                Some(dir) => conn.use_socket(&dir.join("shim.sock")).await,
+                None => {
+                    conn.settle();
+                    Ok(())
+                }
+            },
+            Ok(got) => {
+                return Err(SandboxError::Protocol {
+                    id: short,
+                    got,
+                    expected: r2e_shim::PROTOCOL_VERSION,
+                });
+            }
+            Err(broken) => Err(broken),
+        };
+        match hello {
+            Ok(()) => Ok(conn),
             Err(broken) => {
                 let stderr = conn.stderr_tail();
                 Err(conn.error(broken, "starting the shim", |why| {
@@ -201,7 +274,12 @@ impl DockerProvider {
         let filters = HashMap::from([("label".to_string(), vec![SANDBOX_LABEL.to_string()])]);
         let list = self
             .docker
-            .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filters).build()))
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
             .await
             .map_err(|e| engine::classify(e, "listing containers", None))?;
         let mut removed = Vec::new();
@@ -212,7 +290,10 @@ impl DockerProvider {
                 .as_ref()
                 .and_then(|l| l.get(OWNER_PID_LABEL))
                 .and_then(|p| p.parse::<u32>().ok())
-                .is_some_and(|pid| pid != std::process::id() && std::path::Path::new(&format!("/proc/{pid}")).exists());
+                .is_some_and(|pid| {
+                    pid != std::process::id()
+                        && std::path::Path::new(&format!("/proc/{pid}")).exists()
+                });
             if all || !owner_alive {
                 remove(&self.docker, &id).await;
                 removed.push(id);
@@ -246,7 +327,10 @@ async fn remove(docker: &Docker, id: &str) {
     if let Err(e) = docker.remove_container(id, Some(opts)).await
         && !matches!(
             e,
-            bollard::errors::Error::DockerResponseServerError { status_code: 404 | 409, .. }
+            bollard::errors::Error::DockerResponseServerError {
+                status_code: 404 | 409,
+                ..
+            }
         )
     {
         tracing::warn!("removing container {id}: {e}");
@@ -262,6 +346,7 @@ pub struct DockerSandbox {
     conn: ShimConn,
     closed: AtomicBool,
     live: Arc<Mutex<HashSet<String>>>,
+    run_dir: Option<std::path::PathBuf>,
 }
 
 impl DockerSandbox {
@@ -284,14 +369,22 @@ impl DockerSandbox {
         Ok(())
     }
 
-    async fn call(&self, op: Op, payload: &[u8], wait: Option<Duration>, doing: String) -> Result<(Reply, Vec<u8>)> {
+    async fn call(
+        &self,
+        op: Op,
+        payload: &[u8],
+        wait: Option<Duration>,
+        doing: String,
+    ) -> Result<(Reply, Vec<u8>)> {
         self.check_open()?;
         match self.conn.request(op, payload, wait).await {
             Ok((Ok(reply), payload)) => Ok((reply, payload)),
             Ok((Err(e), _)) => Err(SandboxError::Shim(e)),
             Err(broken) => {
                 let detail = self.death_detail().await;
-                Err(self.conn.error(broken, &doing, |why| format!("{why}; {detail}")))
+                Err(self
+                    .conn
+                    .error(broken, &doing, |why| format!("{why}; {detail}")))
             }
         }
     }
@@ -307,18 +400,31 @@ impl DockerSandbox {
                 let s = info.state.unwrap_or_default();
                 format!(
                     "the container is {} (exit code {}{}{})",
-                    s.status.map(|s| s.to_string()).unwrap_or_else(|| "in an unknown state".into()),
+                    s.status
+                        .map(|s| s.to_string())
+                        .unwrap_or_else(|| "in an unknown state".into()),
                     s.exit_code.unwrap_or(-1),
-                    if s.oom_killed == Some(true) { ", killed for running out of memory" } else { "" },
-                    s.error.filter(|e| !e.is_empty()).map(|e| format!(", {e}")).unwrap_or_default()
+                    if s.oom_killed == Some(true) {
+                        ", killed for running out of memory"
+                    } else {
+                        ""
+                    },
+                    s.error
+                        .filter(|e| !e.is_empty())
+                        .map(|e| format!(", {e}"))
+                        .unwrap_or_default()
                 )
             }
-            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {
-                "the container no longer exists (it was killed or removed outside r2e)".into()
-            }
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => "the container no longer exists (it was killed or removed outside r2e)".into(),
             Err(e) => format!("the engine cannot describe it: {e}"),
         };
-        if stderr.is_empty() { state } else { format!("{state}; shim stderr: {stderr}") }
+        if stderr.is_empty() {
+            state
+        } else {
+            format!("{state}; shim stderr: {stderr}")
+        }
     }
 
     async fn run(&self, req: ExecRequest, opts: &ExecOptions, what: String) -> Result<ExecOutput> {
@@ -374,7 +480,8 @@ impl Sandbox for DockerSandbox {
             shell: Some(cmd.to_string()),
             ..exec_request(opts)
         };
-        self.run(req, opts, format!("running `{}`", abbreviate(cmd))).await
+        self.run(req, opts, format!("running `{}`", abbreviate(cmd)))
+            .await
     }
 
     async fn exec_argv(&self, argv: &[String], opts: &ExecOptions) -> Result<ExecOutput> {
@@ -390,7 +497,9 @@ impl Sandbox for DockerSandbox {
             path: path.to_string(),
             max_bytes: None,
         };
-        let (_, data) = self.call(op, &[], Some(FILE_OP_TIMEOUT), format!("reading {path}")).await?;
+        let (_, data) = self
+            .call(op, &[], Some(FILE_OP_TIMEOUT), format!("reading {path}"))
+            .await?;
         Ok(data)
     }
 
@@ -400,21 +509,32 @@ impl Sandbox for DockerSandbox {
             mode,
             create_dirs: true,
         };
-        self.call(op, data, Some(FILE_OP_TIMEOUT), format!("writing {path}")).await?;
+        self.call(op, data, Some(FILE_OP_TIMEOUT), format!("writing {path}"))
+            .await?;
         Ok(())
     }
 
     async fn list_dir(&self, path: &str) -> Result<Vec<DirEntry>> {
-        let op = Op::List { path: path.to_string() };
-        match self.call(op, &[], Some(FILE_OP_TIMEOUT), format!("listing {path}")).await? {
+        let op = Op::List {
+            path: path.to_string(),
+        };
+        match self
+            .call(op, &[], Some(FILE_OP_TIMEOUT), format!("listing {path}"))
+            .await?
+        {
             (Reply::Entries { entries }, _) => Ok(entries),
             (other, _) => Err(self.unexpected(other)),
         }
     }
 
     async fn stat(&self, path: &str) -> Result<Option<FileStat>> {
-        let op = Op::Stat { path: path.to_string() };
-        match self.call(op, &[], Some(FILE_OP_TIMEOUT), format!("inspecting {path}")).await {
+        let op = Op::Stat {
+            path: path.to_string(),
+        };
+        match self
+            .call(op, &[], Some(FILE_OP_TIMEOUT), format!("inspecting {path}"))
+            .await
+        {
             Ok((Reply::Stat(st), _)) => Ok(Some(st)),
             Ok((other, _)) => Err(self.unexpected(other)),
             Err(SandboxError::Shim(e)) if e.kind == ShimErrorKind::NotFound => Ok(None),
@@ -424,7 +544,9 @@ impl Sandbox for DockerSandbox {
 
     async fn copy_in(&self, tar: Vec<u8>, dest: &str) -> Result<()> {
         self.check_open()?;
-        let opts = UploadToContainerOptionsBuilder::default().path(dest).build();
+        let opts = UploadToContainerOptionsBuilder::default()
+            .path(dest)
+            .build();
         self.docker
             .upload_to_container(&self.id, Some(opts), bollard::body_full(tar.into()))
             .await
@@ -438,6 +560,7 @@ impl Sandbox for DockerSandbox {
         self.conn.shutdown().await;
         remove(&self.docker, &self.id).await;
         self.live.lock().expect("live set lock").remove(&self.id);
+        remove_run_dir(self.run_dir.as_deref());
         Ok(())
     }
 }
@@ -449,6 +572,40 @@ impl Drop for DockerSandbox {
         if let Ok(mut live) = self.live.lock() {
             live.remove(&self.id);
         }
+        remove_run_dir(self.run_dir.as_deref());
+    }
+}
+
+/// A fresh host directory for one sandbox's shim socket. The parent is private
+/// to this user; the directory itself is open so that any user in the
+/// container can create the socket.
+fn new_run_dir() -> Result<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    use std::sync::atomic::AtomicU64;
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let io = |context: String| move |source| SandboxError::Io { context, source };
+    let uid = std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
+        .unwrap_or(0);
+    let parent = std::env::temp_dir().join(format!("r2e-run-{uid}"));
+    std::fs::create_dir_all(&parent).map_err(io(format!("creating {}", parent.display())))?;
+    std::fs::set_permissions(&parent, std::fs::Permissions::from_mode(0o700))
+        .map_err(io(format!("chmod {}", parent.display())))?;
+    let dir = parent.join(format!(
+        "{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir(&dir).map_err(io(format!("creating {}", dir.display())))?;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777))
+        .map_err(io(format!("chmod {}", dir.display())))?;
+    Ok(dir)
+}
+
+fn remove_run_dir(dir: Option<&std::path::Path>) {
+    if let Some(dir) = dir {
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
 

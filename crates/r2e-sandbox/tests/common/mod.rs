@@ -3,8 +3,8 @@
 
 #![allow(dead_code)]
 
-use r2e_sandbox::docker::{DockerProvider, DockerSandbox};
 use r2e_sandbox::SandboxSpec;
+use r2e_sandbox::docker::{DockerProvider, DockerSandbox};
 use std::time::{Duration, Instant};
 
 /// The image the tests run in.
@@ -28,7 +28,9 @@ pub async fn provider() -> DockerProvider {
 
 /// A started sandbox of the test image.
 pub async fn sandbox(p: &DockerProvider) -> DockerSandbox {
-    p.start_docker(&SandboxSpec::new(image())).await.expect("sandbox starts")
+    p.start_docker(&SandboxSpec::new(image()))
+        .await
+        .expect("sandbox starts")
 }
 
 /// Waits until the engine no longer knows the container (AutoRemove is asynchronous).
@@ -36,8 +38,12 @@ pub async fn assert_gone(p: &DockerProvider, id: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         match p.client().inspect_container(id, None).await {
-            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => return,
-            _ if Instant::now() > deadline => panic!("container {id} still exists 20 s after close"),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => return,
+            _ if Instant::now() > deadline => {
+                panic!("container {id} still exists 20 s after close")
+            }
             _ => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }
