@@ -1,6 +1,9 @@
 //! Per-test statuses and the ordered test-name → status map a parser produces.
 
-use indexmap::IndexMap;
+use indexmap::{
+    IndexMap,
+    map::raw_entry_v1::{RawEntryApiV1, RawEntryMut},
+};
 use serde::{Serialize, Serializer, ser::SerializeMap};
 use std::fmt;
 
@@ -82,7 +85,7 @@ impl Serialize for TestStatus {
 /// reference picks "the first matching key".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StatusMap {
-    map: IndexMap<String, TestStatus>,
+    map: IndexMap<String, TestStatus, ahash::RandomState>,
 }
 
 impl StatusMap {
@@ -94,10 +97,11 @@ impl StatusMap {
     /// Records `status` for `name`, allocating only for a name not seen before.
     #[inline]
     pub fn record(&mut self, name: &str, status: TestStatus) {
-        match self.map.get_mut(name) {
-            Some(slot) => *slot = status,
-            None => {
-                self.map.insert(name.to_owned(), status);
+        // One hash and one probe sequence whether the name is new or not.
+        match self.map.raw_entry_mut_v1().from_key(name) {
+            RawEntryMut::Occupied(mut slot) => *slot.get_mut() = status,
+            RawEntryMut::Vacant(slot) => {
+                slot.insert(name.to_owned(), status);
             }
         }
     }

@@ -37,8 +37,14 @@ pub(crate) fn is_py_space(c: char) -> bool {
 }
 
 /// Python `str.strip()` with no argument.
+#[inline]
 pub(crate) fn strip(s: &str) -> &str {
-    s.trim_matches(is_py_space)
+    // Fast path: both ends are printable ASCII (whitespace is all <= b' ' or non-ASCII).
+    let solid = |c: u8| c > b' ' && c < 0x80;
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(&f), Some(&l)) if solid(f) && solid(l) => s,
+        _ => s.trim_matches(is_py_space),
+    }
 }
 
 /// Python `str.split()` with no argument, as a lazy iterator of slices.

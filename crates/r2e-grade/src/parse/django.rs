@@ -12,7 +12,7 @@ use crate::{
     status::{StatusMap, TestStatus},
     text::{lines, strip, tokens},
 };
-use memchr::memmem;
+use memchr::{memchr, memmem};
 use regex::Regex;
 use std::sync::LazyLock;
 
@@ -45,9 +45,24 @@ static INTERLEAVED: LazyLock<[(Regex, [&str; 2]); 3]> = LazyLock::new(|| {
     ]
 });
 
+/// Position of the first `" ... "` in `line`: a single-byte scan for `.`
+/// (cheaper than a substring searcher on short lines).
+#[inline]
+fn find_dots(line: &str) -> Option<usize> {
+    let b = line.as_bytes();
+    let mut from = 0;
+    while let Some(j) = memchr(b'.', &b[from..]) {
+        let i = from + j;
+        if i > 0 && b[i - 1] == b' ' && b.get(i..i + 4) == Some(b"... ") {
+            return Some(i - 1);
+        }
+        from = i + 1;
+    }
+    None
+}
+
 /// `parse_log_django`.
 pub(super) fn parse(log: &str, map: &mut StatusMap) {
-    let dots = memmem::Finder::new(" ... ");
     let skipped = memmem::Finder::new(" ... skipped");
     let version = memmem::Finder::new(VERSION_TEST);
     // Most logs never mention it; skip the per-line search when this one doesn't.
@@ -58,18 +73,26 @@ pub(super) fn parse(log: &str, map: &mut StatusMap) {
         if log_has_version && version.find(line.as_bytes()).is_some() {
             map.record(VERSION_TEST, TestStatus::Passed);
         }
-        if let Some(i) = dots.find(line.as_bytes()) {
+        let dots_at = find_dots(line);
+        if let Some(i) = dots_at {
             prev_test = Some(&line[..i]);
         }
-        if let Some(suffix) = PASS_SUFFIXES.iter().find(|s| line.ends_with(*s)) {
-            if line.starts_with(SITES_MIGRATION) {
-                line = line.split_once("...").map_or(line, |(_, rest)| strip(rest));
+        // Every pass suffix and " ... skipped" contain " ... ": lines without it skip those checks.
+        if dots_at.is_some() {
+            if let Some(suffix) = PASS_SUFFIXES.iter().find(|s| line.ends_with(*s)) {
+                if line.starts_with(SITES_MIGRATION) {
+                    line = line.split_once("...").map_or(line, |(_, rest)| strip(rest));
+                }
+                // `line.rsplit(suffix, 1)[0]`
+                let test = match line.strip_suffix(suffix) {
+                    Some(head) => head,
+                    None => line.rfind(suffix).map_or(line, |i| &line[..i]),
+                };
+                map.record(test, TestStatus::Passed);
             }
-            let test = line.rfind(suffix).map_or(line, |i| &line[..i]);
-            map.record(test, TestStatus::Passed);
-        }
-        if let Some(i) = skipped.find(line.as_bytes()) {
-            map.record(&line[..i], TestStatus::Skipped);
+            if let Some(i) = skipped.find(line.as_bytes()) {
+                map.record(&line[..i], TestStatus::Skipped);
+            }
         }
         if line.ends_with(" ... FAIL") {
             map.record(before_first(line, " ... FAIL"), TestStatus::Failed);
@@ -102,6 +125,20 @@ pub(super) fn parse(log: &str, map: &mut StatusMap) {
                 map.record(&caps[1], TestStatus::Passed);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::find_dots;
+
+    #[test]
+    fn find_dots_finds_the_first_occurrence() {
+        assert_eq!(find_dots("a.b ... c ... d"), Some(3));
+        assert_eq!(find_dots("x .... y"), None);
+        assert_eq!(find_dots("x  ...  y"), Some(1));
+        assert_eq!(find_dots(" ... "), Some(0));
+        assert_eq!(find_dots("..."), None);
     }
 }
 

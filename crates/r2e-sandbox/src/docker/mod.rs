@@ -567,12 +567,21 @@ impl Sandbox for DockerSandbox {
 
 impl Drop for DockerSandbox {
     fn drop(&mut self) {
-        // The connection closes with `conn`; the shim exits and AutoRemove removes
-        // the container. Forget it so Ctrl-C handling does not try again.
-        if let Ok(mut live) = self.live.lock() {
-            live.remove(&self.id);
-        }
         remove_run_dir(self.run_dir.as_deref());
+        if self.closed.load(Ordering::Acquire) {
+            return;
+        }
+        // The connection closes with `conn`, so the shim exits and AutoRemove
+        // removes the container anyway; inside a runtime, also remove it
+        // explicitly. Until that finishes it stays in the live set, so that
+        // Ctrl-C handling (`close_all`) still covers it.
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            let (docker, id, live) = (self.docker.clone(), self.id.clone(), self.live.clone());
+            handle.spawn(async move {
+                remove(&docker, &id).await;
+                live.lock().expect("live set lock").remove(&id);
+            });
+        }
     }
 }
 

@@ -1,0 +1,253 @@
+//! The `r2e sandbox`, `doctor` and error paths, run as a user runs them.
+
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn r2e() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_r2e"))
+}
+
+fn image() -> String {
+    std::env::var("R2E_TEST_IMAGE").unwrap_or_else(|_| "r2e/base:bookworm".into())
+}
+
+fn run(args: &[&str]) -> Output {
+    r2e().args(args).output().expect("r2e runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn run_passes_output_and_exit_code_through() {
+    let img = image();
+    let out = run(&[
+        "sandbox",
+        "run",
+        "--image",
+        &img,
+        "--",
+        "echo to-out; echo to-err >&2; exit 7",
+    ]);
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "to-out\n");
+    assert_eq!(text(&out.stderr), "to-err\n");
+    // Several arguments are quoted as words, not re-split by a shell.
+    let out = run(&[
+        "sandbox", "run", "--image", &img, "--", "printf", "%s|", "a b", "c",
+    ]);
+    assert_eq!(text(&out.stdout), "a b|c|");
+}
+
+#[test]
+fn run_timeout_exits_124() {
+    let t = Instant::now();
+    let out = run(&[
+        "sandbox",
+        "run",
+        "--image",
+        &image(),
+        "--timeout",
+        "1",
+        "--",
+        "sleep 60",
+    ]);
+    assert_eq!(out.status.code(), Some(124));
+    assert!(text(&out.stderr).contains("timed out"));
+    assert!(t.elapsed() < Duration::from_secs(20));
+}
+
+#[test]
+fn a_missing_image_says_what_to_do() {
+    let out = run(&[
+        "sandbox",
+        "run",
+        "--image",
+        "r2e-test/absent:none",
+        "--",
+        "true",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("r2e-test/absent:none") && err.contains("r2e image bootstrap"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_dead_daemon_says_what_to_do() {
+    let out = r2e()
+        .args(["sandbox", "run", "--", "true"])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("cannot reach the Docker daemon") && err.contains("dockerd"),
+        "{err}"
+    );
+    let out = r2e()
+        .args(["doctor"])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).contains("FAIL  docker daemon"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn doctor_passes_on_a_working_setup() {
+    let out = run(&["doctor", "--image", &image()]);
+    let report = text(&out.stdout);
+    assert!(out.status.success(), "{report}");
+    assert!(report.contains("ok    shim: static binary"), "{report}");
+    assert!(report.contains("ok    sandbox: shim started"), "{report}");
+}
+
+#[test]
+fn shell_runs_a_script_from_stdin() {
+    let mut child = r2e()
+        .args(["sandbox", "shell", "--image", &image()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"cd /tmp\npwd\nexit 3\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(text(&out.stdout), "/tmp\n");
+    assert_eq!(out.status.code(), Some(3));
+}
+
+/// Ctrl-C in the middle of a run removes the sandbox and exits 130.
+#[test]
+fn ctrl_c_removes_the_sandbox() {
+    let marker = format!("r2e-ctrlc-{}", std::process::id());
+    let mut child = r2e()
+        .args([
+            "sandbox",
+            "run",
+            "--image",
+            &image(),
+            "-e",
+            &format!("MARK={marker}"),
+            "--",
+            "sleep 120",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let filter = format!("label=dev.r2e.owner-pid={pid}");
+    assert!(
+        wait_for(Duration::from_secs(30), || !docker_ps(&filter).is_empty()),
+        "the sandbox never appeared"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: sending SIGINT to our own child.
+    unsafe { libc::kill(pid as i32, libc::SIGINT) };
+    let t = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("removed 1 sandbox"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(t.elapsed() < Duration::from_secs(10));
+    assert!(docker_ps(&filter).is_empty(), "container left after Ctrl-C");
+}
+
+#[test]
+fn help_reads_well() {
+    let out = run(&["--help"]);
+    let help = text(&out.stdout);
+    for cmd in ["dataset", "grade", "sandbox", "image", "doctor", "bench"] {
+        assert!(help.contains(cmd), "{help}");
+    }
+    let out = run(&["sandbox", "run", "--help"]);
+    assert!(text(&out.stdout).contains("--timeout <SECONDS>"));
+}
+
+/// Even SIGKILL of r2e leaves nothing: the shim sees its input close and the
+/// engine's AutoRemove takes the container away.
+#[test]
+fn sigkill_of_r2e_leaves_no_container() {
+    let mut child = r2e()
+        .args(["sandbox", "run", "--image", &image(), "--", "sleep 120"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let filter = format!("label=dev.r2e.owner-pid={}", child.id());
+    let appeared = wait_for(Duration::from_secs(30), || !docker_ps(&filter).is_empty());
+    assert!(appeared, "the sandbox never appeared");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let gone = wait_for(Duration::from_secs(30), || docker_ps(&filter).is_empty());
+    assert!(gone, "container left after SIGKILL: {}", docker_ps(&filter));
+}
+
+/// `r2e sandbox gc` removes labelled containers whose r2e process is gone.
+#[test]
+fn gc_removes_orphans_only() {
+    let name = format!("r2e-gc-orphan-{}", std::process::id());
+    let created = Command::new("docker")
+        .args([
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--label",
+            "dev.r2e.sandbox=1",
+            "--label",
+        ])
+        .arg("dev.r2e.owner-pid=2147483600")
+        .args([&image(), "sleep", "300"])
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    let out = run(&["sandbox", "gc"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("removed"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        docker_ps(&format!("name={name}")).is_empty(),
+        "the orphan is still there"
+    );
+}
+
+fn docker_ps(filter: &str) -> String {
+    let ps = Command::new("docker")
+        .args(["ps", "-aq", "--filter", filter])
+        .output()
+        .unwrap();
+    text(&ps.stdout).trim().to_string()
+}
+
+fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
