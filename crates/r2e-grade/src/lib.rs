@@ -22,6 +22,8 @@
 //! assert_eq!(map.get("tests/test_a.py::test_bad"), Some(&TestStatus::Failed));
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod error;
 pub mod grade;
 pub mod json;

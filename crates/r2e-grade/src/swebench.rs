@@ -433,11 +433,11 @@ pub fn grade(instance: &Instance<'_>, log: &str, settings: GradeSettings) -> Swe
     }
     let eval = evaluate_log(log, instance.parser, rules, settings.whole_log_fallback);
     if !eval.applied {
-        if rules == Rules::V5 {
-            if let Some((reason, environment)) = classify_infra_failure(log) {
-                entry.infra_failure = Some(environment);
-                entry.infra_failure_reason = Some(reason.to_owned());
-            }
+        if rules == Rules::V5
+            && let Some((reason, environment)) = classify_infra_failure(log)
+        {
+            entry.infra_failure = Some(environment);
+            entry.infra_failure_reason = Some(reason.to_owned());
         }
         return SweBenchGrade {
             report: report(entry),

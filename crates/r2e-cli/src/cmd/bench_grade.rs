@@ -52,7 +52,10 @@ pub fn run(a: BenchGradeArgs) -> anyhow::Result<ExitCode> {
         ("pytest -rA", Parser::Pytest, synth::pytest_log),
         ("django --verbosity 2", Parser::Django, synth::django_log),
     ];
-    println!("r2e bench grade — {} MB per log, best of {} runs", a.size_mb, a.runs);
+    println!(
+        "r2e bench grade — {} MB per log, best of {} runs",
+        a.size_mb, a.runs
+    );
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
         "log",
@@ -68,8 +71,10 @@ pub fn run(a: BenchGradeArgs) -> anyhow::Result<ExitCode> {
     for (name, parser, generate) in cases {
         let log = generate(a.size_mb * 1_000_000);
         let bytes = log.text.len();
-        let (read_time, lines) = best_of(a.runs, || log.text.bytes().filter(|&b| b == b'\n').count());
-        let (parse_time, parsed): (_, StatusMap) = best_of(a.runs, || parser.parse(&log.text, Rules::V5));
+        let (read_time, lines) =
+            best_of(a.runs, || log.text.bytes().filter(|&b| b == b'\n').count());
+        let (parse_time, parsed): (_, StatusMap) =
+            best_of(a.runs, || parser.parse(&log.text, Rules::V5));
         if parsed != log.expected {
             bail!(
                 "{name}: the {parser} parser found {} tests where the generated log has {}",

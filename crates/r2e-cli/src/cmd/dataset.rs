@@ -41,9 +41,9 @@ pub struct ConvertArgs {
     read: ReadArgs,
 }
 
-/// How rows are read, shared by the subcommands.
+/// How rows are read, shared by the subcommands that take a dataset.
 #[derive(Debug, Args)]
-struct ReadArgs {
+pub struct ReadArgs {
     /// Report each malformed row on stderr and skip it, instead of stopping at the first.
     #[arg(long)]
     skip_bad: bool,
@@ -110,6 +110,16 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
         e.downcast_ref::<DatasetError>(),
         Some(DatasetError::Io { error, .. }) if error.kind() == std::io::ErrorKind::BrokenPipe
     )
+}
+
+/// Loads the whole dataset at `path`, reporting skipped rows on stderr.
+pub fn load(path: &Path, args: &ReadArgs) -> anyhow::Result<Vec<Task>> {
+    let mut tasks = Vec::new();
+    read(path, args, |task| {
+        tasks.push(task);
+        Ok(())
+    })?;
+    Ok(tasks)
 }
 
 /// Reads the dataset at `path`, reporting skipped rows on stderr.

@@ -2,6 +2,7 @@
 //! they share.
 
 pub mod bench;
+pub mod bench_grade;
 pub mod dataset;
 pub mod doctor;
 pub mod grade;

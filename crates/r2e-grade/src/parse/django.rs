@@ -97,23 +97,23 @@ pub(super) fn parse(log: &str, map: &mut StatusMap) {
         if line.ends_with(" ... FAIL") {
             map.record(before_first(line, " ... FAIL"), TestStatus::Failed);
         }
-        if line.starts_with("FAIL:") {
-            if let Some(name) = tokens(line).nth(1) {
-                map.record(name, TestStatus::Failed);
-            }
+        if line.starts_with("FAIL:")
+            && let Some(name) = tokens(line).nth(1)
+        {
+            map.record(name, TestStatus::Failed);
         }
         if line.ends_with(" ... ERROR") {
             map.record(before_first(line, " ... ERROR"), TestStatus::Error);
         }
-        if line.starts_with("ERROR:") {
-            if let Some(name) = tokens(line).nth(1) {
-                map.record(name, TestStatus::Error);
-            }
+        if line.starts_with("ERROR:")
+            && let Some(name) = tokens(line).nth(1)
+        {
+            map.record(name, TestStatus::Error);
         }
-        if line.starts_with("ok") {
-            if let Some(test) = prev_test {
-                map.record(test, TestStatus::Passed);
-            }
+        if line.starts_with("ok")
+            && let Some(test) = prev_test
+        {
+            map.record(test, TestStatus::Passed);
         }
     }
     for (re, literals) in INTERLEAVED.iter() {
@@ -128,6 +128,11 @@ pub(super) fn parse(log: &str, map: &mut StatusMap) {
     }
 }
 
+/// Python `line.split(sep)[0]`.
+fn before_first<'a>(line: &'a str, sep: &str) -> &'a str {
+    line.split_once(sep).map_or(line, |(head, _)| head)
+}
+
 #[cfg(test)]
 mod tests {
     use super::find_dots;
@@ -136,13 +141,8 @@ mod tests {
     fn find_dots_finds_the_first_occurrence() {
         assert_eq!(find_dots("a.b ... c ... d"), Some(3));
         assert_eq!(find_dots("x .... y"), None);
-        assert_eq!(find_dots("x  ...  y"), Some(1));
+        assert_eq!(find_dots("x  ...  y"), Some(2));
         assert_eq!(find_dots(" ... "), Some(0));
         assert_eq!(find_dots("..."), None);
     }
-}
-
-/// Python `line.split(sep)[0]`.
-fn before_first<'a>(line: &'a str, sep: &str) -> &'a str {
-    line.split_once(sep).map_or(line, |(head, _)| head)
 }

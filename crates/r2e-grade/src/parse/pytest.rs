@@ -155,16 +155,16 @@ pub(super) fn parse_v2(log: &str, rules: Rules, map: &mut StatusMap) {
     for raw in lines(log) {
         let mut line = clean_v2(raw, &mut cleaned);
         if starts_with_status(line) {
-            if line.starts_with("FAILED") {
-                if let Some(i) = dash.find(line.as_bytes()) {
-                    line = match rules {
-                        Rules::V4 => {
-                            replace_into(line, " - ", " ", &mut undashed);
-                            &undashed
-                        }
-                        Rules::V5 => &line[..i],
-                    };
-                }
+            if line.starts_with("FAILED")
+                && let Some(i) = dash.find(line.as_bytes())
+            {
+                line = match rules {
+                    Rules::V4 => {
+                        replace_into(line, " - ", " ", &mut undashed);
+                        &undashed
+                    }
+                    Rules::V5 => &line[..i],
+                };
             }
             let mut toks = tokens(line);
             let (Some(status), Some(second)) = (toks.next(), toks.clone().next()) else {

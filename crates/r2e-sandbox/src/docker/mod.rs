@@ -162,6 +162,7 @@ impl DockerProvider {
             host_config: Some(host_config),
             ..Default::default()
         };
+        let t0 = std::time::Instant::now();
         let created = match docker
             .create_container(
                 None::<bollard::query_parameters::CreateContainerOptions>,
@@ -180,6 +181,7 @@ impl DockerProvider {
             }
         };
         let id = created.id;
+        tracing::debug!(container = %id, "created in {:?}", t0.elapsed());
         self.live.lock().expect("live set lock").insert(id.clone());
         match self.boot(&id, spec, run_dir.as_deref()).await {
             Ok(conn) => Ok(DockerSandbox {
@@ -231,10 +233,12 @@ impl DockerProvider {
             .await
             .map_err(|e| engine::classify(e, "attaching to the container", None))?;
         let conn = ShimConn::new(short.clone(), attach.output, attach.input);
+        let t0 = std::time::Instant::now();
         docker
             .start_container(id, None::<StartContainerOptions>)
             .await
             .map_err(|e| engine::classify(e, "starting the container", Some(&spec.image)))?;
+        tracing::debug!(container = %short, "started in {:?}", t0.elapsed());
         let hello = match conn.hello(HELLO_TIMEOUT).await {
             Ok(r2e_shim::PROTOCOL_VERSION) => match run_dir {
                 Some(dir) => conn.use_socket(&dir.join("shim.sock")).await,
@@ -252,6 +256,7 @@ impl DockerProvider {
             }
             Err(broken) => Err(broken),
         };
+        tracing::debug!(container = %short, "shim ready {:?} after start", t0.elapsed());
         match hello {
             Ok(()) => Ok(conn),
             Err(broken) => {
