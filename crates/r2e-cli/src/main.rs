@@ -29,6 +29,10 @@ enum Command {
     Dataset(cmd::dataset::DatasetCmd),
     /// Grade a test log against a task: per-test statuses, FAIL_TO_PASS/PASS_TO_PASS, report.json.
     Grade(cmd::grade::GradeArgs),
+    /// Evaluate predictions (SWE-bench format, or `gold`) against a dataset, as the SWE-bench harness does.
+    Eval(cmd::eval::EvalArgs),
+    /// Print the eval script the harness runs for one task (SWE-bench's eval.sh).
+    EvalScript(cmd::eval_script::EvalScriptArgs),
     /// Run commands in sandboxes: one-off runs, interactive shells, cleanup.
     #[command(subcommand)]
     Sandbox(cmd::sandbox::SandboxCmd),
@@ -48,6 +52,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Dataset(c) => cmd::dataset::run(c),
         Command::Grade(a) => cmd::grade::run(a),
+        Command::Eval(a) => cmd::eval::run(a),
+        Command::EvalScript(a) => cmd::eval_script::run(a),
         Command::Sandbox(c) => cmd::sandbox::run(c),
         Command::Image(c) => cmd::image::run(c),
         Command::Doctor(a) => cmd::doctor::run(a),

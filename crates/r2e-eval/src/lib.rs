@@ -8,7 +8,10 @@
 //!   script, grade the log, write `patch.diff`, `eval.sh`, `test_output.txt`,
 //!   `report.json` and `run_instance.log`; resumable.
 //! - [`report`]: the run report with SWE-bench's keys.
+//! - [`demo`]: a small real task set built into an image, for trying r2e
+//!   (and testing it) without any registry.
 
+pub mod demo;
 pub mod predictions;
 pub mod report;
 pub mod run;

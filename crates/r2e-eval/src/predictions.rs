@@ -25,7 +25,9 @@ impl Prediction {
 
     /// Whether there is nothing to apply.
     pub fn is_empty(&self) -> bool {
-        self.model_patch.as_deref().is_none_or(|p| p.trim().is_empty())
+        self.model_patch
+            .as_deref()
+            .is_none_or(|p| p.trim().is_empty())
     }
 }
 
@@ -75,12 +77,15 @@ pub fn load(path: &Path) -> Result<Vec<Prediction>, PredictionError> {
     let trimmed = text.trim_start();
     let preds: Vec<Prediction> = if trimmed.starts_with('[') {
         serde_json::from_str(trimmed).map_err(|e| malformed("document".into(), e.to_string()))?
-    } else if trimmed.starts_with('{') && serde_json::from_str::<serde_json::Value>(trimmed).is_ok_and(is_keyed) {
-        let map: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(trimmed).map_err(|e| malformed("document".into(), e.to_string()))?;
+    } else if trimmed.starts_with('{')
+        && serde_json::from_str::<serde_json::Value>(trimmed).is_ok_and(is_keyed)
+    {
+        let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(trimmed)
+            .map_err(|e| malformed("document".into(), e.to_string()))?;
         let mut out = Vec::new();
         for (id, v) in map {
-            let mut p: Prediction = serde_json::from_value(v).map_err(|e| malformed(format!("entry {id}"), e.to_string()))?;
+            let mut p: Prediction = serde_json::from_value(v)
+                .map_err(|e| malformed(format!("entry {id}"), e.to_string()))?;
             if p.instance_id.is_empty() {
                 p.instance_id = id;
             }
@@ -93,7 +98,10 @@ pub fn load(path: &Path) -> Result<Vec<Prediction>, PredictionError> {
             if line.trim().is_empty() {
                 continue;
             }
-            out.push(serde_json::from_str(line).map_err(|e| malformed(format!("line {}", i + 1), e.to_string()))?);
+            out.push(
+                serde_json::from_str(line)
+                    .map_err(|e| malformed(format!("line {}", i + 1), e.to_string()))?,
+            );
         }
         out
     };

@@ -63,7 +63,10 @@ impl EvalOptions {
 
     /// The directory holding one instance's files.
     pub fn instance_dir(&self, pred: &Prediction) -> PathBuf {
-        self.log_root.join(&self.run_id).join(pred.model_dir()).join(&pred.instance_id)
+        self.log_root
+            .join(&self.run_id)
+            .join(pred.model_dir())
+            .join(&pred.instance_id)
     }
 }
 
@@ -99,7 +102,9 @@ pub struct InstanceOutcome {
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
     /// Predictions name instances the dataset does not have.
-    #[error("{count} prediction(s) name instances not in the dataset, e.g. {example}; check --dataset or --instance-ids")]
+    #[error(
+        "{count} prediction(s) name instances not in the dataset, e.g. {example}; check --dataset or --instance-ids"
+    )]
     UnknownInstances {
         /// How many.
         count: usize,
@@ -142,14 +147,18 @@ pub async fn evaluate_all(
     let by_id = &by_id;
     let outcomes: Vec<(&Prediction, InstanceOutcome)> = futures_util::stream::iter(predictions)
         .map(|pred| async move {
-            let outcome = evaluate_one(provider, by_id[pred.instance_id.as_str()], pred, opts).await;
+            let outcome =
+                evaluate_one(provider, by_id[pred.instance_id.as_str()], pred, opts).await;
             on_done(&outcome);
             (pred, outcome)
         })
         .buffer_unordered(opts.workers.max(1))
         .collect()
         .await;
-    let mut models: Vec<&str> = predictions.iter().map(|p| p.model_name_or_path.as_str()).collect();
+    let mut models: Vec<&str> = predictions
+        .iter()
+        .map(|p| p.model_name_or_path.as_str())
+        .collect();
     models.sort();
     models.dedup();
     let mut reports = Vec::new();
@@ -160,12 +169,14 @@ pub async fn evaluate_all(
             .map(|(p, o)| (*p, o))
             .collect();
         let report = RunReport::build(tasks, &mine);
-        let path = opts
-            .report_dir
-            .join(format!("{}.{}.json", model.replace('/', "__"), opts.run_id));
-        std::fs::write(&path, r2e_grade::json::to_python_json(&report)).map_err(|source| EvalError::Io {
-            path: path.clone(),
-            source,
+        let path =
+            opts.report_dir
+                .join(format!("{}.{}.json", model.replace('/', "__"), opts.run_id));
+        std::fs::write(&path, r2e_grade::json::to_python_json(&report)).map_err(|source| {
+            EvalError::Io {
+                path: path.clone(),
+                source,
+            }
         })?;
         reports.push((path, report));
     }
@@ -173,7 +184,12 @@ pub async fn evaluate_all(
 }
 
 /// Evaluates one prediction (or takes the verdict of an earlier run).
-pub async fn evaluate_one(provider: &dyn Provider, task: &Task, pred: &Prediction, opts: &EvalOptions) -> InstanceOutcome {
+pub async fn evaluate_one(
+    provider: &dyn Provider,
+    task: &Task,
+    pred: &Prediction,
+    opts: &EvalOptions,
+) -> InstanceOutcome {
     let started = Instant::now();
     let dir = opts.instance_dir(pred);
     let outcome = |verdict, applied_with, resumed| InstanceOutcome {
@@ -184,7 +200,11 @@ pub async fn evaluate_one(provider: &dyn Provider, task: &Task, pred: &Predictio
         duration: started.elapsed(),
     };
     if let Some(resolved) = finished_report(&dir.join("report.json"), &pred.instance_id) {
-        let verdict = if resolved { Verdict::Resolved } else { Verdict::Unresolved };
+        let verdict = if resolved {
+            Verdict::Resolved
+        } else {
+            Verdict::Unresolved
+        };
         return outcome(verdict, None, true);
     }
     if pred.is_empty() {
@@ -192,18 +212,40 @@ pub async fn evaluate_one(provider: &dyn Provider, task: &Task, pred: &Predictio
     }
     let mut log = match InstanceLog::create(&dir) {
         Ok(l) => l,
-        Err(e) => return outcome(Verdict::Error(format!("cannot write logs to {}: {e}", dir.display())), None, false),
+        Err(e) => {
+            return outcome(
+                Verdict::Error(format!("cannot write logs to {}: {e}", dir.display())),
+                None,
+                false,
+            );
+        }
     };
-    log.line(&format!("Evaluating {} with image {}", pred.instance_id, task.image));
+    log.line(&format!(
+        "Evaluating {} with image {}",
+        pred.instance_id, task.image
+    ));
     let mut applied_with = None;
-    let verdict = match run_instance(provider, task, pred, opts, &dir, &mut log, &mut applied_with).await {
+    let verdict = match run_instance(
+        provider,
+        task,
+        pred,
+        opts,
+        &dir,
+        &mut log,
+        &mut applied_with,
+    )
+    .await
+    {
         Ok(v) => v,
         Err(message) => {
             log.line(&format!("Error: {message}"));
             Verdict::Error(message)
         }
     };
-    log.line(&format!("Verdict: {verdict:?} in {:.1} s", started.elapsed().as_secs_f64()));
+    log.line(&format!(
+        "Verdict: {verdict:?} in {:.1} s",
+        started.elapsed().as_secs_f64()
+    ));
     outcome(verdict, applied_with, false)
 }
 
@@ -212,7 +254,12 @@ fn finished_report(path: &Path, id: &str) -> Option<bool> {
     let text = std::fs::read_to_string(path).ok()?;
     let v: serde_json::Value = serde_json::from_str(&text).ok()?;
     let entry = v.get(id)?;
-    Some(entry.get("resolved").and_then(|r| r.as_bool()).unwrap_or(false))
+    Some(
+        entry
+            .get("resolved")
+            .and_then(|r| r.as_bool())
+            .unwrap_or(false),
+    )
 }
 
 async fn run_instance(
@@ -233,8 +280,21 @@ async fn run_instance(
     write(dir, "eval.sh", &script)?;
     let spec = SandboxSpec::new(&task.image);
     let sandbox = provider.start(&spec).await.map_err(|e| e.to_string())?;
-    log.line(&format!("Sandbox {} started", &sandbox.id()[..12.min(sandbox.id().len())]));
-    let result = in_sandbox(sandbox.as_ref(), task, &patch, &script, opts, dir, log, applied_with).await;
+    log.line(&format!(
+        "Sandbox {} started",
+        &sandbox.id()[..12.min(sandbox.id().len())]
+    ));
+    let result = in_sandbox(
+        sandbox.as_ref(),
+        task,
+        &patch,
+        &script,
+        opts,
+        dir,
+        log,
+        applied_with,
+    )
+    .await;
     if let Err(e) = sandbox.close().await {
         log.line(&format!("Warning: removing the sandbox: {e}"));
     }
@@ -258,11 +318,20 @@ async fn in_sandbox(
         ..Default::default()
     };
     let err = |e: r2e_sandbox::SandboxError| e.to_string();
-    sb.write_file(PATCH_PATH, patch.as_bytes(), None).await.map_err(err)?;
+    sb.write_file(PATCH_PATH, patch.as_bytes(), None)
+        .await
+        .map_err(err)?;
     for cmd in APPLY_COMMANDS {
-        let out = sb.exec(&format!("{cmd} {PATCH_PATH}"), &in_repo).await.map_err(err)?;
+        let out = sb
+            .exec(&format!("{cmd} {PATCH_PATH}"), &in_repo)
+            .await
+            .map_err(err)?;
         if out.exit_code == 0 {
-            log.line(&format!(">>>>> Applied Patch ({cmd}):\n{}", out.stdout_text()));
+            log.line(&format!(
+                ">>>>> Applied Patch ({cmd}):\n{}{}",
+                out.stdout_text(),
+                out.stderr_text()
+            ));
             *applied_with = Some(cmd.to_string());
             break;
         }
@@ -276,15 +345,22 @@ async fn in_sandbox(
         log.line(">>>>> Patch Apply Failed");
         return Err("the patch does not apply (git apply, git apply --reject and patch --fuzz=5 all failed)".into());
     }
-    let diff = sb.exec("git -c core.fileMode=false diff", &in_repo).await.map_err(err)?;
+    let diff = sb
+        .exec("git -c core.fileMode=false diff", &in_repo)
+        .await
+        .map_err(err)?;
     log.line(&format!("Git diff before:\n{}", diff.stdout_text()));
     if task.source == SourceFormat::R2eGym {
         for f in &task.test_files {
             let path = format!("{WORKDIR}/{}", f.path);
-            sb.write_file(&path, f.content.as_bytes(), None).await.map_err(err)?;
+            sb.write_file(&path, f.content.as_bytes(), None)
+                .await
+                .map_err(err)?;
         }
     }
-    sb.write_file(EVAL_PATH, script.as_bytes(), Some(0o755)).await.map_err(err)?;
+    sb.write_file(EVAL_PATH, script.as_bytes(), Some(0o755))
+        .await
+        .map_err(err)?;
     let run = ExecOptions {
         timeout: Some(opts.timeout),
         max_output: opts.max_output,
@@ -295,17 +371,31 @@ async fn in_sandbox(
         .await
         .map_err(err)?;
     let mut test_output = out.stdout_text().into_owned();
-    log.line(&format!("Test runtime: {:.2} seconds", out.duration.as_secs_f64()));
+    log.line(&format!(
+        "Test runtime: {:.2} seconds",
+        out.duration.as_secs_f64()
+    ));
     if out.timed_out {
-        test_output.push_str(&format!("\n\nTimeout error: {} seconds exceeded.", opts.timeout.as_secs()));
+        test_output.push_str(&format!(
+            "\n\nTimeout error: {} seconds exceeded.",
+            opts.timeout.as_secs()
+        ));
         write(dir, "test_output.txt", &test_output)?;
-        return Err(format!("the tests timed out after {} s", opts.timeout.as_secs()));
+        return Err(format!(
+            "the tests timed out after {} s",
+            opts.timeout.as_secs()
+        ));
     }
     write(dir, "test_output.txt", &test_output)?;
-    let graded = r2e_grade::grade_task(task, &test_output, &opts.grade).map_err(|e| e.to_string())?;
+    let graded =
+        r2e_grade::grade_task(task, &test_output, &opts.grade).map_err(|e| e.to_string())?;
     write(dir, "report.json", &graded.to_json())?;
     log.line(&format!("report: {}", graded.to_json()));
-    Ok(if graded.resolved() { Verdict::Resolved } else { Verdict::Unresolved })
+    Ok(if graded.resolved() {
+        Verdict::Resolved
+    } else {
+        Verdict::Unresolved
+    })
 }
 
 /// R2E-Gym runs its hidden tests (copied to `/testbed/r2e_tests`) with the
@@ -341,6 +431,10 @@ impl InstanceLog {
     }
 
     fn line(&mut self, text: &str) {
-        let _ = writeln!(self.file, "[{:8.3}s] {text}", self.started.elapsed().as_secs_f64());
+        let _ = writeln!(
+            self.file,
+            "[{:8.3}s] {text}",
+            self.started.elapsed().as_secs_f64()
+        );
     }
 }

@@ -1,9 +1,6 @@
 //! Per-test statuses and the ordered test-name → status map a parser produces.
 
-use indexmap::{
-    IndexMap,
-    map::raw_entry_v1::{RawEntryApiV1, RawEntryMut},
-};
+use hashbrown::{HashTable, hash_table};
 use serde::{Serialize, Serializer, ser::SerializeMap};
 use std::fmt;
 
@@ -82,10 +79,28 @@ impl Serialize for TestStatus {
 ///
 /// Recording a test again overwrites its status but keeps its position, like
 /// the Python dicts the reference parsers build; the order matters where the
-/// reference picks "the first matching key".
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// reference picks "the first matching key". Equality ignores the order.
+///
+/// Built for logs with millions of tests: names are appended to one string
+/// (no allocation per test) and looked up through a table of entry indices.
+#[derive(Clone, Default)]
 pub struct StatusMap {
-    map: IndexMap<String, TestStatus, ahash::RandomState>,
+    /// Every recorded name, concatenated.
+    names: String,
+    /// One entry per distinct name, in recording order.
+    entries: Vec<Entry>,
+    /// `(hash, index into entries)`: growing the table and skipping
+    /// non-matching names need no visit to `entries`.
+    table: HashTable<(u64, usize)>,
+    hasher: ahash::RandomState,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    /// Byte range of the name in `names`.
+    start: usize,
+    end: usize,
+    status: TestStatus,
 }
 
 impl StatusMap {
@@ -94,36 +109,84 @@ impl StatusMap {
         Self::default()
     }
 
-    /// Records `status` for `name`, allocating only for a name not seen before.
+    fn name_of(&self, e: &Entry) -> &str {
+        &self.names[e.start..e.end]
+    }
+
+    fn find(&self, name: &str) -> Option<usize> {
+        let hash = self.hasher.hash_one(name);
+        self.table
+            .find(hash, |&(h, i)| {
+                h == hash && self.name_of(&self.entries[i]) == name
+            })
+            .map(|&(_, i)| i)
+    }
+
+    /// Records `status` for `name`; a name seen before keeps its position.
     #[inline]
     pub fn record(&mut self, name: &str, status: TestStatus) {
-        // One hash and one probe sequence whether the name is new or not.
-        match self.map.raw_entry_mut_v1().from_key(name) {
-            RawEntryMut::Occupied(mut slot) => *slot.get_mut() = status,
-            RawEntryMut::Vacant(slot) => {
-                slot.insert(name.to_owned(), status);
+        let hash = self.hasher.hash_one(name);
+        let Self {
+            names,
+            entries,
+            table,
+            ..
+        } = self;
+        let found = table.entry(
+            hash,
+            |&(h, i)| {
+                let e = &entries[i];
+                h == hash && &names[e.start..e.end] == name
+            },
+            |&(h, _)| h,
+        );
+        match found {
+            hash_table::Entry::Occupied(slot) => entries[slot.get().1].status = status,
+            hash_table::Entry::Vacant(slot) => {
+                slot.insert((hash, entries.len()));
+                let start = names.len();
+                names.push_str(name);
+                entries.push(Entry {
+                    start,
+                    end: names.len(),
+                    status,
+                });
             }
         }
     }
 
     /// The status recorded for `name`.
     pub fn get(&self, name: &str) -> Option<&TestStatus> {
-        self.map.get(name)
+        self.find(name).map(|i| &self.entries[i].status)
     }
 
     /// Number of distinct tests recorded.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.entries.len()
     }
 
     /// Whether no test was recorded.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.entries.is_empty()
     }
 
     /// Tests and statuses in recording order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &TestStatus)> {
-        self.map.iter().map(|(k, v)| (k.as_str(), v))
+        self.entries.iter().map(|e| (self.name_of(e), &e.status))
+    }
+}
+
+impl PartialEq for StatusMap {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().all(|(k, s)| other.get(k) == Some(s))
+    }
+}
+
+impl Eq for StatusMap {}
+
+impl fmt::Debug for StatusMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
     }
 }
 
@@ -139,8 +202,8 @@ impl FromIterator<(String, TestStatus)> for StatusMap {
 
 impl Serialize for StatusMap {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(self.map.len()))?;
-        for (k, v) in &self.map {
+        let mut m = s.serialize_map(Some(self.len()))?;
+        for (k, v) in self.iter() {
             m.serialize_entry(k, v)?;
         }
         m.end()
@@ -159,6 +222,40 @@ mod tests {
         m.record("a", TestStatus::Passed);
         let v: Vec<_> = m.iter().map(|(k, s)| (k, s.as_str())).collect();
         assert_eq!(v, [("a", "PASSED"), ("b", "PASSED")]);
+        assert_eq!(m.get("a"), Some(&TestStatus::Passed));
+        assert_eq!(m.get("c"), None);
+    }
+
+    #[test]
+    fn equality_ignores_order_but_not_content() {
+        let ab: StatusMap = [("a", TestStatus::Passed), ("b", TestStatus::Failed)]
+            .into_iter()
+            .map(|(k, s)| (k.to_owned(), s))
+            .collect();
+        let ba: StatusMap = [("b", TestStatus::Failed), ("a", TestStatus::Passed)]
+            .into_iter()
+            .map(|(k, s)| (k.to_owned(), s))
+            .collect();
+        assert_eq!(ab, ba);
+        let mut other = ba.clone();
+        other.record("a", TestStatus::Error);
+        assert_ne!(ab, other);
+        assert_ne!(ab, StatusMap::new());
+    }
+
+    #[test]
+    fn many_names_survive_table_growth() {
+        let mut m = StatusMap::new();
+        for i in 0..10_000 {
+            m.record(&format!("t.py::test_{i}"), TestStatus::Failed);
+        }
+        for i in (0..10_000).step_by(2) {
+            m.record(&format!("t.py::test_{i}"), TestStatus::Passed);
+        }
+        assert_eq!(m.len(), 10_000);
+        assert_eq!(m.get("t.py::test_9998"), Some(&TestStatus::Passed));
+        assert_eq!(m.get("t.py::test_9999"), Some(&TestStatus::Failed));
+        assert_eq!(m.iter().nth(1234).map(|(k, _)| k), Some("t.py::test_1234"));
     }
 
     #[test]

@@ -202,7 +202,11 @@ async fn sandbox_bench(provider: &DockerProvider, a: SandboxBenchArgs) -> anyhow
 }
 
 /// Times `n` sandbox starts, each to the end of its first exec.
-async fn cold_starts(provider: &DockerProvider, spec: &SandboxSpec, n: usize) -> anyhow::Result<Samples> {
+async fn cold_starts(
+    provider: &DockerProvider,
+    spec: &SandboxSpec,
+    n: usize,
+) -> anyhow::Result<Samples> {
     let noop = ["true".to_string()];
     let mut starts = Vec::with_capacity(n);
     for _ in 0..n {

@@ -19,6 +19,20 @@ pub enum DatasetCmd {
     /// Convert a dataset to r2e tasks: OUT's extension picks .jsonl, .json or .parquet
     /// (.jsonl.gz, .json.gz too); `-` writes JSON Lines to stdout.
     Convert(ConvertArgs),
+    /// Build the demo tasks (a small Python package with three bugs) into an image
+    /// from a base image and write them as a dataset: a first dataset that needs no registry.
+    Demo(DemoArgs),
+}
+
+/// Arguments of `r2e dataset demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where to write the tasks (.jsonl, .json or .parquet).
+    #[arg(long, default_value = "demo.jsonl")]
+    out: PathBuf,
+    /// Base image with python3 and git (see `r2e image bootstrap`).
+    #[arg(long, default_value = super::DEFAULT_IMAGE)]
+    base_image: String,
 }
 
 /// Arguments of `r2e dataset info`.
@@ -76,6 +90,19 @@ pub fn run(cmd: DatasetCmd) -> anyhow::Result<ExitCode> {
                 Ok(())
             })?;
             print!("{summary}");
+        }
+        DatasetCmd::Demo(args) => {
+            let tasks = super::block_on(async {
+                let provider = r2e_sandbox::docker::DockerProvider::connect().await?;
+                anyhow::Ok(r2e_eval::demo::build(&provider, &args.base_image).await?)
+            })??;
+            dataset::write(&args.out, &tasks)?;
+            eprintln!(
+                "wrote {} demo tasks ({}) to {}",
+                tasks.len(),
+                tasks.first().map(|t| t.image.as_str()).unwrap_or_default(),
+                args.out.display()
+            );
         }
         DatasetCmd::Convert(args) => {
             let mut writer = dataset::create(&args.output)?;

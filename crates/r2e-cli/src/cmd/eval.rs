@@ -57,10 +57,17 @@ pub fn run(a: EvalArgs) -> anyhow::Result<ExitCode> {
         predictions::load(std::path::Path::new(&a.predictions))?
     };
     if !a.instance_ids.is_empty() {
-        let wanted: std::collections::HashSet<&str> = a.instance_ids.iter().map(String::as_str).collect();
-        let missing: Vec<&&str> = wanted.iter().filter(|id| !tasks.iter().any(|t| t.task_id == **id)).collect();
+        let wanted: std::collections::HashSet<&str> =
+            a.instance_ids.iter().map(String::as_str).collect();
+        let missing: Vec<&&str> = wanted
+            .iter()
+            .filter(|id| !tasks.iter().any(|t| t.task_id == **id))
+            .collect();
         if let Some(id) = missing.first() {
-            anyhow::bail!("--instance-ids names {id}, which is not in {}", a.dataset.display());
+            anyhow::bail!(
+                "--instance-ids names {id}, which is not in {}",
+                a.dataset.display()
+            );
         }
         tasks.retain(|t| wanted.contains(t.task_id.as_str()));
         preds.retain(|p| wanted.contains(p.instance_id.as_str()));
@@ -85,8 +92,10 @@ async fn evaluate(
 ) -> anyhow::Result<ExitCode> {
     let bar = ProgressBar::new(preds.len() as u64);
     bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] [{bar:30}] {pos}/{len} {msg} ETA {eta}")?
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] [{bar:30}] {pos}/{len} {msg} ETA {eta}",
+        )?
+        .progress_chars("=> "),
     );
     bar.enable_steady_tick(Duration::from_millis(200));
     let (resolved, errors) = (AtomicUsize::new(0), AtomicUsize::new(0));
@@ -112,7 +121,8 @@ async fn evaluate(
     bar.finish_and_clear();
     for (path, r) in &reports {
         let mut t = Table::new();
-        t.load_preset(UTF8_FULL_CONDENSED).set_header(vec!["", "instances"]);
+        t.load_preset(UTF8_FULL_CONDENSED)
+            .set_header(vec!["", "instances"]);
         for (k, v) in [
             ("total", r.total_instances),
             ("submitted", r.submitted_instances),

@@ -5,6 +5,8 @@ pub mod bench;
 pub mod bench_grade;
 pub mod dataset;
 pub mod doctor;
+pub mod eval;
+pub mod eval_script;
 pub mod grade;
 pub mod image;
 pub mod sandbox;

@@ -34,7 +34,11 @@ pub(super) fn digest(data: &[u8]) -> [u8; 64] {
     let mut h = IV;
     h[0] ^= 0x0101_0000 ^ 64;
     let blocks = data.len().div_ceil(BLOCK).max(1);
-    for (i, chunk) in data.chunks(BLOCK).chain(data.is_empty().then_some(&[][..])).enumerate() {
+    for (i, chunk) in data
+        .chunks(BLOCK)
+        .chain(data.is_empty().then_some(&[][..]))
+        .enumerate()
+    {
         let mut block = [0u8; BLOCK];
         block[..chunk.len()].copy_from_slice(chunk);
         let counted = (i * BLOCK + chunk.len()) as u128;
@@ -111,7 +115,11 @@ mod tests {
             "786a02f742015903c6c6fd852552d272912f4740e15847618a86e217f71f5419\
              d25e1031afee585313896444934eb04b903a685b1448b755d56f701afe9be2ce"
         );
-        for (len, prefix) in [(128, "082b91ea2e15"), (256, "26066ae992ec"), (300, "fe42f4108dd9")] {
+        for (len, prefix) in [
+            (128, "082b91ea2e15"),
+            (256, "26066ae992ec"),
+            (300, "fe42f4108dd9"),
+        ] {
             assert_eq!(&hex(&digest(&vec![b'x'; len]))[..12], prefix, "{len} bytes");
         }
     }

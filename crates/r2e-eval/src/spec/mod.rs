@@ -130,7 +130,9 @@ impl std::str::FromStr for Generation {
         match s.to_ascii_lowercase().as_str() {
             "v4" | "4" => Ok(Generation::V4),
             "v5" | "5" => Ok(Generation::V5),
-            _ => Err(format!("unknown SWE-bench harness generation `{s}` (expected v4 or v5)")),
+            _ => Err(format!(
+                "unknown SWE-bench harness generation `{s}` (expected v4 or v5)"
+            )),
         }
     }
 }

@@ -17,7 +17,10 @@ const END_TEST_OUTPUT: &str = ">>>>> End Test Output";
 /// SWE-bench 5.x prints the test command's exit code after the end marker.
 const TEST_EXIT_CODE: &str = ">>>>> Test Exit Code";
 const TEST_EXIT_CODE_VAR: &str = "SWEBENCH_TEST_EXIT_CODE";
-const ACTIVATE_CONDA: [&str; 2] = ["source /opt/miniconda3/bin/activate", "conda activate testbed"];
+const ACTIVATE_CONDA: [&str; 2] = [
+    "source /opt/miniconda3/bin/activate",
+    "conda activate testbed",
+];
 
 /// The script SWE-bench builds for `task` from its repository's `spec`.
 pub(super) fn swebench(task: &Task, spec: &Spec, generation: Generation) -> String {
@@ -68,7 +71,10 @@ pub(super) fn finish_v5(script: &str) -> String {
         .map(str::to_owned)
         .collect();
     if let Some(end) = lines.iter().position(|line| line.contains(END_TEST_OUTPUT)) {
-        lines.insert(end + 1, format!("echo \"{TEST_EXIT_CODE}: ${TEST_EXIT_CODE_VAR}\""));
+        lines.insert(
+            end + 1,
+            format!("echo \"{TEST_EXIT_CODE}: ${TEST_EXIT_CODE_VAR}\""),
+        );
         lines.insert(end, format!("{TEST_EXIT_CODE_VAR}=$?"));
     }
     join_script(&lines)
@@ -103,7 +109,10 @@ fn apply_command(test_patch: &str, generation: Generation) -> String {
 /// contains it.
 fn content_delimiter(content: &str) -> String {
     let name = |bytes: &[u8]| {
-        let hex: String = blake2b::digest(bytes)[..6].iter().map(|b| format!("{b:02x}")).collect();
+        let hex: String = blake2b::digest(bytes)[..6]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         format!("EOF_{hex}")
     };
     let mut delimiter = name(content.as_bytes());

@@ -148,7 +148,13 @@ static ASTROPY: RepoSpecs = &[
     ),
     (&["3.0", "3.1", "3.2"], ASTROPY_3),
     (&["4.1", "4.2", "4.3", "5.0", "5.1", "5.2"], ASTROPY_4),
-    (&["v5.3"], Spec { python: "3.10", ..ASTROPY_4 }),
+    (
+        &["v5.3"],
+        Spec {
+            python: "3.10",
+            ..ASTROPY_4
+        },
+    ),
 ];
 
 // ----------------------------------------------------------------- django
@@ -187,7 +193,10 @@ static DJANGO: RepoSpecs = &[
             ..BASE
         },
     ),
-    (&["1.7", "1.8", "1.10", "1.11", "2.0", "2.1", "2.2"], DJANGO_OLD),
+    (
+        &["1.7", "1.8", "1.10", "1.11", "2.0", "2.1", "2.2"],
+        DJANGO_OLD,
+    ),
     (
         &["1.9"],
         Spec {
@@ -208,9 +217,21 @@ static DJANGO: RepoSpecs = &[
             ..DJANGO_NEW
         },
     ),
-    (&["4.0"], Spec { python: "3.8", ..DJANGO_NEW }),
+    (
+        &["4.0"],
+        Spec {
+            python: "3.8",
+            ..DJANGO_NEW
+        },
+    ),
     (&["4.1", "4.2"], DJANGO_NEW),
-    (&["5.0", "5.1", "5.2"], Spec { python: "3.11", ..DJANGO_NEW }),
+    (
+        &["5.0", "5.1", "5.2"],
+        Spec {
+            python: "3.11",
+            ..DJANGO_NEW
+        },
+    ),
 ];
 
 // ------------------------------------------------------------ marshmallow
@@ -267,7 +288,9 @@ const MATPLOTLIB_3_5: Spec = Spec {
 };
 static MATPLOTLIB: RepoSpecs = &[
     (
-        &["1.0", "1.1", "1.2", "1.3", "1.4", "1.5", "2.0", "2.1", "2.2"],
+        &[
+            "1.0", "1.1", "1.2", "1.3", "1.4", "1.5", "2.0", "2.1", "2.2",
+        ],
         Spec {
             python: "3.5",
             install: "python setup.py build; python setup.py install",
@@ -414,7 +437,13 @@ static FLASK: RepoSpecs = &[
         },
     ),
     (&["2.1"], FLASK_2_1),
-    (&["2.2", "2.3", "3.0", "3.1"], Spec { python: "3.11", ..FLASK_2_1 }),
+    (
+        &["2.2", "2.3", "3.0", "3.1"],
+        Spec {
+            python: "3.11",
+            ..FLASK_2_1
+        },
+    ),
 ];
 
 // --------------------------------------------------------------- requests
@@ -435,7 +464,9 @@ static REQUESTS: RepoSpecs = &[(
 // ------------------------------------------------------------------ pvlib
 
 static PVLIB: RepoSpecs = &[(
-    &["0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9"],
+    &[
+        "0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9",
+    ],
     Spec {
         install: "python -m pip install -e .[all]",
         packages: Some("pandas scipy"),
@@ -480,10 +511,34 @@ const PYDICOM_1_0: Spec = Spec {
 };
 static PYDICOM: RepoSpecs = &[
     (&["1.0", "1.1", "1.2", "1.3"], PYDICOM_1_0),
-    (&["1.4", "2.0"], Spec { python: "3.8", ..PYDICOM_1_0 }),
-    (&["2.1", "2.2"], Spec { python: "3.9", ..PYDICOM_1_0 }),
-    (&["2.3"], Spec { python: "3.10", ..PYDICOM_1_0 }),
-    (&["2.4", "3.0"], Spec { python: "3.11", ..PYDICOM_1_0 }),
+    (
+        &["1.4", "2.0"],
+        Spec {
+            python: "3.8",
+            ..PYDICOM_1_0
+        },
+    ),
+    (
+        &["2.1", "2.2"],
+        Spec {
+            python: "3.9",
+            ..PYDICOM_1_0
+        },
+    ),
+    (
+        &["2.3"],
+        Spec {
+            python: "3.10",
+            ..PYDICOM_1_0
+        },
+    ),
+    (
+        &["2.4", "3.0"],
+        Spec {
+            python: "3.11",
+            ..PYDICOM_1_0
+        },
+    ),
 ];
 
 // ---------------------------------------------------------------- astroid
@@ -714,7 +769,9 @@ static PYVISTA: RepoSpecs = &[
         ],
         Spec {
             packages: REQUIREMENTS,
-            pre_install: &["apt-get update && apt-get install -y ffmpeg libsm6 libxext6 libxrender1"],
+            pre_install: &[
+                "apt-get update && apt-get install -y ffmpeg libsm6 libxext6 libxrender1",
+            ],
             ..PYVISTA_0_20
         },
     ),
@@ -755,8 +812,7 @@ const SPHINX_APPLEHELP: &str =
     "sed -i 's/sphinxcontrib-applehelp/sphinxcontrib-applehelp<=1.0.7/' setup.py";
 const SPHINX_DEVHELP: &str =
     "sed -i 's/sphinxcontrib-devhelp/sphinxcontrib-devhelp<=1.0.5/' setup.py";
-const SPHINX_QTHELP: &str =
-    "sed -i 's/sphinxcontrib-qthelp/sphinxcontrib-qthelp<=1.0.6/' setup.py";
+const SPHINX_QTHELP: &str = "sed -i 's/sphinxcontrib-qthelp/sphinxcontrib-qthelp<=1.0.6/' setup.py";
 const SPHINX_ALABASTER: &str = "sed -i 's/alabaster>=0.7,<0.8/alabaster>=0.7,<0.7.12/' setup.py";
 const SPHINX_MARKUPSAFE: &str =
     "sed -i \"s/'packaging',/'packaging', 'markupsafe<=2.0.1',/\" setup.py";
@@ -778,7 +834,9 @@ const SPHINX_7_2: Spec = Spec {
 };
 static SPHINX: RepoSpecs = &[
     (
-        &["1.5", "1.6", "1.7", "1.8", "2.0", "2.1", "2.2", "2.3", "2.4"],
+        &[
+            "1.5", "1.6", "1.7", "1.8", "2.0", "2.1", "2.2", "2.3", "2.4",
+        ],
         SPHINX_1_5,
     ),
     (
@@ -833,11 +891,19 @@ static SPHINX: RepoSpecs = &[
         },
     ),
     (
-        &["4.5", "5.0", "5.1", "5.2", "5.3", "6.0", "6.2", "7.0", "7.1"],
+        &[
+            "4.5", "5.0", "5.1", "5.2", "5.3", "6.0", "6.2", "7.0", "7.1",
+        ],
         SPHINX_1_5,
     ),
     (&["7.2", "7.3", "7.4"], SPHINX_7_2),
-    (&["8.0", "8.1"], Spec { python: "3.10", ..SPHINX_7_2 }),
+    (
+        &["8.0", "8.1"],
+        Spec {
+            python: "3.10",
+            ..SPHINX_7_2
+        },
+    ),
 ];
 
 // --------------------------------------------------------------- sqlfluff
