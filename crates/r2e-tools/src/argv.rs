@@ -171,9 +171,8 @@ const HELP: usize = usize::MAX;
 enum Class {
     Positional,
     DashDash,
-    /// An option: its action (`None` when unknown), the option string and an
-    /// explicit `=value`.
-    Optional(Option<usize>, String, Option<String>),
+    /// An option: its action (`None` when unknown) and an explicit `=value`.
+    Optional(Option<usize>, Option<String>),
 }
 
 impl Parser {
@@ -186,14 +185,6 @@ impl Parser {
 
     fn exact(&self, s: &str) -> Option<usize> {
         self.option_strings().find(|(o, _)| *o == s).map(|(_, a)| a)
-    }
-
-    fn action_name(&self, action: usize) -> &'static str {
-        if action == HELP {
-            "-h/--help"
-        } else {
-            self.options[action].name
-        }
     }
 
     /// The exit of `parser.error(msg)`.
@@ -211,7 +202,7 @@ impl Parser {
             return Ok(Class::Positional);
         }
         if let Some(a) = self.exact(word) {
-            return Ok(Class::Optional(Some(a), word.into(), None));
+            return Ok(Class::Optional(Some(a), None));
         }
         if word.chars().count() == 1 {
             return Ok(Class::Positional);
@@ -219,7 +210,7 @@ impl Parser {
         if let Some((opt, explicit)) = word.split_once('=')
             && let Some(a) = self.exact(opt)
         {
-            return Ok(Class::Optional(Some(a), opt.into(), Some(explicit.into())));
+            return Ok(Class::Optional(Some(a), Some(explicit.into())));
         }
         let mut tuples: Vec<(usize, &str, Option<String>)> = Vec::new();
         if word.starts_with("--") {
@@ -246,8 +237,8 @@ impl Parser {
         match tuples.len() {
             0 => {}
             1 => {
-                let (a, o, e) = tuples.remove(0);
-                return Ok(Class::Optional(Some(a), o.into(), e));
+                let (a, _, e) = tuples.remove(0);
+                return Ok(Class::Optional(Some(a), e));
             }
             _ => {
                 let names: Vec<&str> = tuples.iter().map(|t| t.1).collect();
@@ -260,7 +251,7 @@ impl Parser {
         if is_negative_number(word) || word.contains(' ') {
             return Ok(Class::Positional);
         }
-        Ok(Class::Optional(None, word.into(), None))
+        Ok(Class::Optional(None, None))
     }
 
     /// `_get_value` for one option.
@@ -318,20 +309,12 @@ impl Parser {
         let mut seen = vec![false; self.options.len()];
         let mut positional_left = self.positional.is_some();
         let mut extras: Vec<&str> = Vec::new();
-        // `-*A-*` at `start`: the number of words one value takes, if any.
-        let one_value = |start: usize| -> Option<usize> {
-            let mut i = start;
-            while pattern.get(i) == Some(&'-') {
-                i += 1;
-            }
-            if pattern.get(i) != Some(&'A') {
-                return None;
-            }
-            i += 1;
-            while pattern.get(i) == Some(&'-') {
-                i += 1;
-            }
-            Some(i - start)
+        // A positional's value: `-*A-*` at `start` (argparse allows `--` around
+        // it and drops the first one); the number of words it takes.
+        let positional_value = |start: usize| -> Option<usize> {
+            let dashes = |i: usize| (i..pattern.len()).take_while(|&j| pattern[j] == '-').count();
+            let a = start + dashes(start);
+            (pattern.get(a) == Some(&'A')).then(|| a + 1 + dashes(a + 1) - start)
         };
         let value_of = |start: usize, count: usize| -> String {
             let mut vals: Vec<&String> = words[start..start + count].iter().collect();
@@ -344,7 +327,7 @@ impl Parser {
             if !positional_left {
                 return start;
             }
-            match one_value(start) {
+            match positional_value(start) {
                 Some(n) => {
                     positional_left = false;
                     parsed.positional = Some(value_of(start, n));
@@ -366,7 +349,7 @@ impl Parser {
                 extras.extend(words[start..next].iter().map(String::as_str));
                 start = next;
             }
-            let Class::Optional(action, option, explicit) = &classes[start] else {
+            let Class::Optional(action, explicit) = &classes[start] else {
                 unreachable!("option index points at an option")
             };
             let Some(action) = *action else {
@@ -388,17 +371,15 @@ impl Parser {
             }
             let (value, stop) = match explicit {
                 Some(e) => (e.clone(), start + 1),
-                None => match one_value(start + 1) {
-                    Some(n) => (value_of(start + 1, n), start + 1 + n),
-                    None => {
-                        return Err(self.error(&format!(
-                            "argument {}: expected one argument",
-                            self.action_name(action).trim_start_matches('?')
-                        )));
-                    }
-                },
+                // An option's value is exactly one plain word (no `--`).
+                None if pattern.get(start + 1) == Some(&'A') => (words[start + 1].clone(), start + 2),
+                None => {
+                    return Err(self.error(&format!(
+                        "argument {}: expected one argument",
+                        self.options[action].name
+                    )));
+                }
             };
-            let _ = option;
             seen[action] = true;
             let val = self.convert(action, &value)?;
             parsed.values.push((self.options[action].name.trim_start_matches('-'), val));

@@ -47,14 +47,14 @@ pub(crate) fn run(ctx: &Context, words: &[String]) -> ToolRun {
     let argv = ["/bin/sh".to_string(), "-c".into(), cmd.into()];
     let out = match ctx.run(&argv) {
         Ok(out) => out,
-        Err(e) => return ToolRun::uncaught(&format!("FileNotFoundError: {}", os_error(&e, "/bin/sh"))),
+        Err(e) => return Traceback::library("FileNotFoundError").exit(&os_error(&e, "/bin/sh")),
     };
     let Some(code) = out.returncode() else {
         return ToolRun::timed_out();
     };
     let (stdout, stderr) = match (stream_text(&out.stdout), stream_text(&out.stderr)) {
         (Ok(o), Ok(e)) => (o, e),
-        (Err(e), _) | (_, Err(e)) => return ToolRun::uncaught(&format!("UnicodeDecodeError: {e}")),
+        (Err(e), _) | (_, Err(e)) => return Traceback::library("UnicodeDecodeError").exit(&e),
     };
     if code != 0 {
         run.println("Error executing command:\n");

@@ -6,8 +6,8 @@
 
 use crate::argv::{Kind, Opt, Parser};
 use crate::encoding::{read_text, utf8_error};
-use crate::paths::{locate, name, os_error, pathlib_str, suffix};
-use crate::pyconcise::elided_ranges;
+use crate::paths::{locate, name, os_error, os_error_class, pathlib_str, suffix};
+use crate::pyconcise::{elided_ranges, find_syntax_error};
 use crate::pytext::{expandtabs, prefix_chars, splitlines};
 use crate::{Context, History, ToolRun, Traceback};
 use std::collections::HashSet;
@@ -49,9 +49,9 @@ enum Outcome {
     Result { output: String, error: String },
     /// `EditorError`, printed as `ERROR: …`.
     Error(String),
-    /// An exception the script does not handle: its message and, where the
-    /// traceback shows the script's own frames only, that traceback.
-    Unhandled { message: String, traceback: Option<Traceback> },
+    /// An exception the script does not handle: printed as
+    /// `ERROR: Unhandled exception: …` after its traceback.
+    Unhandled { message: String, traceback: Traceback },
 }
 
 impl Outcome {
@@ -78,11 +78,12 @@ pub(crate) fn run(ctx: &Context, history: &mut History, words: &[String]) -> Too
     let outcome = match args.str("path") {
         None => Outcome::Unhandled {
             message: "expected str, bytes or os.PathLike object, not NoneType".into(),
-            traceback: None,
+            traceback: Traceback::library("TypeError"),
         },
         Some(p) => {
             let path = pathlib_str(p);
             let req = Request {
+                lint: args.str("enable_linting").is_some_and(|v| !v.is_empty()),
                 fs: locate(&ctx.cwd, &path),
                 path,
             };
@@ -112,9 +113,7 @@ pub(crate) fn run(ctx: &Context, history: &mut History, words: &[String]) -> Too
         Outcome::Error(e) => run.println(&format!("ERROR: {e}")),
         Outcome::Unhandled { message, traceback } => {
             run.println(&format!("ERROR: Unhandled exception: {message}"));
-            if let Some(tb) = traceback {
-                run.stderr = tb.render(&message);
-            }
+            run.stderr = traceback.render(&message);
         }
     }
     run
@@ -122,13 +121,28 @@ pub(crate) fn run(ctx: &Context, history: &mut History, words: &[String]) -> Too
 
 /// One command on one path.
 struct Request {
+    /// `--enable_linting` (any non-empty value): refuse edits that leave a
+    /// `.py` file with a syntax error.
+    lint: bool,
     /// The path as the reference prints it (`str(Path(p))`).
     path: String,
     /// Where it is on the file system.
     fs: std::path::PathBuf,
 }
 
+/// Heads the lint error of a refused edit.
+const LINT_ERROR_TEMPLATE: &str = "Your proposed edit has introduced new syntax error(s).\nPlease read this error message carefully and then retry editing the file.\nERRORS:\n";
+
 impl Request {
+    /// `_lint_check` of the text an edit would write, when linting is on.
+    fn lint_error(&self, text: &str) -> Option<Outcome> {
+        if !self.lint || suffix(&self.path) != ".py" {
+            return None;
+        }
+        let e = find_syntax_error(text)?;
+        Some(Outcome::err(format!("{LINT_ERROR_TEMPLATE}{}", e.describe(&self.path))))
+    }
+
     fn validate(&self, command: &str) -> Result<(), String> {
         let exists = self.fs.exists();
         if command == "create" {
@@ -150,16 +164,17 @@ impl Request {
         Ok(())
     }
 
-    /// `read_path`: the encoding guess, then strict decoding.
-    fn read(&self) -> Result<String, String> {
-        let bytes = std::fs::read(&self.fs).map_err(|e| os_error(&e, &self.path))?;
-        read_text(&bytes)
+    /// `read_path`: the encoding guess, then strict decoding; a failure is
+    /// Python's exception class and message.
+    fn read(&self) -> Result<String, (&'static str, String)> {
+        let bytes = std::fs::read(&self.fs).map_err(|e| (os_error_class(&e), os_error(&e, &self.path)))?;
+        read_text(&bytes).map_err(|e| ("UnicodeDecodeError", e))
     }
 
     /// `read_file`: `read_path` with failures as an editor error.
     fn read_file(&self) -> Result<String, String> {
         self.read()
-            .map_err(|e| format!("Failed to read file {}: {e}", self.path))
+            .map_err(|(_, e)| format!("Failed to read file {}: {e}", self.path))
     }
 
     fn write_file(&self, text: &str) -> Result<(), String> {
@@ -179,11 +194,25 @@ impl Request {
         }
         let text = match self.read() {
             Ok(t) => t,
-            Err(e) => return Outcome::Unhandled { message: e, traceback: None },
+            Err((class, message)) => {
+                return Outcome::Unhandled {
+                    message,
+                    traceback: Traceback::library(class),
+                };
+            }
         };
         let concise = concise || (range.is_none() && splitlines(&text).len() > CONCISE_ABOVE_LINES);
         let lines: Vec<(usize, String)> = if concise {
-            elided_lines(&text)
+            match elided_lines(&text) {
+                Ok(lines) => lines,
+                Err(e) => {
+                    return Outcome::Error(format!(
+                        "Syntax error for file {}: {}",
+                        self.path,
+                        e.describe(&self.path)
+                    ));
+                }
+            }
         } else {
             splitlines(&text)
                 .into_iter()
@@ -257,6 +286,9 @@ impl Request {
         let Some(text) = file_text else {
             return Outcome::Error("Cannot create file without 'file_text' parameter.".into());
         };
+        if let Some(refused) = self.lint_error(text) {
+            return refused;
+        }
         if let Err(e) = std::fs::write(&self.fs, text) {
             return Outcome::Error(format!(
                 "Error creating file at {}: {}",
@@ -300,6 +332,9 @@ impl Request {
         }
         // Only an empty `old_str` in an empty file gets here with `old` empty.
         let updated = if old.is_empty() { new.to_string() } else { content.replacen(old, new, 1) };
+        if let Some(refused) = self.lint_error(&updated) {
+            return refused;
+        }
         history.entry(self.path.clone()).or_default().push(content.clone());
         if let Err(e) = self.write_file(&updated) {
             return Outcome::Error(e);
@@ -307,10 +342,10 @@ impl Request {
         if old.is_empty() {
             return Outcome::Unhandled {
                 message: "empty separator".into(),
-                traceback: Some(Traceback {
+                traceback: Traceback {
                     frames: include_str!("text/traceback_empty_separator.txt"),
                     exception: "ValueError",
-                }),
+                },
             };
         }
         let replacement_line = content.split(old).next().unwrap_or_default().matches('\n').count();
@@ -336,10 +371,10 @@ impl Request {
         let Some(at) = line else {
             return Outcome::Unhandled {
                 message: "'<' not supported between instances of 'NoneType' and 'int'".into(),
-                traceback: Some(Traceback {
+                traceback: Traceback {
                     frames: include_str!("text/traceback_insert_line.txt"),
                     exception: "TypeError",
-                }),
+                },
             };
         };
         if at < 0 || at > lines.len() as i64 {
@@ -351,6 +386,9 @@ impl Request {
         let at = at as usize;
         let new_lines: Vec<&str> = new.split('\n').collect();
         let updated = [&lines[..at], &new_lines, &lines[at..]].concat().join("\n");
+        if let Some(refused) = self.lint_error(&updated) {
+            return refused;
+        }
         history.entry(self.path.clone()).or_default().push(old.clone());
         if let Err(e) = self.write_file(&updated) {
             return Outcome::Error(e);
@@ -408,8 +446,8 @@ fn make_output(content: &str, descriptor: &str, first: usize) -> String {
 
 /// `_get_elided_lines`: the lines kept, plus an `... eliding lines a-b ...`
 /// notice where each hidden range starts, by original line index.
-fn elided_lines(text: &str) -> Vec<(usize, String)> {
-    let ranges = elided_ranges(text);
+fn elided_lines(text: &str) -> Result<Vec<(usize, String)>, crate::pyconcise::SyntaxError> {
+    let ranges = elided_ranges(text)?;
     let hidden: HashSet<usize> = ranges.iter().flat_map(|&(a, b)| a..=b).collect();
     let mut combined: Vec<(usize, String)> = ranges
         .iter()
@@ -423,7 +461,7 @@ fn elided_lines(text: &str) -> Vec<(usize, String)> {
             .map(|(i, l)| (i, l.to_string())),
     );
     combined.sort_by_key(|(i, _)| *i);
-    combined
+    Ok(combined)
 }
 
 /// One step of the `find` walk: prints `display` if it passes the tests, then

@@ -204,11 +204,16 @@ impl ToolBox {
     /// `submit` is accepted as another name of `finish`; any other unknown
     /// name yields R2E-Gym's "Invalid Action" message.
     pub fn call(&mut self, name: &str, args: &Map<String, Value>) -> Observation {
-        let words = argv::command_line(args);
+        self.call_argv(name, &argv::command_line(args))
+    }
+
+    /// Runs tool `name` with the words of its command line, as R2E-Gym runs
+    /// its scripts (`view --path F --view_range "[1, 20]"`).
+    pub fn call_argv(&mut self, name: &str, words: &[String]) -> Observation {
         let run = match name {
-            "file_editor" => editor::run(&self.ctx, &mut self.history, &words),
-            "search" => search::run(&self.ctx, &words),
-            "execute_bash" => bash::run(&self.ctx, &words),
+            "file_editor" => editor::run(&self.ctx, &mut self.history, words),
+            "search" => search::run(&self.ctx, words),
+            "execute_bash" => bash::run(&self.ctx, words),
             "finish" | "submit" => {
                 return Observation {
                     tool: name.into(),
@@ -255,17 +260,6 @@ impl ToolRun {
         }
     }
 
-    /// An uncaught Python exception whose traceback goes through the Python
-    /// library (its frames depend on the installation, so only the last line,
-    /// `last_line`, is reproduced).
-    pub fn uncaught(last_line: &str) -> Self {
-        ToolRun {
-            stderr: format!("{last_line}\n"),
-            code: 1,
-            ..ToolRun::default()
-        }
-    }
-
     /// R2E-Gym's `DockerRuntime.run` post-processing, then the observation.
     fn into_observation(self, tool: &str, timeout_secs: u64) -> Observation {
         let (output, error_code, exit_code) = if self.timed_out || self.code == 124 {
@@ -293,16 +287,23 @@ impl ToolRun {
     }
 }
 
-/// A Python traceback made of the tool script's own frames (Python 3.11
-/// layout, script at `/usr/local/bin/<tool>` as R2E-Gym installs it).
+/// The traceback of an uncaught Python exception. Where every frame is the
+/// tool script's own, they are reproduced (Python 3.11 layout, the script at
+/// `/usr/local/bin/<tool>` as R2E-Gym installs it); frames inside the Python
+/// library depend on the installation, so then only the last line is.
 pub(crate) struct Traceback {
-    /// `Traceback (most recent call last):` and the frames.
+    /// `Traceback (most recent call last):` and the frames, or nothing.
     pub frames: &'static str,
     /// The exception class.
     pub exception: &'static str,
 }
 
 impl Traceback {
+    /// An exception raised inside the Python library: last line only.
+    pub fn library(exception: &'static str) -> Self {
+        Traceback { frames: "", exception }
+    }
+
     /// The traceback text for an exception with `message`.
     pub fn render(&self, message: &str) -> String {
         format!("{}{}: {message}\n", self.frames, self.exception)

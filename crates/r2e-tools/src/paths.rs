@@ -203,6 +203,17 @@ pub(crate) fn os_error(e: &io::Error, filename: &str) -> String {
     }
 }
 
+/// The class of the `OSError` Python raises for an error number.
+pub(crate) fn os_error_class(e: &io::Error) -> &'static str {
+    match e.kind() {
+        io::ErrorKind::NotFound => "FileNotFoundError",
+        io::ErrorKind::PermissionDenied => "PermissionError",
+        io::ErrorKind::IsADirectory => "IsADirectoryError",
+        io::ErrorKind::NotADirectory => "NotADirectoryError",
+        _ => "OSError",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

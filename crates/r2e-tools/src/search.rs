@@ -6,7 +6,7 @@
 
 use crate::argv::{Kind, Opt, Parser};
 use crate::encoding::{decode_utf8_ignore, stream_text};
-use crate::paths::{locate, os_error, realpath, relpath};
+use crate::paths::{locate, os_error, os_error_class, realpath, relpath};
 use crate::pytext::{strip, translate_newlines};
 use crate::{Context, ToolRun, Traceback};
 use std::path::Path;
@@ -82,16 +82,6 @@ fn in_directory(ctx: &Context, term: &str, path: &str, python_only: bool) -> Too
     }
     run.println(&format!("End of matches for \"{term}\" in {directory}"));
     run
-}
-
-/// The class of the `OSError` Python raises for an errno.
-fn os_error_class(e: &std::io::Error) -> &'static str {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "FileNotFoundError",
-        std::io::ErrorKind::IsADirectory => "IsADirectoryError",
-        std::io::ErrorKind::NotADirectory => "NotADirectoryError",
-        _ => "OSError",
-    }
 }
 
 /// `os.walk` (top-down, no symlinked directories, unreadable directories
@@ -186,17 +176,12 @@ fn in_file(ctx: &Context, term: &str, path: &str) -> ToolRun {
                 Some(code) => (out.stdout, out.stderr, code),
                 None => return ToolRun::timed_out(),
             },
-            Err(e) => {
-                return ToolRun::uncaught(&format!(
-                    "FileNotFoundError: {}",
-                    os_error(&e, "grep")
-                ));
-            }
+            Err(e) => return Traceback::library("FileNotFoundError").exit(&os_error(&e, "grep")),
         }
     };
     let (stdout, stderr) = match (stream_text(&stdout), stream_text(&stderr)) {
         (Ok(o), Ok(e)) => (o, e),
-        (Err(e), _) | (_, Err(e)) => return ToolRun::uncaught(&format!("UnicodeDecodeError: {e}")),
+        (Err(e), _) | (_, Err(e)) => return Traceback::library("UnicodeDecodeError").exit(&e),
     };
     match code {
         0 => {
