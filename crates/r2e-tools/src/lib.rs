@@ -23,6 +23,7 @@
 
 mod argv;
 mod bash;
+pub mod bench;
 mod editor;
 mod encoding;
 mod exec;

@@ -77,7 +77,9 @@ pub fn xml_docs() -> String {
     for (n, tool) in tools.iter().enumerate() {
         let f = &tool.function;
         let _ = writeln!(out, "–– BEGIN FUNCTION #{}: {} ––", n + 1, f.name);
-        let _ = writeln!(out, "Description:\n{}\n", f.description.trim());
+        let description = f.description.trim();
+        let description = description.strip_prefix("Description:").unwrap_or(description).trim_start();
+        let _ = writeln!(out, "Description:\n{description}\n");
         out.push_str("Parameters:\n");
         for (i, (key, p)) in f.parameters.properties.0.iter().enumerate() {
             let need = if f.parameters.required.contains(key) { "required" } else { "optional" };
