@@ -307,3 +307,37 @@ impl LlmConfig {
         )))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn providers_parse_and_caching_needs_a_directory() {
+        assert_eq!("vLLM".parse::<Provider>(), Ok(Provider::OpenAi));
+        assert_eq!("anthropic".parse::<Provider>(), Ok(Provider::Anthropic));
+        assert!("gemini".parse::<Provider>().is_err());
+
+        let mut config = LlmConfig::new(Provider::Anthropic).base_url("http://127.0.0.1:1");
+        config.cache_mode = CacheMode::Replay;
+        let error = config.build().err().expect("no cache directory");
+        assert!(
+            error.to_string().contains("needs a cache directory"),
+            "{error}"
+        );
+        assert!(config.cache("/tmp/x", CacheMode::Replay).build().is_ok());
+    }
+
+    #[test]
+    fn debug_output_hides_the_key() {
+        let options = ClientOptions {
+            api_key: Some("sk-secret".into()),
+            ..ClientOptions::default()
+        };
+        let text = format!("{options:?}");
+        assert!(
+            !text.contains("sk-secret") && text.contains("<redacted>"),
+            "{text}"
+        );
+    }
+}

@@ -64,7 +64,11 @@ fn py_float(f: f64) -> String {
         } else if point as usize >= digits.len() {
             format!("{digits}{}.0", "0".repeat(point as usize - digits.len()))
         } else {
-            format!("{}.{}", &digits[..point as usize], &digits[point as usize..])
+            format!(
+                "{}.{}",
+                &digits[..point as usize],
+                &digits[point as usize..]
+            )
         };
         format!("{sign}{body}")
     } else {
@@ -136,7 +140,11 @@ pub(crate) struct Parsed {
 
 impl Parsed {
     fn get(&self, name: &str) -> Option<&Val> {
-        self.values.iter().rev().find(|(n, _)| *n == name).map(|(_, v)| v)
+        self.values
+            .iter()
+            .rev()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v)
     }
 
     /// The string value of option `name` (`--path` → `"path"`), if given.
@@ -312,7 +320,11 @@ impl Parser {
         // A positional's value: `-*A-*` at `start` (argparse allows `--` around
         // it and drops the first one); the number of words it takes.
         let positional_value = |start: usize| -> Option<usize> {
-            let dashes = |i: usize| (i..pattern.len()).take_while(|&j| pattern[j] == '-').count();
+            let dashes = |i: usize| {
+                (i..pattern.len())
+                    .take_while(|&j| pattern[j] == '-')
+                    .count()
+            };
             let a = start + dashes(start);
             (pattern.get(a) == Some(&'A')).then(|| a + 1 + dashes(a + 1) - start)
         };
@@ -337,7 +349,8 @@ impl Parser {
             }
         };
 
-        let option_indices: Vec<usize> = (0..classes.len()).filter(|&i| pattern[i] == 'O').collect();
+        let option_indices: Vec<usize> =
+            (0..classes.len()).filter(|&i| pattern[i] == 'O').collect();
         let mut start = 0;
         while let Some(&next) = option_indices.iter().find(|&&i| i >= start) {
             if start != next {
@@ -372,7 +385,9 @@ impl Parser {
             let (value, stop) = match explicit {
                 Some(e) => (e.clone(), start + 1),
                 // An option's value is exactly one plain word (no `--`).
-                None if pattern.get(start + 1) == Some(&'A') => (words[start + 1].clone(), start + 2),
+                None if pattern.get(start + 1) == Some(&'A') => {
+                    (words[start + 1].clone(), start + 2)
+                }
                 None => {
                     return Err(self.error(&format!(
                         "argument {}: expected one argument",
@@ -382,7 +397,9 @@ impl Parser {
             };
             seen[action] = true;
             let val = self.convert(action, &value)?;
-            parsed.values.push((self.options[action].name.trim_start_matches('-'), val));
+            parsed
+                .values
+                .push((self.options[action].name.trim_start_matches('-'), val));
             start = stop;
         }
         let stop = consume_positional(start, &mut parsed);

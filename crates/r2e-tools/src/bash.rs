@@ -8,7 +8,11 @@ use crate::paths::os_error;
 use crate::pytext::{split_ws, strip};
 use crate::{Context, ToolRun, Traceback};
 
-const OPTIONS: &[Opt] = &[Opt { name: "--cmd", kind: Kind::Str, required: true }];
+const OPTIONS: &[Opt] = &[Opt {
+    name: "--cmd",
+    kind: Kind::Str,
+    required: true,
+}];
 
 /// The argument parser of R2E-Gym's `execute_bash` script.
 pub(crate) const PARSER: Parser = Parser {

@@ -21,7 +21,7 @@ pub struct BenchRow {
     pub identical: Option<bool>,
 }
 
-/// The timings of [`bench`].
+/// The timings of [`bench()`].
 #[derive(Clone, Debug)]
 pub struct BenchReport {
     /// Calls per operation and side.
@@ -33,7 +33,11 @@ pub struct BenchReport {
 impl std::fmt::Display for BenchReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "r2e-tools: medians of {} calls", self.iterations)?;
-        writeln!(f, "{:<24} {:>12} {:>14} {:>9}  output", "operation", "native", "python script", "speed-up")?;
+        writeln!(
+            f,
+            "{:<24} {:>12} {:>14} {:>9}  output",
+            "operation", "native", "python script", "speed-up"
+        )?;
         for r in &self.rows {
             let (reference, ratio, same) = match (r.reference, r.identical) {
                 (Some(t), Some(same)) => (
@@ -43,7 +47,14 @@ impl std::fmt::Display for BenchReport {
                 ),
                 _ => ("-".into(), "-".into(), "-"),
             };
-            writeln!(f, "{:<24} {:>12} {:>14} {:>9}  {same}", r.name, format!("{:.2?}", r.native), reference, ratio)?;
+            writeln!(
+                f,
+                "{:<24} {:>12} {:>14} {:>9}  {same}",
+                r.name,
+                format!("{:.2?}", r.native),
+                reference,
+                ratio
+            )?;
         }
         Ok(())
     }
@@ -67,7 +78,11 @@ fn make_corpus(root: &Path) -> std::io::Result<()> {
         let dir = root.join(format!("pkg/sub{d}"));
         std::fs::create_dir_all(&dir)?;
         for f in 0..20 {
-            let body = if f % 7 == 0 { module.replace("total", "needle") } else { module.clone() };
+            let body = if f % 7 == 0 {
+                module.replace("total", "needle")
+            } else {
+                module.clone()
+            };
             std::fs::write(dir.join(format!("mod{f}.py")), body)?;
         }
     }
@@ -89,7 +104,11 @@ fn install_reference(reference: &Path, bin: &Path) -> std::io::Result<()> {
 /// Times each operation `iterations` times in-process and, when `reference`
 /// (a directory with R2E-Gym's `file_editor.py` and `search.py`) is given,
 /// as `python <script> …` processes too, checking both print the same text.
-pub fn bench(reference: Option<&Path>, python: &str, iterations: usize) -> std::io::Result<BenchReport> {
+pub fn bench(
+    reference: Option<&Path>,
+    python: &str,
+    iterations: usize,
+) -> std::io::Result<BenchReport> {
     let dir = std::env::temp_dir().join(format!("r2e-tools-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let root = dir.join("testbed");
@@ -107,7 +126,11 @@ pub fn bench(reference: Option<&Path>, python: &str, iterations: usize) -> std::
             "file_editor",
             json!({"command": "view", "path": module, "view_range": [1, 20]}),
         ),
-        ("search in 200 files", "search", json!({"search_term": "needle", "path": pkg})),
+        (
+            "search in 200 files",
+            "search",
+            json!({"search_term": "needle", "path": pkg}),
+        ),
     ];
     let mut tools = ToolBox::new(&root);
     let mut rows = Vec::new();
@@ -127,7 +150,12 @@ pub fn bench(reference: Option<&Path>, python: &str, iterations: usize) -> std::
                 let mut printed = Vec::new();
                 for _ in 0..iterations {
                     let t = Instant::now();
-                    printed = Command::new(python).arg(bin.join(tool)).args(&words).current_dir(&root).output()?.stdout;
+                    printed = Command::new(python)
+                        .arg(bin.join(tool))
+                        .args(&words)
+                        .current_dir(&root)
+                        .output()?
+                        .stdout;
                     samples.push(t.elapsed());
                 }
                 (Some(median(samples)), Some(printed == output.as_bytes()))
@@ -148,5 +176,7 @@ pub fn bench(reference: Option<&Path>, python: &str, iterations: usize) -> std::
 /// The default location of the reference scripts, if present:
 /// `$R2E_GYM_TOOLS`.
 pub fn reference_dir() -> Option<PathBuf> {
-    std::env::var_os("R2E_GYM_TOOLS").map(PathBuf::from).filter(|p| p.join("file_editor.py").is_file())
+    std::env::var_os("R2E_GYM_TOOLS")
+        .map(PathBuf::from)
+        .filter(|p| p.join("file_editor.py").is_file())
 }

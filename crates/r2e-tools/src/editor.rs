@@ -23,15 +23,51 @@ const SNIPPET_LINES: usize = 4;
 const CONCISE_ABOVE_LINES: usize = 110;
 
 const OPTIONS: &[Opt] = &[
-    Opt { name: "--path", kind: Kind::Str, required: false },
-    Opt { name: "--file_text", kind: Kind::Str, required: false },
-    Opt { name: "--view_range", kind: Kind::ViewRange, required: false },
-    Opt { name: "--old_str", kind: Kind::Str, required: false },
-    Opt { name: "--new_str", kind: Kind::Str, required: false },
-    Opt { name: "--insert_line", kind: Kind::Int, required: false },
-    Opt { name: "--enable_linting", kind: Kind::Str, required: false },
-    Opt { name: "--concise", kind: Kind::Str, required: false },
-    Opt { name: "--python_only", kind: Kind::Str, required: false },
+    Opt {
+        name: "--path",
+        kind: Kind::Str,
+        required: false,
+    },
+    Opt {
+        name: "--file_text",
+        kind: Kind::Str,
+        required: false,
+    },
+    Opt {
+        name: "--view_range",
+        kind: Kind::ViewRange,
+        required: false,
+    },
+    Opt {
+        name: "--old_str",
+        kind: Kind::Str,
+        required: false,
+    },
+    Opt {
+        name: "--new_str",
+        kind: Kind::Str,
+        required: false,
+    },
+    Opt {
+        name: "--insert_line",
+        kind: Kind::Int,
+        required: false,
+    },
+    Opt {
+        name: "--enable_linting",
+        kind: Kind::Str,
+        required: false,
+    },
+    Opt {
+        name: "--concise",
+        kind: Kind::Str,
+        required: false,
+    },
+    Opt {
+        name: "--python_only",
+        kind: Kind::Str,
+        required: false,
+    },
 ];
 
 /// The argument parser of R2E-Gym's `file_editor` script.
@@ -51,16 +87,25 @@ enum Outcome {
     Error(String),
     /// An exception the script does not handle: printed as
     /// `ERROR: Unhandled exception: …` after its traceback.
-    Unhandled { message: String, traceback: Traceback },
+    Unhandled {
+        message: String,
+        traceback: Traceback,
+    },
 }
 
 impl Outcome {
     fn ok(output: String) -> Self {
-        Outcome::Result { output, error: String::new() }
+        Outcome::Result {
+            output,
+            error: String::new(),
+        }
     }
 
     fn err(error: String) -> Self {
-        Outcome::Result { output: String::new(), error }
+        Outcome::Result {
+            output: String::new(),
+            error,
+        }
     }
 }
 
@@ -92,7 +137,9 @@ pub(crate) fn run(ctx: &Context, history: &mut History, words: &[String]) -> Too
                 Ok(()) => match command {
                     "view" => req.view(args.range("view_range"), concise),
                     "create" => req.create(history, args.str("file_text")),
-                    "str_replace" => req.str_replace(history, args.str("old_str"), args.str("new_str")),
+                    "str_replace" => {
+                        req.str_replace(history, args.str("old_str"), args.str("new_str"))
+                    }
                     "insert" => req.insert(history, args.int("insert_line"), args.str("new_str")),
                     "undo_edit" => req.undo_edit(history),
                     other => Outcome::Error(format!(
@@ -140,7 +187,10 @@ impl Request {
             return None;
         }
         let e = find_syntax_error(text)?;
-        Some(Outcome::err(format!("{LINT_ERROR_TEMPLATE}{}", e.describe(&self.path))))
+        Some(Outcome::err(format!(
+            "{LINT_ERROR_TEMPLATE}{}",
+            e.describe(&self.path)
+        )))
     }
 
     fn validate(&self, command: &str) -> Result<(), String> {
@@ -167,7 +217,8 @@ impl Request {
     /// `read_path`: the encoding guess, then strict decoding; a failure is
     /// Python's exception class and message.
     fn read(&self) -> Result<String, (&'static str, String)> {
-        let bytes = std::fs::read(&self.fs).map_err(|e| (os_error_class(&e), os_error(&e, &self.path)))?;
+        let bytes =
+            std::fs::read(&self.fs).map_err(|e| (os_error_class(&e), os_error(&e, &self.path)))?;
         read_text(&bytes).map_err(|e| ("UnicodeDecodeError", e))
     }
 
@@ -178,8 +229,13 @@ impl Request {
     }
 
     fn write_file(&self, text: &str) -> Result<(), String> {
-        std::fs::write(&self.fs, text)
-            .map_err(|e| format!("Failed to write file {}: {}", self.path, os_error(&e, &self.path)))
+        std::fs::write(&self.fs, text).map_err(|e| {
+            format!(
+                "Failed to write file {}: {}",
+                self.path,
+                os_error(&e, &self.path)
+            )
+        })
     }
 
     fn view(&self, range: Option<(i64, i64)>, concise: bool) -> Outcome {
@@ -249,9 +305,15 @@ impl Request {
                 self.path
             )
         } else {
-            format!("Here's the result of running `cat -n` on the file: {}:\n", self.path)
+            format!(
+                "Here's the result of running `cat -n` on the file: {}:\n",
+                self.path
+            )
         };
-        let body: Vec<String> = shown.iter().map(|(i, t)| format!("{:6} {t}", i + 1)).collect();
+        let body: Vec<String> = shown
+            .iter()
+            .map(|(i, t)| format!("{:6} {t}", i + 1))
+            .collect();
         out.push_str(&body.join("\n"));
         Outcome::ok(maybe_truncate(&out).into_owned())
     }
@@ -261,7 +323,13 @@ impl Request {
     fn view_dir(&self) -> Outcome {
         let mut stdout = Vec::new();
         let mut errors = Vec::new();
-        find_py(&self.fs, self.path.as_bytes().to_vec(), 0, &mut stdout, &mut errors);
+        find_py(
+            &self.fs,
+            self.path.as_bytes().to_vec(),
+            0,
+            &mut stdout,
+            &mut errors,
+        );
         if !errors.is_empty() {
             return Outcome::err(errors.join("\n"));
         }
@@ -296,7 +364,10 @@ impl Request {
                 os_error(&e, &self.path)
             ));
         }
-        history.entry(self.path.clone()).or_default().push(String::new());
+        history
+            .entry(self.path.clone())
+            .or_default()
+            .push(String::new());
         Outcome::ok(format!(
             "File created at {}. {}Review the file and make sure that it is as expected. Edit the file if necessary.",
             self.path,
@@ -306,7 +377,9 @@ impl Request {
 
     fn str_replace(&self, history: &mut History, old: Option<&str>, new: Option<&str>) -> Outcome {
         let Some(old) = old else {
-            return Outcome::Error("Missing required parameter 'old_str' for 'str_replace'.".into());
+            return Outcome::Error(
+                "Missing required parameter 'old_str' for 'str_replace'.".into(),
+            );
         };
         let new = new.unwrap_or_default();
         let content = match self.read_file() {
@@ -331,11 +404,18 @@ impl Request {
             ));
         }
         // Only an empty `old_str` in an empty file gets here with `old` empty.
-        let updated = if old.is_empty() { new.to_string() } else { content.replacen(old, new, 1) };
+        let updated = if old.is_empty() {
+            new.to_string()
+        } else {
+            content.replacen(old, new, 1)
+        };
         if let Some(refused) = self.lint_error(&updated) {
             return refused;
         }
-        history.entry(self.path.clone()).or_default().push(content.clone());
+        history
+            .entry(self.path.clone())
+            .or_default()
+            .push(content.clone());
         if let Err(e) = self.write_file(&updated) {
             return Outcome::Error(e);
         }
@@ -348,14 +428,27 @@ impl Request {
                 },
             };
         }
-        let replacement_line = content.split(old).next().unwrap_or_default().matches('\n').count();
+        let replacement_line = content
+            .split(old)
+            .next()
+            .unwrap_or_default()
+            .matches('\n')
+            .count();
         let start = replacement_line.saturating_sub(SNIPPET_LINES);
         let end = replacement_line + SNIPPET_LINES + new.matches('\n').count();
-        let snippet: Vec<&str> = updated.split('\n').skip(start).take(end + 1 - start).collect();
+        let snippet: Vec<&str> = updated
+            .split('\n')
+            .skip(start)
+            .take(end + 1 - start)
+            .collect();
         Outcome::ok(format!(
             "The file {} has been edited. {}Review the changes and make sure they are as expected. Edit the file again if necessary.",
             self.path,
-            make_output(&snippet.join("\n"), &format!("a snippet of {}", self.path), start + 1)
+            make_output(
+                &snippet.join("\n"),
+                &format!("a snippet of {}", self.path),
+                start + 1
+            )
         ))
     }
 
@@ -389,23 +482,35 @@ impl Request {
         if let Some(refused) = self.lint_error(&updated) {
             return refused;
         }
-        history.entry(self.path.clone()).or_default().push(old.clone());
+        history
+            .entry(self.path.clone())
+            .or_default()
+            .push(old.clone());
         if let Err(e) = self.write_file(&updated) {
             return Outcome::Error(e);
         }
         let from = at.saturating_sub(SNIPPET_LINES);
         let to = (at + SNIPPET_LINES).min(lines.len());
-        let snippet = [&lines[from..at], &new_lines, &lines[at..to]].concat().join("\n");
+        let snippet = [&lines[from..at], &new_lines, &lines[at..to]]
+            .concat()
+            .join("\n");
         Outcome::ok(format!(
             "The file {} has been edited. {}Review the changes and make sure they are as expected (correct indentation, no duplicate lines, etc). Edit the file again if necessary.",
             self.path,
-            make_output(&snippet, "a snippet of the edited file", (at + 1).saturating_sub(SNIPPET_LINES).max(1))
+            make_output(
+                &snippet,
+                "a snippet of the edited file",
+                (at + 1).saturating_sub(SNIPPET_LINES).max(1)
+            )
         ))
     }
 
     fn undo_edit(&self, history: &mut History) -> Outcome {
         let Some(old) = history.get_mut(&self.path).and_then(Vec::pop) else {
-            return Outcome::Error(format!("No previous edits found for {} to undo.", self.path));
+            return Outcome::Error(format!(
+                "No previous edits found for {} to undo.",
+                self.path
+            ));
         };
         if let Err(e) = self.write_file(&old) {
             return Outcome::Error(e);
@@ -471,7 +576,10 @@ fn find_py(fs: &Path, display: Vec<u8>, depth: usize, out: &mut Vec<u8>, errors:
         return;
     };
     let is_dir = meta.is_dir();
-    let base = display.rsplit(|&b| b == b'/').find(|c| !c.is_empty()).unwrap_or(&display);
+    let base = display
+        .rsplit(|&b| b == b'/')
+        .find(|c| !c.is_empty())
+        .unwrap_or(&display);
     let hidden = display.windows(2).any(|w| w == b"/.");
     if !hidden && (is_dir || base.ends_with(b".py")) {
         out.extend_from_slice(&display);

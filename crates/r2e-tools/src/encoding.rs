@@ -79,7 +79,13 @@ pub(crate) fn utf8_error(bytes: &[u8]) -> Option<String> {
 }
 
 /// `str(UnicodeDecodeError)`.
-fn decode_error_message(codec: &str, bytes: &[u8], start: usize, end: usize, reason: &str) -> String {
+fn decode_error_message(
+    codec: &str,
+    bytes: &[u8],
+    start: usize,
+    end: usize,
+    reason: &str,
+) -> String {
     if end - start == 1 {
         format!(
             "'{codec}' codec can't decode byte 0x{:02x} in position {start}: {reason}",
@@ -153,11 +159,25 @@ fn decode_utf16(bytes: &[u8]) -> Result<String, String> {
                 out.push(c);
                 pos += 2 * c.len_utf16();
             }
-            Err(_) => return Err(decode_error_message(codec, bytes, pos, pos + 2, "illegal UTF-16 surrogate")),
+            Err(_) => {
+                return Err(decode_error_message(
+                    codec,
+                    bytes,
+                    pos,
+                    pos + 2,
+                    "illegal UTF-16 surrogate",
+                ));
+            }
         }
     }
     if body.len() % 2 == 1 {
-        return Err(decode_error_message(codec, bytes, bytes.len() - 1, bytes.len(), "truncated data"));
+        return Err(decode_error_message(
+            codec,
+            bytes,
+            bytes.len() - 1,
+            bytes.len(),
+            "truncated data",
+        ));
     }
     Ok(out)
 }
@@ -175,7 +195,13 @@ fn decode_utf32(bytes: &[u8]) -> Result<String, String> {
     for (i, c) in body.chunks(4).enumerate() {
         let pos = offset + 4 * i;
         if c.len() < 4 {
-            return Err(decode_error_message(codec, bytes, pos, bytes.len(), "truncated data"));
+            return Err(decode_error_message(
+                codec,
+                bytes,
+                pos,
+                bytes.len(),
+                "truncated data",
+            ));
         }
         let v = if be {
             u32::from_be_bytes([c[0], c[1], c[2], c[3]])
@@ -184,14 +210,23 @@ fn decode_utf32(bytes: &[u8]) -> Result<String, String> {
         };
         match char::from_u32(v) {
             Some(ch) => out.push(ch),
-            None => return Err(decode_error_message(codec, bytes, pos, pos + 4, "code point not in range(0x110000)")),
+            None => {
+                return Err(decode_error_message(
+                    codec,
+                    bytes,
+                    pos,
+                    pos + 4,
+                    "code point not in range(0x110000)",
+                ));
+            }
         }
     }
     Ok(out)
 }
 
 /// Windows-1252 for 0x80..0x9F (U+FFFD marks the five undefined bytes).
-const WINDOWS_1252_80_9F: &str = "€\u{fffd}‚ƒ„…†‡ˆ‰Š‹Œ\u{fffd}Ž\u{fffd}\u{fffd}‘’“”•–—˜™š›œ\u{fffd}žŸ";
+const WINDOWS_1252_80_9F: &str =
+    "€\u{fffd}‚ƒ„…†‡ˆ‰Š‹Œ\u{fffd}Ž\u{fffd}\u{fffd}‘’“”•–—˜™š›œ\u{fffd}žŸ";
 
 /// Mac OS Roman for 0x80..0xFF.
 const MAC_ROMAN_HIGH: &str = "ÄÅÇÉÑÖÜáàâäãåçéèêëíìîïñóòôöõúùûü†°¢£§•¶ß®©™´¨≠ÆØ∞±≤≥¥µ∂∑∏π∫ªºΩæø¿¡¬√ƒ≈∆«»…\u{a0}ÀÃÕŒœ–—“”‘’÷◊ÿŸ⁄€‹›ﬁﬂ‡·‚„‰ÂÊÁËÈÍÎÏÌÓÔ\u{f8ff}ÒÚÛÙıˆ˜¯˘˙˚¸˝˛ˇ";
@@ -218,8 +253,14 @@ fn detect(bytes: &[u8]) -> Encoding {
     // Probers in chardet's order; a later one must beat an earlier one strictly.
     let candidates = [
         (utf8, Encoding::Utf8),
-        (class_model_confidence(&filtered, latin1_class, 0), Encoding::Latin1),
-        (class_model_confidence(&filtered, mac_roman_class, 10), Encoding::MacRoman),
+        (
+            class_model_confidence(&filtered, latin1_class, 0),
+            Encoding::Latin1,
+        ),
+        (
+            class_model_confidence(&filtered, mac_roman_class, 10),
+            Encoding::MacRoman,
+        ),
     ];
     let mut best = (0.0, Encoding::Utf8);
     for (conf, enc) in candidates {
@@ -413,7 +454,10 @@ mod tests {
     fn single_accent_in_utf8_reads_as_latin1() {
         // chardet 5.2 says ISO-8859-1 for this, so R2E-Gym shows mojibake.
         assert_eq!(read_text("x = 'é'\n".as_bytes()).unwrap(), "x = 'Ã©'\n");
-        assert_eq!(read_text("x = 'Größe'\n".as_bytes()).unwrap(), "x = 'Größe'\n");
+        assert_eq!(
+            read_text("x = 'Größe'\n".as_bytes()).unwrap(),
+            "x = 'Größe'\n"
+        );
     }
 
     #[test]

@@ -86,6 +86,21 @@ enum Event {
     Exit(std::process::ExitStatus),
 }
 
+/// Reads `pipe` to its end on a thread and sends the bytes as one event.
+fn read_in_background<R: Read + Send + 'static>(
+    pipe: Option<R>,
+    tx: mpsc::Sender<Event>,
+    wrap: fn(Vec<u8>) -> Event,
+) {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut p) = pipe {
+            let _ = p.read_to_end(&mut buf);
+        }
+        let _ = tx.send(wrap(buf));
+    });
+}
+
 impl Exec for LocalExec {
     fn run(
         &self,
@@ -108,20 +123,8 @@ impl Exec for LocalExec {
             .spawn()?;
         let pid = child.id();
         let (tx, rx) = mpsc::channel();
-        let pipes: [(Option<Box<dyn Read + Send>>, fn(Vec<u8>) -> Event); 2] = [
-            (child.stdout.take().map(|p| Box::new(p) as _), Event::Stdout),
-            (child.stderr.take().map(|p| Box::new(p) as _), Event::Stderr),
-        ];
-        for (pipe, wrap) in pipes {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                let mut buf = Vec::new();
-                if let Some(mut p) = pipe {
-                    let _ = p.read_to_end(&mut buf);
-                }
-                let _ = tx.send(wrap(buf));
-            });
-        }
+        read_in_background(child.stdout.take(), tx.clone(), Event::Stdout);
+        read_in_background(child.stderr.take(), tx.clone(), Event::Stderr);
         std::thread::spawn(move || {
             if let Ok(st) = child.wait() {
                 let _ = tx.send(Event::Exit(st));

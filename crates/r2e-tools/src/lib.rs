@@ -19,7 +19,30 @@
 //! ```
 //!
 //! The crate needs only `std`, `serde` and `serde_json`, so the static
-//! `r2e-shim` links it and serves the tools inside every sandbox.
+//! `r2e-shim` links it and serves the tools inside every sandbox; the shim
+//! can hand its own process runner in through [`Exec`].
+//!
+//! # Conformance
+//!
+//! `tests/conformance.rs` compares every observation of a corpus of tool calls
+//! with what R2E-Gym's scripts printed (CPython 3.11, chardet 5.2.0; see
+//! `tests/conformance/generate.py`). Known differences, by design:
+//! - Encoding guesses: files are decoded with chardet's verdict, but only its
+//!   rule-based probers are reproduced (byte-order marks, ASCII, UTF-8,
+//!   Latin-1/Windows-1252, MacRoman). Where chardet's language models (CJK,
+//!   Cyrillic, Greek, Hebrew, Thai, Turkish; LGPL data) would win, r2e decodes
+//!   differently — typically a short UTF-8 file with one or two non-ASCII
+//!   characters, which chardet reads as ISO-8859-9.
+//! - Syntax errors (concise view, `enable_linting`): the errors of tokens and
+//!   indentation are reported with CPython's messages; other grammar errors
+//!   (`invalid syntax`, Python 2 `print`) are not detected.
+//! - Tracebacks of exceptions raised inside the Python library (undecodable
+//!   command output, a missing `--path`) depend on the Python installation:
+//!   r2e prints only their last line. Tracebacks through the tool scripts
+//!   alone are reproduced in full.
+//! - `submit` is accepted as another name of `finish`; an unknown tool name
+//!   gets the text of R2E-Gym's "Invalid Action" assertion (R2E-Gym itself
+//!   fails with an internal error there).
 
 mod argv;
 mod bash;
@@ -276,7 +299,11 @@ impl ToolRun {
                 self.code,
             )
         } else {
-            (strip_ansi(&format!("{}{}", self.stderr, self.stdout)), "0".into(), 0)
+            (
+                strip_ansi(&format!("{}{}", self.stderr, self.stdout)),
+                "0".into(),
+                0,
+            )
         };
         Observation {
             tool: tool.into(),
@@ -302,7 +329,10 @@ pub(crate) struct Traceback {
 impl Traceback {
     /// An exception raised inside the Python library: last line only.
     pub fn library(exception: &'static str) -> Self {
-        Traceback { frames: "", exception }
+        Traceback {
+            frames: "",
+            exception,
+        }
     }
 
     /// The traceback text for an exception with `message`.
@@ -329,7 +359,10 @@ fn strip_ansi(s: &str) -> String {
         out.push_str(&rest[..i]);
         let tail = &rest[i..];
         if let Some(seq) = tail.strip_prefix("\x1b[") {
-            let params = seq.bytes().take_while(|b| b.is_ascii_digit() || *b == b';').count();
+            let params = seq
+                .bytes()
+                .take_while(|b| b.is_ascii_digit() || *b == b';')
+                .count();
             if seq.as_bytes().get(params) == Some(&b'm') {
                 rest = &seq[params + 1..];
                 continue;
@@ -349,8 +382,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn finish_submit_and_unknown_tools() {
+        let mut tools = ToolBox::new("/");
+        let obs = tools.call_argv("submit", &[]);
+        assert!(obs.finished);
+        assert_eq!(obs.text(), "<<< Finished >>>");
+        let obs = tools.call_argv("browse", &[]);
+        assert!(!obs.finished);
+        assert_eq!(
+            obs.text(),
+            "Execution output of [browse]:\nInvalid Action: input action must be one of allowed actions \n Allowed actions: ['file_editor', 'search', 'execute_bash', 'finish'] \n Input action: browse\t"
+        );
+    }
+
+    #[test]
     fn ansi_colours_and_carriage_returns_are_removed() {
-        assert_eq!(strip_ansi("\x1b[1;31mred\x1b[0m\r\nx\x1b[2K"), "red\nx\x1b[2K");
+        assert_eq!(
+            strip_ansi("\x1b[1;31mred\x1b[0m\r\nx\x1b[2K"),
+            "red\nx\x1b[2K"
+        );
     }
 
     #[test]

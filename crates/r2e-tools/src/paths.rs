@@ -17,7 +17,10 @@ pub(crate) fn pathlib_str(p: &str) -> String {
     } else {
         ""
     };
-    let parts: Vec<&str> = p.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+    let parts: Vec<&str> = p
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
     if root.is_empty() && parts.is_empty() {
         return ".".into();
     }
@@ -66,7 +69,11 @@ pub(crate) fn normpath(p: &str) -> String {
         }
     }
     let joined = format!("{root}{}", parts.join("/"));
-    if joined.is_empty() { ".".into() } else { joined }
+    if joined.is_empty() {
+        ".".into()
+    } else {
+        joined
+    }
 }
 
 /// `os.path.join(a, b)` for two plain components.
@@ -121,7 +128,10 @@ fn join_realpath(
                 path = "..".into();
             } else {
                 let (head, last) = match path.rfind('/') {
-                    Some(i) => (path[..i + 1].trim_end_matches('/').to_string(), &path[i + 1..]),
+                    Some(i) => (
+                        path[..i + 1].trim_end_matches('/').to_string(),
+                        &path[i + 1..],
+                    ),
                     None => (String::new(), path.as_str()),
                 };
                 let head = if head.is_empty() && path.starts_with('/') {

@@ -71,7 +71,12 @@ fn syntax_error(msg: String, line: usize) -> SyntaxError {
 impl SyntaxError {
     /// `str(SyntaxError)` for a file at `path`: `msg (name, line N)`.
     pub(crate) fn describe(&self, path: &str) -> String {
-        format!("{} ({}, line {})", self.msg, crate::paths::name(path), self.line)
+        format!(
+            "{} ({}, line {})",
+            self.msg,
+            crate::paths::name(path),
+            self.line
+        )
     }
 }
 
@@ -330,7 +335,10 @@ fn scan(text: &str) -> (Vec<Logical>, Option<SyntaxError>) {
         });
     }
     if let Some(&(open, open_line)) = brackets.last() {
-        fail!(syntax_error(format!("'{}' was never closed", open as char), open_line));
+        fail!(syntax_error(
+            format!("'{}' was never closed", open as char),
+            open_line
+        ));
     }
     if !cur.is_empty() {
         out.push(Logical {
@@ -369,7 +377,12 @@ fn block_kind(head: &str) -> Option<String> {
 fn check_indentation(lines: &[Logical]) -> Option<SyntaxError> {
     let mut stack = vec![(0usize, 0usize)];
     let mut header: Option<&Logical> = None;
-    let tab_error = |line| syntax_error("inconsistent use of tabs and spaces in indentation".into(), line);
+    let tab_error = |line| {
+        syntax_error(
+            "inconsistent use of tabs and spaces in indentation".into(),
+            line,
+        )
+    };
     for l in lines {
         let at = l.tokens[0].line;
         let (col, alt) = (l.indent, l.alt_indent);
@@ -400,7 +413,10 @@ fn check_indentation(lines: &[Logical]) -> Option<SyntaxError> {
         match header {
             Some(h) if !indented => {
                 let kind = block_kind(&h.head)?;
-                let msg = format!("expected an indented block after {kind} on line {}", h.tokens[0].line);
+                let msg = format!(
+                    "expected an indented block after {kind} on line {}",
+                    h.tokens[0].line
+                );
                 return Some(syntax_error(msg, at));
             }
             None if indented => return Some(syntax_error("unexpected indent".into(), at)),
@@ -410,17 +426,27 @@ fn check_indentation(lines: &[Logical]) -> Option<SyntaxError> {
     }
     let h = header?;
     let kind = block_kind(&h.head)?;
-    let msg = format!("expected an indented block after {kind} on line {}", h.tokens[0].line);
+    let msg = format!(
+        "expected an indented block after {kind} on line {}",
+        h.tokens[0].line
+    );
     Some(syntax_error(msg, h.end()))
 }
 
 /// If the statement `tokens` start with is a docstring expression (string
 /// literals only, possibly parenthesised), its first and last line.
 fn docstring(tokens: &[Token]) -> Option<(usize, usize)> {
-    let len = tokens.iter().position(|t| t.tok == Tok::Semi).unwrap_or(tokens.len());
+    let len = tokens
+        .iter()
+        .position(|t| t.tok == Tok::Semi)
+        .unwrap_or(tokens.len());
     let stmt = &tokens[..len];
     let opens = stmt.iter().take_while(|t| t.tok == Tok::Open).count();
-    let closes = stmt.iter().rev().take_while(|t| t.tok == Tok::Close).count();
+    let closes = stmt
+        .iter()
+        .rev()
+        .take_while(|t| t.tok == Tok::Close)
+        .count();
     if opens != closes || 2 * opens >= stmt.len() {
         return None;
     }
@@ -498,32 +524,49 @@ mod tests {
     use super::*;
 
     fn error(src: &str) -> String {
-        find_syntax_error(src).map(|e| e.describe("x.py")).unwrap_or_default()
+        find_syntax_error(src)
+            .map(|e| e.describe("x.py"))
+            .unwrap_or_default()
     }
 
     #[test]
     fn syntax_errors_read_like_cpython() {
         let cases = [
-            ("if x:\n        a = 1\n\tb = 2\n", "inconsistent use of tabs and spaces in indentation (x.py, line 3)"),
-            ("if x:\n    a = 1\n  b = 2\n", "unindent does not match any outer indentation level (x.py, line 3)"),
+            (
+                "if x:\n        a = 1\n\tb = 2\n",
+                "inconsistent use of tabs and spaces in indentation (x.py, line 3)",
+            ),
+            (
+                "if x:\n    a = 1\n  b = 2\n",
+                "unindent does not match any outer indentation level (x.py, line 3)",
+            ),
             ("a = 1\n    b = 2\n", "unexpected indent (x.py, line 2)"),
             (
                 "async def f():\n    async for x in y:\n    pass\n",
                 "expected an indented block after 'for' statement on line 2 (x.py, line 3)",
             ),
-            ("def f():\n", "expected an indented block after function definition on line 1 (x.py, line 1)"),
+            (
+                "def f():\n",
+                "expected an indented block after function definition on line 1 (x.py, line 1)",
+            ),
             (
                 "a = 1\nb = '''abc\n\ndef\n",
                 "unterminated triple-quoted string literal (detected at line 4) (x.py, line 2)",
             ),
-            ("b = 'abc", "unterminated string literal (detected at line 1) (x.py, line 1)"),
+            (
+                "b = 'abc",
+                "unterminated string literal (detected at line 1) (x.py, line 1)",
+            ),
             ("a = (1, [2,\n3\n", "'[' was never closed (x.py, line 1)"),
             (
                 "a = (1,\n2]\n",
                 "closing parenthesis ']' does not match opening parenthesis '(' on line 1 (x.py, line 2)",
             ),
             ("a = 1)\n", "unmatched ')' (x.py, line 1)"),
-            ("x = (1,\n\t2)\n    \ny = ')'\nif x:\n    a\n\x0c    b\n", ""),
+            (
+                "x = (1,\n\t2)\n    \ny = ')'\nif x:\n    a\n\x0c    b\n",
+                "",
+            ),
         ];
         for (src, want) in cases {
             assert_eq!(error(src), want, "{src:?}");
@@ -532,7 +575,8 @@ mod tests {
 
     #[test]
     fn long_function_bodies_are_elided() {
-        let src = "def f(x):\n    a = 1\n    b = 2\n    c = 3\n    return a\n\ndef g():\n    pass\n";
+        let src =
+            "def f(x):\n    a = 1\n    b = 2\n    c = 3\n    return a\n\ndef g():\n    pass\n";
         assert_eq!(elided_ranges(src), Ok(vec![(1, 4)]));
     }
 
@@ -544,7 +588,8 @@ mod tests {
 
     #[test]
     fn decorated_first_statement_starts_at_def_line() {
-        let src = "def outer():\n    @dec\n    def inner():\n        return 1\n    x = 1\n    return x\n";
+        let src =
+            "def outer():\n    @dec\n    def inner():\n        return 1\n    x = 1\n    return x\n";
         assert_eq!(elided_ranges(src), Ok(vec![(2, 5)]));
     }
 }

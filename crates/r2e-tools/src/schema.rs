@@ -78,11 +78,18 @@ pub fn xml_docs() -> String {
         let f = &tool.function;
         let _ = writeln!(out, "–– BEGIN FUNCTION #{}: {} ––", n + 1, f.name);
         let description = f.description.trim();
-        let description = description.strip_prefix("Description:").unwrap_or(description).trim_start();
+        let description = description
+            .strip_prefix("Description:")
+            .unwrap_or(description)
+            .trim_start();
         let _ = writeln!(out, "Description:\n{description}\n");
         out.push_str("Parameters:\n");
         for (i, (key, p)) in f.parameters.properties.0.iter().enumerate() {
-            let need = if f.parameters.required.contains(key) { "required" } else { "optional" };
+            let need = if f.parameters.required.contains(key) {
+                "required"
+            } else {
+                "optional"
+            };
             let _ = writeln!(out, "  {}. {key} ({}, {need})", i + 1, p.kind);
             if let Some(choices) = &p.choices {
                 let _ = writeln!(out, "Allowed values: [{}]", choices.join(", "));
@@ -100,7 +107,11 @@ mod tests {
     fn schemas_name_the_four_tools() {
         let names: Vec<String> = super::tools()
             .as_array()
-            .map(|a| a.iter().map(|t| t["function"]["name"].as_str().unwrap_or("").to_string()).collect())
+            .map(|a| {
+                a.iter()
+                    .map(|t| t["function"]["name"].as_str().unwrap_or("").to_string())
+                    .collect()
+            })
             .unwrap_or_default();
         assert_eq!(names, ["search", "file_editor", "execute_bash", "finish"]);
         let docs = super::xml_docs();

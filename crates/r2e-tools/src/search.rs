@@ -12,9 +12,21 @@ use crate::{Context, ToolRun, Traceback};
 use std::path::Path;
 
 const OPTIONS: &[Opt] = &[
-    Opt { name: "--search_term", kind: Kind::Str, required: true },
-    Opt { name: "--path", kind: Kind::Str, required: false },
-    Opt { name: "--python_only", kind: Kind::Str, required: false },
+    Opt {
+        name: "--search_term",
+        kind: Kind::Str,
+        required: true,
+    },
+    Opt {
+        name: "--path",
+        kind: Kind::Str,
+        required: false,
+    },
+    Opt {
+        name: "--python_only",
+        kind: Kind::Str,
+        required: false,
+    },
 ];
 
 /// The argument parser of R2E-Gym's `search` script.
@@ -50,7 +62,9 @@ fn in_directory(ctx: &Context, term: &str, path: &str, python_only: bool) -> Too
     let mut run = ToolRun::default();
     let directory = realpath(&ctx.cwd, &ctx.real_cwd, path);
     if !Path::new(&directory).is_dir() {
-        run.println(&format!("Directory '{directory}' not found or not a directory."));
+        run.println(&format!(
+            "Directory '{directory}' not found or not a directory."
+        ));
         run.code = 1;
         return run;
     }
@@ -74,10 +88,16 @@ fn in_directory(ctx: &Context, term: &str, path: &str, python_only: bool) -> Too
         return run;
     }
     let total: usize = matches.iter().map(|(_, n)| n).sum();
-    run.println(&format!("Found {total} matches for \"{term}\" in {directory}:"));
+    run.println(&format!(
+        "Found {total} matches for \"{term}\" in {directory}:"
+    ));
     for (file, n) in &matches {
         let rel = relpath(file, &ctx.real_cwd);
-        let shown = if rel.starts_with("./") { rel } else { format!("./{rel}") };
+        let shown = if rel.starts_with("./") {
+            rel
+        } else {
+            format!("./{rel}")
+        };
         run.println(&format!("{shown} ({n} matches)"));
     }
     run.println(&format!("End of matches for \"{term}\" in {directory}"));
@@ -142,11 +162,14 @@ fn count_lines_with(bytes: &[u8], term: &str) -> usize {
         return 0;
     }
     let text = translate_newlines(text);
-    text.split_inclusive('\n').filter(|l| l.contains(term)).count()
+    text.split_inclusive('\n')
+        .filter(|l| l.contains(term))
+        .count()
 }
 
 /// Whether `grep -n TERM FILE` is a plain substring search whose output this
-/// module can produce itself.
+/// module can produce itself (an unreadable file goes to `grep` for its
+/// error message).
 fn literal_grep(term: &str, bytes: &[u8]) -> bool {
     !term.starts_with('-')
         && !term.contains(['\\', '[', '.', '*', '^', '$', '\n'])
@@ -157,9 +180,11 @@ fn literal_grep(term: &str, bytes: &[u8]) -> bool {
 fn in_file(ctx: &Context, term: &str, path: &str) -> ToolRun {
     let mut run = ToolRun::default();
     let file = realpath(&ctx.cwd, &ctx.real_cwd, path);
-    let bytes = std::fs::read(&file).unwrap_or_default();
-    let (stdout, stderr, code) = if literal_grep(term, &bytes) {
-        let text = std::str::from_utf8(&bytes).unwrap_or_default();
+    let text = std::fs::read(&file)
+        .ok()
+        .filter(|bytes| literal_grep(term, bytes))
+        .and_then(|bytes| String::from_utf8(bytes).ok());
+    let (stdout, stderr, code) = if let Some(text) = text {
         let mut out = String::new();
         for (i, line) in text.split_inclusive('\n').enumerate() {
             let line = line.strip_suffix('\n').unwrap_or(line);

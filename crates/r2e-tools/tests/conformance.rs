@@ -126,7 +126,9 @@ fn observations_match_r2e_gym_byte_for_byte() {
         let (_dir, root) = corpus(&extra);
         let root_str = root.to_str().expect("utf-8 root").to_string();
         let modes = case["normalize"].as_array().cloned().unwrap_or_default();
-        let timeout = case["timeout"].as_u64().unwrap_or(r2e_tools::DEFAULT_TIMEOUT_SECS);
+        let timeout = case["timeout"]
+            .as_u64()
+            .unwrap_or(r2e_tools::DEFAULT_TIMEOUT_SECS);
         let mut tools = ToolBox::new(&root).with_timeout_secs(timeout);
         for (k, step) in case["steps"].as_array().expect("steps").iter().enumerate() {
             total += 1;
@@ -143,15 +145,21 @@ fn observations_match_r2e_gym_byte_for_byte() {
                 .replace("{ROOT}", &root_str);
             let (want, got) = (normalize(&expected, &modes), normalize(&obs.text(), &modes));
             if want != got {
-                failures.push(format!("{id}: observation differs\n--- expected\n{want}\n--- actual\n{got}\n"));
+                failures.push(format!(
+                    "{id}: observation differs\n--- expected\n{want}\n--- actual\n{got}\n"
+                ));
             }
             if codes[&id].as_i64() != Some(i64::from(obs.exit_code)) {
-                failures.push(format!("{id}: exit code {} != expected {}", obs.exit_code, codes[&id]));
+                failures.push(format!(
+                    "{id}: exit code {} != expected {}",
+                    obs.exit_code, codes[&id]
+                ));
             }
         }
         if let Some(files) = case["files"].as_array() {
-            let want: BTreeMap<String, String> = serde_json::from_value(load(&format!("expected/{name}.files.json")))
-                .expect("files json");
+            let want: BTreeMap<String, String> =
+                serde_json::from_value(load(&format!("expected/{name}.files.json")))
+                    .expect("files json");
             for f in files {
                 let f = f.as_str().expect("file");
                 let got = std::fs::read(root.join(f)).unwrap_or_default();
@@ -167,7 +175,10 @@ fn observations_match_r2e_gym_byte_for_byte() {
         if let Some(reason) = case["known_difference"].as_str() {
             let differs = failures.len() > failures_before;
             failures.truncate(failures_before);
-            known.push(format!("{name} ({}): {reason}", if differs { "differs" } else { "now identical" }));
+            known.push(format!(
+                "{name} ({}): {reason}",
+                if differs { "differs" } else { "now identical" }
+            ));
         }
     }
     for f in &failures {
@@ -182,14 +193,22 @@ fn observations_match_r2e_gym_byte_for_byte() {
         failures.len(),
         known.len()
     );
-    assert!(failures.is_empty(), "{} conformance failures", failures.len());
+    assert!(
+        failures.is_empty(),
+        "{} conformance failures",
+        failures.len()
+    );
 }
 
 /// The native directory listing walks in the order GNU `find` does on this
 /// file system (the conformance cases compare listings as sorted lines).
 #[test]
 fn directory_listing_order_matches_find() {
-    if std::process::Command::new("find").arg("--version").output().is_err() {
+    if std::process::Command::new("find")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         eprintln!("skipped: no find");
         return;
     }
@@ -199,13 +218,34 @@ fn directory_listing_order_matches_find() {
         let dir = root.join(sub);
         let dir = dir.to_str().expect("utf-8 root");
         let find = std::process::Command::new("find")
-            .args([dir, "-maxdepth", "2", "-not", "-path", "*/.*", "(", "-type", "d", "-o", "-name", "*.py", ")"])
+            .args([
+                dir,
+                "-maxdepth",
+                "2",
+                "-not",
+                "-path",
+                "*/.*",
+                "(",
+                "-type",
+                "d",
+                "-o",
+                "-name",
+                "*.py",
+                ")",
+            ])
             .output()
             .expect("find");
         let args = serde_json::json!({"command": "view", "path": dir});
         let obs = tools.call("file_editor", args.as_object().expect("object"));
-        let listing = obs.output.split_once('\n').map(|(_, rest)| rest).unwrap_or_default();
-        assert_eq!(format!("{}\n", String::from_utf8_lossy(&find.stdout)), listing, "{sub}");
+        let listing = obs
+            .output
+            .split_once('\n')
+            .map(|(_, rest)| rest)
+            .unwrap_or_default();
+        assert_eq!(
+            format!("{}\n", String::from_utf8_lossy(&find.stdout)),
+            listing,
+            "{sub}"
+        );
     }
-
 }

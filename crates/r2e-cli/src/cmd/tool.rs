@@ -55,10 +55,16 @@ fn default_state_file() -> Option<PathBuf> {
 
 fn load_history(path: &PathBuf) -> anyhow::Result<History> {
     match std::fs::read_to_string(path) {
-        Ok(text) => serde_json::from_str(&text)
-            .with_context(|| format!("the editor state file {} is not valid; delete it to start afresh", path.display())),
+        Ok(text) => serde_json::from_str(&text).with_context(|| {
+            format!(
+                "the editor state file {} is not valid; delete it to start afresh",
+                path.display()
+            )
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(History::new()),
-        Err(e) => Err(e).with_context(|| format!("cannot read the editor state file {}", path.display())),
+        Err(e) => {
+            Err(e).with_context(|| format!("cannot read the editor state file {}", path.display()))
+        }
     }
 }
 
@@ -99,7 +105,11 @@ pub fn run(a: ToolArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = state.as_ref().filter(|_| uses_state) {
         save_history(path, tools.history())?;
     }
-    let text = if a.observation { obs.text() } else { obs.output };
+    let text = if a.observation {
+        obs.text()
+    } else {
+        obs.output
+    };
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;
