@@ -36,6 +36,9 @@ enum Command {
     /// Run commands in sandboxes: one-off runs, interactive shells, cleanup.
     #[command(subcommand)]
     Sandbox(cmd::sandbox::SandboxCmd),
+    /// Run an agent tool (file_editor, search, execute_bash, finish) on this host,
+    /// printing exactly the observation R2E-Gym's tool prints.
+    Tool(cmd::tool::ToolArgs),
     /// Build base images without a registry.
     #[command(subcommand)]
     Image(cmd::image::ImageCmd),
@@ -55,6 +58,7 @@ fn main() -> ExitCode {
         Command::Eval(a) => cmd::eval::run(a),
         Command::EvalScript(a) => cmd::eval_script::run(a),
         Command::Sandbox(c) => cmd::sandbox::run(c),
+        Command::Tool(a) => cmd::tool::run(a),
         Command::Image(c) => cmd::image::run(c),
         Command::Doctor(a) => cmd::doctor::run(a),
         Command::Bench(c) => cmd::bench::run(c),

@@ -11,7 +11,7 @@ pub mod image;
 pub mod shim;
 mod types;
 
-pub use r2e_shim::{DirEntry, FileKind, FileStat, ShimError, ShimErrorKind};
+pub use r2e_shim::{DirEntry, FileKind, FileStat, ShimError, ShimErrorKind, ToolReply, ToolRequest};
 pub use types::{ExecOptions, ExecOutput, SandboxSpec};
 
 use async_trait::async_trait;
@@ -143,6 +143,10 @@ pub trait Sandbox: Send + Sync {
 
     /// Describes a path; `None` when it does not exist.
     async fn stat(&self, path: &str) -> Result<Option<FileStat>>;
+
+    /// Calls one agent tool inside the sandbox (served natively by the shim,
+    /// with R2E-Gym's observation text).
+    async fn call_tool(&self, req: ToolRequest) -> Result<ToolReply>;
 
     /// Unpacks a tar archive into directory `dest` of the sandbox.
     async fn copy_in(&self, tar: Vec<u8>, dest: &str) -> Result<()>;

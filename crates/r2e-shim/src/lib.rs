@@ -78,8 +78,45 @@ pub enum Op {
         /// Path to describe.
         path: String,
     },
+    /// Call one agent tool (`file_editor`, `search`, `execute_bash`,
+    /// `finish`) in-process, with R2E-Gym's observation text.
+    Tool(ToolRequest),
     /// Answer and exit.
     Shutdown,
+}
+
+/// One tool call. The shim keeps one tool box (with its editor undo history)
+/// per working directory for the life of the sandbox.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ToolRequest {
+    /// Tool name.
+    pub name: String,
+    /// The call's arguments, as the model gave them.
+    #[serde(default)]
+    pub args: serde_json::Map<String, serde_json::Value>,
+    /// Working directory of the tool box (`/testbed` when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    /// Time limit of a tool's command, in seconds (R2E-Gym's 90 when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_secs: Option<u64>,
+}
+
+/// What a tool call produced.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct ToolReply {
+    /// The tool's output as R2E-Gym's runtime hands it back.
+    pub output: String,
+    /// R2E-Gym's error code (`"0"`, `"Error: Exit code N"`, `"-1"` after a timeout).
+    pub error_code: String,
+    /// The tool's exit status.
+    pub exit_code: i32,
+    /// Whether the call ends the episode.
+    pub finished: bool,
+    /// The observation message the model sees.
+    pub text: String,
+    /// Time spent in the tool, in microseconds.
+    pub duration_us: u64,
 }
 
 /// What to run and under which limits.
@@ -154,6 +191,8 @@ pub enum Reply {
     },
     /// Metadata of one path.
     Stat(FileStat),
+    /// A tool call's observation.
+    Tool(ToolReply),
     /// The shim is exiting.
     Bye,
 }

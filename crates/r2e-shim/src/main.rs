@@ -12,6 +12,7 @@ mod fs;
 mod sys;
 
 use r2e_shim::{Op, PROTOCOL_VERSION, Reply, Request, Response, ShimError, ShimErrorKind};
+use std::collections::HashMap;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
@@ -69,7 +70,7 @@ fn serve() -> io::Result<()> {
     let Some(path) = std::env::var_os(SOCKET_ENV) else {
         r2e_shim::write_frame(&mut stdout, &hello, &[])?;
         let mut stdin = BufReader::with_capacity(1 << 16, io::stdin().lock());
-        serve_stream(&mut stdin, &mut stdout)?;
+        serve_stream(&mut stdin, &mut stdout, &mut Tools::default())?;
         return Ok(());
     };
     let _ = std::fs::remove_file(&path);
@@ -80,11 +81,12 @@ fn serve() -> io::Result<()> {
         let _ = io::copy(&mut io::stdin().lock(), &mut io::sink());
         std::process::exit(0);
     });
+    let mut tools = Tools::default();
     for conn in listener.incoming() {
         let conn = conn?;
         let mut reader = BufReader::with_capacity(1 << 16, conn.try_clone()?);
         let mut writer = BufWriter::with_capacity(1 << 16, conn);
-        if let Ended::Shutdown = serve_stream(&mut reader, &mut writer)? {
+        if let Ended::Shutdown = serve_stream(&mut reader, &mut writer, &mut tools)? {
             break;
         }
     }
@@ -100,7 +102,33 @@ enum Ended {
 }
 
 /// The request loop: one request at a time, answered in order.
-fn serve_stream(input: &mut impl Read, output: &mut impl Write) -> io::Result<Ended> {
+/// The agent tool boxes of this sandbox, one per working directory, so the
+/// editor's undo history lives as long as the sandbox.
+#[derive(Default)]
+struct Tools(HashMap<String, r2e_tools::ToolBox>);
+
+impl Tools {
+    fn call(&mut self, req: &r2e_shim::ToolRequest) -> r2e_shim::ToolReply {
+        let started = std::time::Instant::now();
+        let cwd = req.cwd.clone().unwrap_or_else(|| "/testbed".into());
+        let timeout = req.timeout_secs.unwrap_or(r2e_tools::DEFAULT_TIMEOUT_SECS);
+        let tools = self
+            .0
+            .entry(cwd.clone())
+            .or_insert_with(|| r2e_tools::ToolBox::new(cwd).with_timeout_secs(timeout));
+        let obs = tools.call(&req.name, &req.args);
+        r2e_shim::ToolReply {
+            text: obs.text(),
+            output: obs.output,
+            error_code: obs.error_code,
+            exit_code: obs.exit_code,
+            finished: obs.finished,
+            duration_us: started.elapsed().as_micros() as u64,
+        }
+    }
+}
+
+fn serve_stream(input: &mut impl Read, output: &mut impl Write, tools: &mut Tools) -> io::Result<Ended> {
     while let Some(frame) = r2e_shim::read_frame(input)? {
         let request: Request = match frame.parse() {
             Ok(r) => r,
@@ -125,7 +153,7 @@ fn serve_stream(input: &mut impl Read, output: &mut impl Write) -> io::Result<En
             }
         };
         let shutdown = matches!(request.op, Op::Shutdown);
-        handle(request, frame.payload, output)?;
+        handle(request, frame.payload, output, tools)?;
         if shutdown {
             return Ok(Ended::Shutdown);
         }
@@ -135,7 +163,7 @@ fn serve_stream(input: &mut impl Read, output: &mut impl Write) -> io::Result<En
 }
 
 /// Runs one request and writes its response frame.
-fn handle(request: Request, payload: Vec<u8>, out: &mut impl Write) -> io::Result<()> {
+fn handle(request: Request, payload: Vec<u8>, out: &mut impl Write, tools: &mut Tools) -> io::Result<()> {
     let id = request.id;
     match request.op {
         Op::Exec(req) => {
@@ -171,6 +199,10 @@ fn handle(request: Request, payload: Vec<u8>, out: &mut impl Write) -> io::Resul
         }
         Op::Stat { path } => {
             let result = fs::stat(&path).map(Reply::Stat);
+            r2e_shim::write_frame(out, &Response { id, result }, &[])
+        }
+        Op::Tool(req) => {
+            let result = Ok(Reply::Tool(tools.call(&req)));
             r2e_shim::write_frame(out, &Response { id, result }, &[])
         }
         Op::Shutdown => r2e_shim::write_frame(

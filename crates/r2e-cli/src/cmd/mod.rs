@@ -10,6 +10,7 @@ pub mod eval_script;
 pub mod grade;
 pub mod image;
 pub mod sandbox;
+pub mod tool;
 
 use r2e_sandbox::Provider;
 use std::future::Future;

@@ -16,7 +16,7 @@ pub use engine::{EngineInfo, connect, endpoint};
 use crate::shim::{SHIM_PATH_IN_SANDBOX, shim_on_host, shim_tar};
 use crate::{
     DirEntry, ExecOptions, ExecOutput, FileStat, OWNER_PID_LABEL, Provider, Result, SANDBOX_LABEL,
-    Sandbox, SandboxError, SandboxSpec, ShimErrorKind,
+    Sandbox, SandboxError, SandboxSpec, ShimErrorKind, ToolReply, ToolRequest,
 };
 use async_trait::async_trait;
 use bollard::Docker;
@@ -36,6 +36,8 @@ use std::time::Duration;
 const HELLO_TIMEOUT: Duration = Duration::from_secs(60);
 /// Slack over a command's own timeout before the host gives up on the shim.
 const REPLY_SLACK: Duration = Duration::from_secs(60);
+/// A tool call's time limit when the request names none (R2E-Gym's 90 s).
+const TOOL_TIMEOUT_SECS: u64 = 90;
 /// Wait for replies to file operations.
 const FILE_OP_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -544,6 +546,15 @@ impl Sandbox for DockerSandbox {
             Ok((other, _)) => Err(self.unexpected(other)),
             Err(SandboxError::Shim(e)) if e.kind == ShimErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
+        }
+    }
+
+    async fn call_tool(&self, req: ToolRequest) -> Result<ToolReply> {
+        let wait = Duration::from_secs(req.timeout_secs.unwrap_or(TOOL_TIMEOUT_SECS)) + REPLY_SLACK;
+        let doing = format!("calling the {} tool", req.name);
+        match self.call(Op::Tool(req), &[], Some(wait), doing).await? {
+            (Reply::Tool(reply), _) => Ok(reply),
+            (other, _) => Err(self.unexpected(other)),
         }
     }
 
