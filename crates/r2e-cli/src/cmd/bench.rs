@@ -124,6 +124,7 @@ async fn sandbox_bench(provider: &DockerProvider, a: SandboxBenchArgs) -> anyhow
     for _ in 0..a.shim_iterations {
         shell.push(time(async { sb.exec(":", &quiet).await.map(drop).map_err(Into::into) }).await?);
     }
+    let (view, search) = tool_calls(&sb, a.shim_iterations / 5).await?;
     let mut engine = Vec::with_capacity(a.engine_iterations);
     for _ in 0..a.engine_iterations {
         engine.push(
@@ -155,6 +156,13 @@ async fn sandbox_bench(provider: &DockerProvider, a: SandboxBenchArgs) -> anyhow
         ms(shell.p95()),
     ]);
     t.add_row(vec![
+        "tool: file_editor view, 20 lines (shim)".into(),
+        view.0.len().to_string(),
+        ms(view.median()),
+        ms(view.p95()),
+    ]);
+    t.add_row(vec!["tool: search, 50 files (shim)".into(), search.0.len().to_string(), ms(search.median()), ms(search.p95())]);
+    t.add_row(vec![
         "fresh docker exec `true` (Engine API)".into(),
         engine.0.len().to_string(),
         ms(engine.median()),
@@ -165,6 +173,12 @@ async fn sandbox_bench(provider: &DockerProvider, a: SandboxBenchArgs) -> anyhow
         starts.0.len().to_string(),
         ms(starts.median()),
         ms(starts.p95()),
+    ]);
+    t.add_row(vec![
+        "cold start to first exec, no network".into(),
+        offline_starts.0.len().to_string(),
+        ms(offline_starts.median()),
+        ms(offline_starts.p95()),
     ]);
     println!("{t}");
     let ratio = engine.median().as_secs_f64() / shim.median().as_secs_f64();
@@ -199,6 +213,31 @@ async fn sandbox_bench(provider: &DockerProvider, a: SandboxBenchArgs) -> anyhow
         println!("{t}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Times `file_editor view` of 20 lines and `search` over 50 files, served by
+/// the shim (R2E-Gym pays a docker exec and a Python start for each).
+async fn tool_calls(sb: &DockerSandbox, n: usize) -> anyhow::Result<(Samples, Samples)> {
+    use r2e_sandbox::ToolRequest;
+    let setup = "mkdir -p /testbed/pkg && cd /testbed/pkg && for i in $(seq 50); do                  for j in $(seq 40); do echo \"def f_${j}(x): return x + $i  # value\"; done > m_$i.py; done";
+    sb.exec(setup, &ExecOptions::default()).await?;
+    let req = |name: &str, args: serde_json::Value| ToolRequest {
+        name: name.into(),
+        args: args.as_object().cloned().unwrap_or_default(),
+        cwd: Some("/testbed".into()),
+        timeout_secs: None,
+    };
+    let view = req(
+        "file_editor",
+        serde_json::json!({"command": "view", "path": "/testbed/pkg/m_1.py", "view_range": [1, 20]}),
+    );
+    let search = req("search", serde_json::json!({"search_term": "value", "path": "/testbed/pkg"}));
+    let mut samples = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for _ in 0..n.max(1) {
+        samples.0.push(time(async { sb.call_tool(view.clone()).await.map(drop).map_err(Into::into) }).await?);
+        samples.1.push(time(async { sb.call_tool(search.clone()).await.map(drop).map_err(Into::into) }).await?);
+    }
+    Ok((Samples(samples.0), Samples(samples.1)))
 }
 
 /// Times `n` sandbox starts, each to the end of its first exec.
