@@ -24,10 +24,16 @@ fn main() {
     // The shim and the crates it links (path dependencies).
     for krate in ["r2e-shim", "r2e-tools"] {
         for p in ["src", "Cargo.toml"] {
-            println!("cargo:rerun-if-changed={}", manifest.join("..").join(krate).join(p).display());
+            println!(
+                "cargo:rerun-if-changed={}",
+                manifest.join("..").join(krate).join(p).display()
+            );
         }
     }
-    println!("cargo:rerun-if-changed={}", workspace.join("Cargo.lock").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        workspace.join("Cargo.lock").display()
+    );
     // The workspace target dir: OUT_DIR is <target>/<profile>/build/<pkg>-<hash>/out
     // (one level deeper with --target); keep the shim's build beside it so it
     // is shared across profiles and survives `touch`es of this crate.

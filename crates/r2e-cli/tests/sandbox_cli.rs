@@ -135,7 +135,7 @@ fn shell_runs_a_script_from_stdin() {
 #[test]
 fn ctrl_c_removes_the_sandbox() {
     let marker = format!("r2e-ctrlc-{}", std::process::id());
-    let mut child = r2e()
+    let child = r2e()
         .args([
             "sandbox",
             "run",

@@ -11,7 +11,9 @@ pub mod image;
 pub mod shim;
 mod types;
 
-pub use r2e_shim::{DirEntry, FileKind, FileStat, ShimError, ShimErrorKind, ToolReply, ToolRequest};
+pub use r2e_shim::{
+    DirEntry, FileKind, FileStat, ShimError, ShimErrorKind, ToolReply, ToolRequest,
+};
 pub use types::{ExecOptions, ExecOutput, SandboxSpec};
 
 use async_trait::async_trait;

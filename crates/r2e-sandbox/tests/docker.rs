@@ -413,7 +413,9 @@ async fn agent_tools_run_inside_the_sandbox() {
         cwd: Some("/testbed".into()),
         timeout_secs: Some(5),
     };
-    sb.exec("mkdir -p /testbed", &ExecOptions::default()).await.unwrap();
+    sb.exec("mkdir -p /testbed", &ExecOptions::default())
+        .await
+        .unwrap();
     let created = sb
         .call_tool(call(
             "file_editor",
@@ -430,28 +432,53 @@ async fn agent_tools_run_inside_the_sandbox() {
         .await
         .unwrap();
     assert!(edit.text.contains("return 2"), "{}", edit.text);
-    assert_eq!(sb.read_file("/testbed/m.py").await.unwrap(), b"def f():\n    return 2\n");
+    assert_eq!(
+        sb.read_file("/testbed/m.py").await.unwrap(),
+        b"def f():\n    return 2\n"
+    );
     // The undo history lives in the shim between calls.
-    sb.call_tool(call("file_editor", serde_json::json!({"command": "undo_edit", "path": "/testbed/m.py"})))
-        .await
-        .unwrap();
-    assert_eq!(sb.read_file("/testbed/m.py").await.unwrap(), b"def f():\n    return 1\n");
+    sb.call_tool(call(
+        "file_editor",
+        serde_json::json!({"command": "undo_edit", "path": "/testbed/m.py"}),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        sb.read_file("/testbed/m.py").await.unwrap(),
+        b"def f():\n    return 1\n"
+    );
     let view = sb
-        .call_tool(call("file_editor", serde_json::json!({"command": "view", "path": "/testbed/m.py"})))
+        .call_tool(call(
+            "file_editor",
+            serde_json::json!({"command": "view", "path": "/testbed/m.py"}),
+        ))
         .await
         .unwrap();
-    assert!(view.text.contains("     1 def f():\n     2     return 1"), "{}", view.text);
+    assert!(
+        view.text.contains("     1 def f():\n     2     return 1"),
+        "{}",
+        view.text
+    );
     let found = sb
-        .call_tool(call("search", serde_json::json!({"search_term": "return", "path": "/testbed"})))
+        .call_tool(call(
+            "search",
+            serde_json::json!({"search_term": "return", "path": "/testbed"}),
+        ))
         .await
         .unwrap();
     assert!(found.text.contains("./m.py (1 matches)"), "{}", found.text);
     let bash = sb
-        .call_tool(call("execute_bash", serde_json::json!({"cmd": "echo hi; exit 3"})))
+        .call_tool(call(
+            "execute_bash",
+            serde_json::json!({"cmd": "echo hi; exit 3"}),
+        ))
         .await
         .unwrap();
     assert!(bash.text.contains("hi") && bash.exit_code == 3, "{bash:?}");
-    let done = sb.call_tool(call("finish", serde_json::json!({}))).await.unwrap();
+    let done = sb
+        .call_tool(call("finish", serde_json::json!({})))
+        .await
+        .unwrap();
     assert!(done.finished);
     sb.close().await.unwrap();
 }

@@ -128,7 +128,11 @@ impl Tools {
     }
 }
 
-fn serve_stream(input: &mut impl Read, output: &mut impl Write, tools: &mut Tools) -> io::Result<Ended> {
+fn serve_stream(
+    input: &mut impl Read,
+    output: &mut impl Write,
+    tools: &mut Tools,
+) -> io::Result<Ended> {
     while let Some(frame) = r2e_shim::read_frame(input)? {
         let request: Request = match frame.parse() {
             Ok(r) => r,
@@ -163,7 +167,12 @@ fn serve_stream(input: &mut impl Read, output: &mut impl Write, tools: &mut Tool
 }
 
 /// Runs one request and writes its response frame.
-fn handle(request: Request, payload: Vec<u8>, out: &mut impl Write, tools: &mut Tools) -> io::Result<()> {
+fn handle(
+    request: Request,
+    payload: Vec<u8>,
+    out: &mut impl Write,
+    tools: &mut Tools,
+) -> io::Result<()> {
     let id = request.id;
     match request.op {
         Op::Exec(req) => {

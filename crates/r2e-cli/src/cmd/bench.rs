@@ -161,7 +161,12 @@ async fn sandbox_bench(provider: &DockerProvider, a: SandboxBenchArgs) -> anyhow
         ms(view.median()),
         ms(view.p95()),
     ]);
-    t.add_row(vec!["tool: search, 50 files (shim)".into(), search.0.len().to_string(), ms(search.median()), ms(search.p95())]);
+    t.add_row(vec![
+        "tool: search, 50 files (shim)".into(),
+        search.0.len().to_string(),
+        ms(search.median()),
+        ms(search.p95()),
+    ]);
     t.add_row(vec![
         "fresh docker exec `true` (Engine API)".into(),
         engine.0.len().to_string(),
@@ -231,11 +236,30 @@ async fn tool_calls(sb: &DockerSandbox, n: usize) -> anyhow::Result<(Samples, Sa
         "file_editor",
         serde_json::json!({"command": "view", "path": "/testbed/pkg/m_1.py", "view_range": [1, 20]}),
     );
-    let search = req("search", serde_json::json!({"search_term": "value", "path": "/testbed/pkg"}));
+    let search = req(
+        "search",
+        serde_json::json!({"search_term": "value", "path": "/testbed/pkg"}),
+    );
     let mut samples = (Vec::with_capacity(n), Vec::with_capacity(n));
     for _ in 0..n.max(1) {
-        samples.0.push(time(async { sb.call_tool(view.clone()).await.map(drop).map_err(Into::into) }).await?);
-        samples.1.push(time(async { sb.call_tool(search.clone()).await.map(drop).map_err(Into::into) }).await?);
+        samples.0.push(
+            time(async {
+                sb.call_tool(view.clone())
+                    .await
+                    .map(drop)
+                    .map_err(Into::into)
+            })
+            .await?,
+        );
+        samples.1.push(
+            time(async {
+                sb.call_tool(search.clone())
+                    .await
+                    .map(drop)
+                    .map_err(Into::into)
+            })
+            .await?,
+        );
     }
     Ok((Samples(samples.0), Samples(samples.1)))
 }
