@@ -83,13 +83,49 @@ pub enum DemoError {
     Commit(String),
 }
 
-/// Builds the demo image from `base_image` (reusing it when it exists) and
-/// returns its tasks, whose test command and log parser are set in `extra`.
+/// Image label holding the demo's tasks as JSON, so a built image is reused.
+const TASKS_LABEL: &str = "dev.r2e.demo.tasks";
+
+/// Builds the demo image from `base_image` (reusing it when one was already
+/// built from the same base image and sources) and returns its tasks, whose
+/// test command and log parser are set in `extra`.
 pub async fn build(provider: &DockerProvider, base_image: &str) -> Result<Vec<Task>, DemoError> {
+    let base_id = r2e_sandbox::image::image_id(provider.client(), base_image)
+        .await?
+        .ok_or_else(|| SandboxError::ImageNotFound {
+            image: base_image.to_string(),
+        })?;
+    let image = format!("{DEMO_REPO}:{}", source_digest(&base_id));
+    if let Some(tasks) = built_tasks(provider, &image).await {
+        return Ok(tasks);
+    }
     let sb = provider.start_docker(&SandboxSpec::new(base_image)).await?;
-    let result = build_in(&sb, provider).await;
+    let result = build_in(&sb, provider, &image).await;
     sb.close().await?;
     result
+}
+
+/// A digest of everything the demo image is made from.
+fn source_digest(base_id: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let parts = [base_id, CALC].into_iter().chain(
+        BUGS.iter()
+            .flat_map(|b| [b.name, b.buggy, b.fixed, b.issue, b.test]),
+    );
+    for part in parts {
+        for byte in part.bytes().chain([0]) {
+            h ^= u64::from(byte);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
+}
+
+/// The tasks stored on an already built demo image.
+async fn built_tasks(provider: &DockerProvider, image: &str) -> Option<Vec<Task>> {
+    let info = provider.client().inspect_image(image).await.ok()?;
+    let json = info.config?.labels?.remove(TASKS_LABEL)?;
+    serde_json::from_str(&json).ok()
 }
 
 async fn git(sb: &dyn Sandbox, cmd: &str) -> Result<String, DemoError> {
@@ -118,6 +154,7 @@ async fn git(sb: &dyn Sandbox, cmd: &str) -> Result<String, DemoError> {
 async fn build_in(
     sb: &r2e_sandbox::docker::DockerSandbox,
     provider: &DockerProvider,
+    image: &str,
 ) -> Result<Vec<Task>, DemoError> {
     sb.write_file("/testbed/calc.py", CALC.as_bytes(), None)
         .await?;
@@ -148,21 +185,28 @@ async fn build_in(
         .await?;
         tasks.push(task(bug, &commit, gold, test_patch));
     }
-    let tag = &commit[..12];
+    for t in &mut tasks {
+        t.image = image.to_string();
+    }
+    let (repo, tag) = image.rsplit_once(':').expect("the demo image has a tag");
     let opts = bollard::query_parameters::CommitContainerOptionsBuilder::default()
         .container(sb.id())
-        .repo(DEMO_REPO)
+        .repo(repo)
         .tag(tag)
         .build();
+    let labels = std::collections::HashMap::from([(
+        TASKS_LABEL.to_string(),
+        serde_json::to_string(&tasks).expect("tasks serialize"),
+    )]);
+    let config = bollard::models::ContainerConfig {
+        labels: Some(labels),
+        ..Default::default()
+    };
     provider
         .client()
-        .commit_container(opts, bollard::models::ContainerConfig::default())
+        .commit_container(opts, config)
         .await
         .map_err(|e| DemoError::Commit(e.to_string()))?;
-    let image = format!("{DEMO_REPO}:{tag}");
-    for t in &mut tasks {
-        t.image = image.clone();
-    }
     Ok(tasks)
 }
 
