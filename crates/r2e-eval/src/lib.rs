@@ -19,4 +19,7 @@ pub mod spec;
 
 pub use predictions::Prediction;
 pub use report::RunReport;
-pub use run::{EvalError, EvalOptions, InstanceOutcome, Verdict, evaluate_all, evaluate_one};
+pub use run::{
+    EvalError, EvalOptions, InstanceOutcome, TestRun, Verdict, evaluate_all, evaluate_one,
+    run_hidden_tests, test_script,
+};

@@ -273,10 +273,7 @@ async fn run_instance(
 ) -> Result<Verdict, String> {
     let patch = pred.model_patch.clone().unwrap_or_default();
     write(dir, "patch.diff", &patch)?;
-    let script = match task.source {
-        SourceFormat::R2eGym => r2e_gym_script(task),
-        SourceFormat::SweBench => crate::spec::eval_script(task).map_err(|e| e.to_string())?,
-    };
+    let script = test_script(task).map_err(|e| e.to_string())?;
     write(dir, "eval.sh", &script)?;
     let spec = SandboxSpec::new(&task.image);
     let sandbox = provider.start(&spec).await.map_err(|e| e.to_string())?;
@@ -350,27 +347,10 @@ async fn in_sandbox(
         .await
         .map_err(err)?;
     log.line(&format!("Git diff before:\n{}", diff.stdout_text()));
-    if task.source == SourceFormat::R2eGym {
-        for f in &task.test_files {
-            let path = format!("{WORKDIR}/{}", f.path);
-            sb.write_file(&path, f.content.as_bytes(), None)
-                .await
-                .map_err(err)?;
-        }
-    }
-    sb.write_file(EVAL_PATH, script.as_bytes(), Some(0o755))
+    let out = run_hidden_tests(sb, task, script, opts.timeout, opts.max_output)
         .await
         .map_err(err)?;
-    let run = ExecOptions {
-        timeout: Some(opts.timeout),
-        max_output: opts.max_output,
-        ..Default::default()
-    };
-    let out = sb
-        .exec(&format!("/bin/bash {EVAL_PATH} 2>&1"), &run)
-        .await
-        .map_err(err)?;
-    let mut test_output = out.stdout_text().into_owned();
+    let mut test_output = out.log;
     log.line(&format!(
         "Test runtime: {:.2} seconds",
         out.duration.as_secs_f64()
@@ -407,6 +387,60 @@ fn r2e_gym_script(task: &Task) -> String {
         .and_then(|v| v.as_str())
         .unwrap_or("bash run_tests.sh");
     format!("#!/bin/bash\ncd {}\n{cmd}\n", shell_quote(WORKDIR))
+}
+
+/// The output of one run of a task's hidden tests.
+#[derive(Debug, Clone)]
+pub struct TestRun {
+    /// Standard output and error of the eval script, interleaved as produced.
+    pub log: String,
+    /// The time limit killed the run.
+    pub timed_out: bool,
+    /// How long it ran.
+    pub duration: Duration,
+}
+
+/// The script that runs `task`'s hidden tests: SWE-bench's eval.sh (see
+/// [`crate::spec`]) or, for R2E-Gym rows, the image's `run_tests.sh`.
+pub fn test_script(task: &Task) -> Result<String, crate::spec::SpecError> {
+    match task.source {
+        SourceFormat::R2eGym => Ok(r2e_gym_script(task)),
+        SourceFormat::SweBench => crate::spec::eval_script(task),
+    }
+}
+
+/// Brings `task`'s hidden tests into the sandbox (R2E-Gym's test files; the
+/// script applies SWE-bench's test patch itself) and runs `script` there,
+/// whatever state the repository is in. This is both the harness's test run
+/// and an environment's reward.
+pub async fn run_hidden_tests(
+    sb: &dyn Sandbox,
+    task: &Task,
+    script: &str,
+    timeout: Duration,
+    max_output: u64,
+) -> Result<TestRun, r2e_sandbox::SandboxError> {
+    if task.source == SourceFormat::R2eGym {
+        for f in &task.test_files {
+            sb.write_file(&format!("{WORKDIR}/{}", f.path), f.content.as_bytes(), None)
+                .await?;
+        }
+    }
+    sb.write_file(EVAL_PATH, script.as_bytes(), Some(0o755))
+        .await?;
+    let run = ExecOptions {
+        timeout: Some(timeout),
+        max_output,
+        ..Default::default()
+    };
+    let out = sb
+        .exec(&format!("/bin/bash {EVAL_PATH} 2>&1"), &run)
+        .await?;
+    Ok(TestRun {
+        log: out.stdout_text().into_owned(),
+        timed_out: out.timed_out,
+        duration: out.duration,
+    })
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> Result<(), String> {

@@ -1,0 +1,76 @@
+//! RepoEnv on the demo tasks in Docker: fixing the bug through the tools earns
+//! reward 1 and a patch like the gold one; leaving it earns 0.
+
+use r2e_env::{EnvOptions, RepoEnv};
+use r2e_sandbox::docker::DockerProvider;
+use serde_json::json;
+
+fn image() -> String {
+    std::env::var("R2E_TEST_IMAGE").unwrap_or_else(|_| "r2e/base:bookworm".into())
+}
+
+fn args(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    v.as_object().cloned().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fix_through_the_tools_earns_the_reward() {
+    let p = DockerProvider::connect().await.expect("a Docker daemon");
+    let tasks = r2e_eval::demo::build(&p, &image()).await.unwrap();
+    let task = tasks
+        .iter()
+        .find(|t| t.task_id.ends_with("-mul"))
+        .unwrap()
+        .clone();
+
+    let env = RepoEnv::reset(&p, task.clone(), EnvOptions::default())
+        .await
+        .unwrap();
+    let view = env
+        .step(
+            "file_editor",
+            &args(json!({"command": "view", "path": "/testbed/calc.py"})),
+        )
+        .await
+        .unwrap();
+    assert!(view.text.contains("return a + b"), "{}", view.text);
+    let hidden = env
+        .step("execute_bash", &args(json!({"cmd": "ls tests"})))
+        .await
+        .unwrap();
+    assert!(
+        !hidden.text.contains("test_mul.py"),
+        "hidden tests are out of reach: {}",
+        hidden.text
+    );
+    let edit = env
+        .step(
+            "file_editor",
+            &args(json!({"command": "str_replace", "path": "/testbed/calc.py",
+                          "old_str": "def mul(a, b):\n    return a + b", "new_str": "def mul(a, b):\n    return a * b"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(edit.error_code, "0", "{}", edit.text);
+    let patch = env.patch().await.unwrap();
+    assert_eq!(
+        patch, task.gold_patch,
+        "the agent's patch is the gold one here"
+    );
+    let reward = env.reward().await.unwrap();
+    assert_eq!(reward.value, 1.0, "{}\n{}", reward.report, reward.log);
+    env.close().await.unwrap();
+
+    let untouched = RepoEnv::reset(&p, task, EnvOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(untouched.patch().await.unwrap(), "");
+    let reward = untouched.reward().await.unwrap();
+    assert_eq!(reward.value, 0.0);
+    assert!(
+        reward.report.contains("\"resolved\": false"),
+        "{}",
+        reward.report
+    );
+    untouched.close().await.unwrap();
+}
