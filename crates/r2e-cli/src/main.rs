@@ -10,8 +10,8 @@ use std::process::ExitCode;
 
 /// r2e — executable repository environments for training and evaluating coding agents.
 ///
-/// Start with `r2e doctor`, then `r2e image bootstrap` (a base image without a
-/// registry) and `r2e sandbox run -- python3 --version`.
+/// Start with `r2e quickstart` (base image, demo tasks, the oracle agent, rewards;
+/// no LLM or registry needed) and `r2e doctor`.
 #[derive(Debug, Parser)]
 #[command(name = "r2e", version, about, propagate_version = true)]
 struct Cli {
@@ -24,6 +24,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// First contact: base image, a small real dataset, the oracle agent through the
+    /// tools, reward from the hidden tests — no LLM, no registry.
+    Quickstart(cmd::quickstart::QuickstartArgs),
     /// Read, inspect and convert task datasets (R2E-Gym, SWE-bench; JSONL, JSON, Parquet).
     #[command(subcommand)]
     Dataset(cmd::dataset::DatasetCmd),
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
     let result = match cli.command {
+        Command::Quickstart(a) => cmd::quickstart::run(a),
         Command::Dataset(c) => cmd::dataset::run(c),
         Command::Grade(a) => cmd::grade::run(a),
         Command::Eval(a) => cmd::eval::run(a),

@@ -5,6 +5,7 @@
 //! * [`dataset`]: JSON Lines, JSON and Parquet files and directories of shards;
 //! * [`image`]: image-name conventions and templates;
 //! * [`summary`]: counts per repository and source format;
+//! * [`trajectory`]: one episode of an agent, as written to trajectory JSONL;
 //! * [`parsed_commit`], [`diff`]: the patch handling the converters need.
 
 #![warn(missing_docs)]
@@ -16,5 +17,7 @@ pub mod parsed_commit;
 pub mod row;
 pub mod summary;
 pub mod task;
+pub mod trajectory;
 
 pub use task::{SourceFormat, Task, TestFile};
+pub use trajectory::{Action, ExitReason, Step, Trajectory, Usage};

@@ -9,6 +9,7 @@ pub mod eval;
 pub mod eval_script;
 pub mod grade;
 pub mod image;
+pub mod quickstart;
 pub mod sandbox;
 pub mod tool;
 

@@ -1,0 +1,100 @@
+//! `r2e quickstart`: the whole loop on a fresh machine with no LLM and no
+//! registry — base image, a small real dataset, the oracle agent through the
+//! tools, the hidden tests, the reward, the trajectories.
+
+use super::{DEFAULT_IMAGE, block_on, until_interrupted};
+use anyhow::Context;
+use clap::Args;
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use r2e_env::{EnvOptions, RepoEnv};
+use r2e_sandbox::docker::DockerProvider;
+use r2e_sandbox::image::{BootstrapOptions, bootstrap, image_id};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Arguments of `r2e quickstart`.
+#[derive(Debug, Args)]
+pub struct QuickstartArgs {
+    /// Base image; built with `r2e image bootstrap` when it is r2e's own and missing.
+    #[arg(long, default_value = DEFAULT_IMAGE)]
+    base_image: String,
+    /// Directory for the dataset and the trajectories.
+    #[arg(long, default_value = "r2e-quickstart")]
+    out: PathBuf,
+}
+
+/// Runs the quickstart.
+pub fn run(a: QuickstartArgs) -> anyhow::Result<ExitCode> {
+    block_on(async move {
+        let provider = DockerProvider::connect().await?;
+        until_interrupted(&provider, quickstart(&provider, a)).await
+    })?
+}
+
+async fn quickstart(provider: &DockerProvider, a: QuickstartArgs) -> anyhow::Result<ExitCode> {
+    if image_id(provider.client(), &a.base_image).await?.is_none() {
+        let suite = a.base_image.strip_prefix("r2e/base:").with_context(|| {
+            format!(
+                "{} is not in the engine; pull it or build it with `r2e image bootstrap`",
+                a.base_image
+            )
+        })?;
+        println!(
+            "1/4 building the base image {} (once, about a minute)",
+            a.base_image
+        );
+        bootstrap(
+            provider.client(),
+            &BootstrapOptions::new(suite, &a.base_image),
+            &|step| println!("    · {step}"),
+        )
+        .await?;
+    } else {
+        println!("1/4 base image {} is present", a.base_image);
+    }
+    println!("2/4 building the demo tasks (a Python package with three bugs)");
+    let tasks = r2e_eval::demo::build(provider, &a.base_image).await?;
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let dataset = a.out.join("demo.jsonl");
+    r2e_core::dataset::write(&dataset, &tasks)?;
+    println!("3/4 running the oracle agent on each task through the tools");
+    let traj_path = a.out.join("trajectories.jsonl");
+    let mut traj_file = std::fs::File::create(&traj_path)
+        .with_context(|| format!("creating {}", traj_path.display()))?;
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_header(vec!["task", "steps", "exit", "reward", "seconds"]);
+    let mut resolved = 0;
+    for task in &tasks {
+        let env = RepoEnv::reset(provider, task.clone(), EnvOptions::default()).await?;
+        let traj = r2e_agent::oracle::run(&env).await;
+        env.close().await?;
+        writeln!(traj_file, "{}", serde_json::to_string(&traj)?)?;
+        if traj.reward == Some(1.0) {
+            resolved += 1;
+        }
+        table.add_row(vec![
+            traj.task_id.clone(),
+            traj.steps.len().to_string(),
+            format!("{:?}", traj.exit_reason).to_lowercase(),
+            traj.reward
+                .map_or_else(|| "—".into(), |r| format!("{r:.0}")),
+            format!("{:.1}", traj.duration_secs),
+        ]);
+    }
+    println!("4/4 graded with the hidden tests\n{table}");
+    println!("{resolved}/{} resolved", tasks.len());
+    println!("dataset:      {}", dataset.display());
+    println!("trajectories: {}", traj_path.display());
+    println!(
+        "next: r2e eval --dataset {} --predictions gold --run-id first",
+        dataset.display()
+    );
+    Ok(if resolved == tasks.len() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,99 @@
+//! Trajectories: one JSON object per episode (one line of a JSONL file),
+//! read by the viewer, the verifiers and the SFT export.
+
+use serde::{Deserialize, Serialize};
+
+/// Why an episode ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExitReason {
+    /// The agent called `finish`/`submit`.
+    Submitted,
+    /// The step limit was reached.
+    MaxSteps,
+    /// The token limit was reached.
+    TokenLimit,
+    /// The wall-time limit was reached.
+    TimeLimit,
+    /// The cost limit was reached.
+    CostLimit,
+    /// The model's context window was exceeded.
+    ContextLength,
+    /// Something failed (the message is in `error`).
+    Error,
+}
+
+/// Token counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Usage {
+    /// Tokens sent.
+    pub prompt_tokens: u64,
+    /// Tokens generated.
+    pub completion_tokens: u64,
+}
+
+impl std::ops::AddAssign for Usage {
+    fn add_assign(&mut self, other: Usage) {
+        self.prompt_tokens += other.prompt_tokens;
+        self.completion_tokens += other.completion_tokens;
+    }
+}
+
+/// One tool call the agent made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Action {
+    /// Tool name.
+    pub tool: String,
+    /// Arguments as the model gave them.
+    pub args: serde_json::Map<String, serde_json::Value>,
+}
+
+/// One step: what the agent thought and did, and what it saw.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    /// The model's text before the action.
+    pub thought: String,
+    /// The tool call.
+    pub action: Action,
+    /// The observation text the model was shown.
+    pub observation: String,
+    /// Seconds spent waiting for the model.
+    pub llm_secs: f64,
+    /// Seconds spent in the environment.
+    pub env_secs: f64,
+    /// Tokens of this step's model call.
+    #[serde(default)]
+    pub usage: Usage,
+}
+
+/// One episode of an agent on a task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trajectory {
+    /// The task.
+    pub task_id: String,
+    /// The model (or built-in agent, such as `oracle`).
+    pub model: String,
+    /// The agent configuration used.
+    pub agent: String,
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+    /// The final patch.
+    pub patch: String,
+    /// The reward from the hidden tests, when they ran.
+    pub reward: Option<f64>,
+    /// Why the episode ended.
+    pub exit_reason: ExitReason,
+    /// What failed, when `exit_reason` is `error`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Total tokens.
+    #[serde(default)]
+    pub usage: Usage,
+    /// Total cost in USD.
+    #[serde(default)]
+    pub cost_usd: f64,
+    /// Start time, seconds since the epoch.
+    pub started_at: f64,
+    /// Wall time of the episode in seconds.
+    pub duration_secs: f64,
+}
