@@ -40,14 +40,12 @@ impl AnthropicClient {
     /// A client with `options`; unset key and base URL are read from
     /// `ANTHROPIC_API_KEY` and `ANTHROPIC_BASE_URL`.
     pub fn new(options: ClientOptions) -> Result<Self, LlmError> {
-        let base_url = options.resolve_base_url("ANTHROPIC_BASE_URL", DEFAULT_BASE_URL);
-        let api_key = options.resolve_api_key("ANTHROPIC_API_KEY");
-        if api_key.is_none() && base_url == DEFAULT_BASE_URL {
-            return Err(LlmError::MissingApiKey {
-                provider: ANTHROPIC,
-                env_var: "ANTHROPIC_API_KEY",
-            });
-        }
+        let (base_url, api_key) = options.resolve_endpoint(
+            ANTHROPIC,
+            "ANTHROPIC_API_KEY",
+            "ANTHROPIC_BASE_URL",
+            DEFAULT_BASE_URL,
+        )?;
         let base_url = base_url.strip_suffix("/v1").unwrap_or(&base_url);
         let wire = AnthropicWire {
             url: format!("{base_url}/v1/messages"),

@@ -191,6 +191,26 @@ impl ClientOptions {
             .or_else(|| std::env::var(env_var).ok())
             .filter(|key| !key.trim().is_empty())
     }
+
+    /// Base URL and key of a provider; a key is required only by its official
+    /// endpoint (a local vLLM or SGLang server needs none).
+    fn resolve_endpoint(
+        &self,
+        provider: &'static str,
+        key_env: &'static str,
+        url_env: &str,
+        default_url: &str,
+    ) -> Result<(String, Option<String>), LlmError> {
+        let base_url = self.resolve_base_url(url_env, default_url);
+        let api_key = self.resolve_api_key(key_env);
+        if api_key.is_none() && base_url == default_url {
+            return Err(LlmError::MissingApiKey {
+                provider,
+                env_var: key_env,
+            });
+        }
+        Ok((base_url, api_key))
+    }
 }
 
 /// Which wire protocol a [`LlmConfig`] builds.

@@ -36,14 +36,12 @@ impl OpenAiClient {
     /// A client with `options`; unset key and base URL are read from
     /// `OPENAI_API_KEY` and `OPENAI_BASE_URL`.
     pub fn new(options: ClientOptions) -> Result<Self, LlmError> {
-        let base_url = options.resolve_base_url("OPENAI_BASE_URL", DEFAULT_BASE_URL);
-        let api_key = options.resolve_api_key("OPENAI_API_KEY");
-        if api_key.is_none() && base_url == DEFAULT_BASE_URL {
-            return Err(LlmError::MissingApiKey {
-                provider: OPENAI,
-                env_var: "OPENAI_API_KEY",
-            });
-        }
+        let (base_url, api_key) = options.resolve_endpoint(
+            OPENAI,
+            "OPENAI_API_KEY",
+            "OPENAI_BASE_URL",
+            DEFAULT_BASE_URL,
+        )?;
         let wire = OpenAiWire {
             url: format!("{base_url}/chat/completions"),
             api_key,

@@ -143,48 +143,22 @@ async fn sandbox_bench(provider: &DockerProvider, a: SandboxBenchArgs) -> anyhow
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED)
         .set_header(vec!["measure", "n", "median", "p95"]);
-    t.add_row(vec![
-        "exec `true` through the shim".into(),
-        shim.0.len().to_string(),
-        ms(shim.median()),
-        ms(shim.p95()),
-    ]);
-    t.add_row(vec![
-        "exec `bash -c :` through the shim".into(),
-        shell.0.len().to_string(),
-        ms(shell.median()),
-        ms(shell.p95()),
-    ]);
-    t.add_row(vec![
-        "tool: file_editor view, 20 lines (shim)".into(),
-        view.0.len().to_string(),
-        ms(view.median()),
-        ms(view.p95()),
-    ]);
-    t.add_row(vec![
-        "tool: search, 50 files (shim)".into(),
-        search.0.len().to_string(),
-        ms(search.median()),
-        ms(search.p95()),
-    ]);
-    t.add_row(vec![
-        "fresh docker exec `true` (Engine API)".into(),
-        engine.0.len().to_string(),
-        ms(engine.median()),
-        ms(engine.p95()),
-    ]);
-    t.add_row(vec![
-        "cold start to first exec".into(),
-        starts.0.len().to_string(),
-        ms(starts.median()),
-        ms(starts.p95()),
-    ]);
-    t.add_row(vec![
-        "cold start to first exec, no network".into(),
-        offline_starts.0.len().to_string(),
-        ms(offline_starts.median()),
-        ms(offline_starts.p95()),
-    ]);
+    for (label, samples) in [
+        ("exec `true` through the shim", &shim),
+        ("exec `bash -c :` through the shim", &shell),
+        ("tool: file_editor view, 20 lines (shim)", &view),
+        ("tool: search, 50 files (shim)", &search),
+        ("fresh docker exec `true` (Engine API)", &engine),
+        ("cold start to first exec", &starts),
+        ("cold start to first exec, no network", &offline_starts),
+    ] {
+        t.add_row(vec![
+            label.to_string(),
+            samples.0.len().to_string(),
+            ms(samples.median()),
+            ms(samples.p95()),
+        ]);
+    }
     println!("{t}");
     let ratio = engine.median().as_secs_f64() / shim.median().as_secs_f64();
     println!(
