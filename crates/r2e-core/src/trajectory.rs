@@ -97,3 +97,45 @@ pub struct Trajectory {
     /// Wall time of the episode in seconds.
     pub duration_secs: f64,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trajectory_survives_a_json_round_trip_exactly() {
+        let traj = Trajectory {
+            task_id: "t".into(),
+            model: "m".into(),
+            agent: "a".into(),
+            steps: vec![Step {
+                thought: "look".into(),
+                action: Action {
+                    tool: "execute_bash".into(),
+                    args: serde_json::json!({"cmd": "ls"})
+                        .as_object()
+                        .cloned()
+                        .unwrap(),
+                },
+                observation: "x".into(),
+                llm_secs: 0.1 + 0.2,
+                env_secs: 0.000735509,
+                usage: Usage {
+                    prompt_tokens: 3,
+                    completion_tokens: 4,
+                },
+            }],
+            patch: String::new(),
+            reward: Some(1.0),
+            exit_reason: ExitReason::Submitted,
+            error: None,
+            usage: Usage::default(),
+            cost_usd: 0.0,
+            started_at: 1_795_644_873.025_796_7,
+            duration_secs: 0.103402043,
+        };
+        let line = serde_json::to_string(&traj).unwrap();
+        assert!(line.contains(r#""exit_reason":"submitted""#), "{line}");
+        assert_eq!(serde_json::from_str::<Trajectory>(&line).unwrap(), traj);
+    }
+}
