@@ -10,8 +10,10 @@
 use r2e_core::{SourceFormat, Task};
 use r2e_grade::GradeOptions;
 use r2e_sandbox::{
-    ExecOptions, Provider, Sandbox, SandboxError, SandboxSpec, ToolReply, ToolRequest, shell_quote,
+    ExecOptions, Provider, Sandbox, SandboxError, SandboxSpec, ToolReply, ToolRequest, WarmPool,
+    shell_quote,
 };
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Where hidden R2E-Gym tests live in the repository (excluded from patches).
@@ -96,12 +98,37 @@ impl RepoEnv {
         task: Task,
         opts: EnvOptions,
     ) -> Result<Self, EnvError> {
+        let sandbox = provider.start(&Self::sandbox_spec(&task, &opts)).await?;
+        Self::reset_in(sandbox, task, opts).await
+    }
+
+    /// Like [`RepoEnv::reset`], with a sandbox from a [`WarmPool`]: a few
+    /// milliseconds instead of a container start.
+    pub async fn reset_from_pool(
+        pool: &Arc<WarmPool>,
+        task: Task,
+        opts: EnvOptions,
+    ) -> Result<Self, EnvError> {
+        let sandbox = pool.take(&Self::sandbox_spec(&task, &opts)).await?;
+        Self::reset_in(sandbox, task, opts).await
+    }
+
+    /// The sandbox a task's environment runs in (what a warm pool keeps ready).
+    pub fn sandbox_spec(task: &Task, opts: &EnvOptions) -> SandboxSpec {
         let mut spec = SandboxSpec::new(&task.image);
         spec.workdir = Some(opts.workdir.clone());
         if task.source == SourceFormat::R2eGym {
             spec.env.push(("PATH".into(), R2E_GYM_PATH.into()));
         }
-        let sandbox = provider.start(&spec).await?;
+        spec
+    }
+
+    /// Prepares a fresh sandbox started from [`RepoEnv::sandbox_spec`].
+    async fn reset_in(
+        sandbox: Box<dyn Sandbox>,
+        task: Task,
+        opts: EnvOptions,
+    ) -> Result<Self, EnvError> {
         let env = RepoEnv {
             task,
             sandbox,

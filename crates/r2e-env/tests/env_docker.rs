@@ -74,3 +74,52 @@ async fn a_fix_through_the_tools_earns_the_reward() {
     );
     untouched.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_warm_pool_makes_reset_cheap_and_refills() {
+    use r2e_sandbox::{Provider, WarmPool};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+    let p = DockerProvider::connect().await.expect("a Docker daemon");
+    let tasks = r2e_eval::demo::build(&p, &image()).await.unwrap();
+    let task = tasks
+        .iter()
+        .find(|t| t.task_id.ends_with("-add"))
+        .unwrap()
+        .clone();
+    let provider: Arc<dyn Provider> = Arc::new(p.clone());
+    let pool = WarmPool::new(provider, 2);
+    let spec = RepoEnv::sandbox_spec(&task, &EnvOptions::default());
+    pool.fill(&spec).await.unwrap();
+    assert_eq!(pool.ready(&spec), 2);
+    let t = Instant::now();
+    let env = RepoEnv::reset_from_pool(&pool, task.clone(), EnvOptions::default())
+        .await
+        .unwrap();
+    let took = t.elapsed();
+    let cold = Instant::now();
+    RepoEnv::reset(&p, task.clone(), EnvOptions::default())
+        .await
+        .unwrap()
+        .close()
+        .await
+        .unwrap();
+    assert!(
+        took < cold.elapsed(),
+        "a pooled reset ({took:?}) is faster than a cold one"
+    );
+    env.step("file_editor", &args(json!({"command": "str_replace", "path": "/testbed/calc.py",
+        "old_str": "def add(a, b):\n    return a - b", "new_str": "def add(a, b):\n    return a + b"})))
+        .await
+        .unwrap();
+    assert_eq!(env.reward().await.unwrap().value, 1.0);
+    env.close().await.unwrap();
+    // The pool starts a replacement in the background.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while pool.ready(&spec) < 2 {
+        assert!(Instant::now() < deadline, "the pool did not refill");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    pool.drain().await;
+    assert_eq!(pool.ready(&spec), 0);
+}

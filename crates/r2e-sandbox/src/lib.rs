@@ -4,13 +4,16 @@
 //! moves files through `r2e-shim`, the static binary embedded in this crate
 //! ([`shim`]) and started as each sandbox's main process. The Docker provider
 //! ([`docker`]) talks to the Engine API through bollard, negotiating the API
-//! version with the daemon. [`image`] builds base images without a registry.
+//! version with the daemon. [`image`] builds base images without a registry;
+//! [`pool`] keeps started sandboxes warm so that taking one is nearly free.
 
 pub mod docker;
 pub mod image;
+pub mod pool;
 pub mod shim;
 mod types;
 
+pub use pool::WarmPool;
 pub use r2e_shim::{
     DirEntry, FileKind, FileStat, ShimError, ShimErrorKind, ToolReply, ToolRequest,
 };

@@ -36,7 +36,7 @@ pub struct SandboxBenchArgs {
     /// Cold starts to time.
     #[arg(long, default_value_t = 10)]
     starts: usize,
-    /// Sandbox counts for the concurrency test (comma-separated; empty to skip).
+    /// Sandbox counts for the concurrency test (comma-separated; 0 skips it).
     #[arg(long, value_delimiter = ',', default_value = "8,32,64")]
     concurrency: Vec<usize>,
     /// Execs per sandbox under concurrent load.
@@ -106,6 +106,7 @@ async fn sandbox_bench(provider: &DockerProvider, a: SandboxBenchArgs) -> anyhow
         ..spec.clone()
     };
     let offline_starts = cold_starts(provider, &offline, a.starts).await?;
+    let pooled = pooled_starts(provider, &spec, a.starts).await?;
 
     let sb = provider.start_docker(&spec).await?;
     let mut shim = Vec::with_capacity(a.shim_iterations);
@@ -151,6 +152,7 @@ async fn sandbox_bench(provider: &DockerProvider, a: SandboxBenchArgs) -> anyhow
         ("fresh docker exec `true` (Engine API)", &engine),
         ("cold start to first exec", &starts),
         ("cold start to first exec, no network", &offline_starts),
+        ("warm-pool take to first exec", &pooled),
     ] {
         t.add_row(vec![
             label.to_string(),
@@ -175,7 +177,7 @@ async fn sandbox_bench(provider: &DockerProvider, a: SandboxBenchArgs) -> anyhow
         verdict(offline_starts.median() <= Duration::from_millis(300))
     );
 
-    if !a.concurrency.is_empty() {
+    if a.concurrency.iter().any(|&n| n > 0) {
         let mut t = Table::new();
         t.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
             "sandboxes",
@@ -185,7 +187,7 @@ async fn sandbox_bench(provider: &DockerProvider, a: SandboxBenchArgs) -> anyhow
             "step p95",
             "steps/s",
         ]);
-        for &n in &a.concurrency {
+        for &n in a.concurrency.iter().filter(|&&n| n > 0) {
             let row = concurrent(provider, &spec, n, a.steps).await?;
             t.add_row(row);
         }
@@ -236,6 +238,29 @@ async fn tool_calls(sb: &DockerSandbox, n: usize) -> anyhow::Result<(Samples, Sa
         );
     }
     Ok((Samples(samples.0), Samples(samples.1)))
+}
+
+/// Times `n` takes from a warm pool (one ready sandbox), each to the end of its
+/// first exec; the refill between takes is not timed.
+async fn pooled_starts(
+    provider: &DockerProvider,
+    spec: &SandboxSpec,
+    n: usize,
+) -> anyhow::Result<Samples> {
+    let pool = r2e_sandbox::WarmPool::new(std::sync::Arc::new(provider.clone()), 1);
+    let noop = ["true".to_string()];
+    let mut takes = Vec::with_capacity(n);
+    for _ in 0..n {
+        pool.fill(spec).await?;
+        let t = Instant::now();
+        let sb = pool.take(spec).await?;
+        sb.exec_argv(&noop, &ExecOptions::default()).await?;
+        takes.push(t.elapsed());
+        sb.close().await?;
+    }
+    pool.fill(spec).await?;
+    pool.drain().await;
+    Ok(Samples(takes))
 }
 
 /// Times `n` sandbox starts, each to the end of its first exec.
