@@ -216,28 +216,22 @@ async fn tool_calls(sb: &DockerSandbox, n: usize) -> anyhow::Result<(Samples, Sa
         "search",
         serde_json::json!({"search_term": "value", "path": "/testbed/pkg"}),
     );
-    let mut samples = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let mut samples = [Vec::with_capacity(n), Vec::with_capacity(n)];
     for _ in 0..n.max(1) {
-        samples.0.push(
-            time(async {
-                sb.call_tool(view.clone())
-                    .await
-                    .map(drop)
-                    .map_err(Into::into)
-            })
-            .await?,
-        );
-        samples.1.push(
-            time(async {
-                sb.call_tool(search.clone())
-                    .await
-                    .map(drop)
-                    .map_err(Into::into)
-            })
-            .await?,
-        );
+        for (req, out) in [&view, &search].into_iter().zip(samples.iter_mut()) {
+            out.push(
+                time(async {
+                    sb.call_tool(req.clone())
+                        .await
+                        .map(drop)
+                        .map_err(Into::into)
+                })
+                .await?,
+            );
+        }
     }
-    Ok((Samples(samples.0), Samples(samples.1)))
+    let [view, search] = samples;
+    Ok((Samples(view), Samples(search)))
 }
 
 /// Times `n` takes from a warm pool (one ready sandbox), each to the end of its
