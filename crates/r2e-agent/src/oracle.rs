@@ -33,6 +33,8 @@ pub async fn run(env: &RepoEnv) -> Trajectory {
         task_id: task.task_id.clone(),
         model: "oracle".into(),
         agent: "oracle".into(),
+        rollout: 0,
+        action_format: String::new(),
         steps,
         patch,
         reward,
@@ -42,6 +44,8 @@ pub async fn run(env: &RepoEnv) -> Trajectory {
         cost_usd: 0.0,
         started_at,
         duration_secs: clock.elapsed().as_secs_f64(),
+        messages: Vec::new(),
+        tools: Vec::new(),
     }
 }
 

@@ -20,4 +20,6 @@ pub mod task;
 pub mod trajectory;
 
 pub use task::{SourceFormat, Task, TestFile};
-pub use trajectory::{Action, ExitReason, Step, Trajectory, Usage};
+pub use trajectory::{
+    Action, ExitReason, Step, Trajectory, TrajectoryFileError, TrajectoryWriter, Usage,
+};

@@ -2,6 +2,7 @@
 //! read by the viewer, the verifiers and the SFT export.
 
 use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
 
 /// Why an episode ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,6 +76,13 @@ pub struct Trajectory {
     pub model: String,
     /// The agent configuration used.
     pub agent: String,
+    /// Which of the K rollouts of this task this is (0-based).
+    #[serde(default)]
+    pub rollout: u32,
+    /// How the model called tools: `native` (function calling) or `xml`
+    /// (`<function=…><parameter=…>` text); empty for built-in agents.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub action_format: String,
     /// The steps, in order.
     pub steps: Vec<Step>,
     /// The final patch.
@@ -96,18 +104,184 @@ pub struct Trajectory {
     pub started_at: f64,
     /// Wall time of the episode in seconds.
     pub duration_secs: f64,
+    /// The conversation as the model last saw it, in OpenAI chat format
+    /// (`{"role", "content", "tool_calls"?, "tool_call_id"?}` objects), for
+    /// fine-tuning export and judges; empty for built-in agents.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<serde_json::Value>,
+    /// The tool schemas offered to the model (native format only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<serde_json::Value>,
+}
+
+
+/// What can go wrong reading or writing a trajectory file.
+#[derive(Debug, thiserror::Error)]
+pub enum TrajectoryFileError {
+    /// The file could not be read or written.
+    #[error("{}: {error}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        error: std::io::Error,
+    },
+    /// A complete line is not a trajectory.
+    #[error("{}: line {line}: not a trajectory: {error} (fix or remove the line)", path.display())]
+    Line {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// The cause.
+        error: serde_json::Error,
+    },
+}
+
+/// Reads a trajectory JSONL file. A last line without its newline that does
+/// not parse (a run killed while writing) is ignored; any other bad line is
+/// an error naming it.
+pub fn read_file(path: &Path) -> Result<Vec<Trajectory>, TrajectoryFileError> {
+    let text = std::fs::read_to_string(path).map_err(|error| TrajectoryFileError::Io {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    parse_lines(path, &text)
+}
+
+fn parse_lines(path: &Path, text: &str) -> Result<Vec<Trajectory>, TrajectoryFileError> {
+    let mut out = Vec::new();
+    let complete = text.ends_with('\n');
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str(line) {
+            Ok(t) => out.push(t),
+            Err(_) if i + 1 == lines.len() && !complete => break,
+            Err(error) => {
+                return Err(TrajectoryFileError::Line {
+                    path: path.to_path_buf(),
+                    line: i + 1,
+                    error,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Appends trajectories to a JSONL file, one line each, flushed as each is
+/// written, so that a run can stop at any moment and resume.
+pub struct TrajectoryWriter {
+    path: PathBuf,
+    file: std::fs::File,
+}
+
+impl TrajectoryWriter {
+    /// Opens `path` for appending and returns the trajectories already in it
+    /// (to skip on resume). A torn last line from an interrupted run is cut off.
+    pub fn open(path: &Path) -> Result<(Self, Vec<Trajectory>), TrajectoryFileError> {
+        let io = |error| TrajectoryFileError::Io {
+            path: path.to_path_buf(),
+            error,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(io(e)),
+        };
+        let done = parse_lines(path, &text)?;
+        let keep = if text.ends_with('\n') || text.is_empty() {
+            text.len()
+        } else {
+            text.rfind('\n').map_or(0, |i| i + 1)
+        };
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(io)?;
+        file.set_len(keep as u64).map_err(io)?;
+        Ok((
+            TrajectoryWriter {
+                path: path.to_path_buf(),
+                file,
+            },
+            done,
+        ))
+    }
+
+    /// Appends one trajectory as one line and flushes it to disk.
+    pub fn append(&mut self, trajectory: &Trajectory) -> Result<(), TrajectoryFileError> {
+        use std::io::Write;
+        let mut line = serde_json::to_vec(trajectory).map_err(|e| TrajectoryFileError::Io {
+            path: self.path.clone(),
+            error: e.into(),
+        })?;
+        line.push(b'\n');
+        self.file
+            .write_all(&line)
+            .and_then(|()| self.file.sync_data())
+            .map_err(|error| TrajectoryFileError::Io {
+                path: self.path.clone(),
+                error,
+            })
+    }
+
+    /// The file written to.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    #[test]
+    fn a_torn_last_line_is_dropped_and_the_writer_resumes_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.jsonl");
+        let mut t = sample();
+        let (mut w, done) = TrajectoryWriter::open(&path).unwrap();
+        assert!(done.is_empty());
+        w.append(&t).unwrap();
+        drop(w);
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str("{\"task_id\": \"half");
+        std::fs::write(&path, &text).unwrap();
+        assert_eq!(read_file(&path).unwrap().len(), 1);
+        let (mut w, done) = TrajectoryWriter::open(&path).unwrap();
+        assert_eq!(done, vec![t.clone()]);
+        t.rollout = 1;
+        w.append(&t).unwrap();
+        let all = read_file(&path).unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[1].rollout, 1);
+    }
 
     #[test]
-    fn a_trajectory_survives_a_json_round_trip_exactly() {
-        let traj = Trajectory {
+    fn a_bad_line_in_the_middle_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.jsonl");
+        let good = serde_json::to_string(&sample()).unwrap();
+        std::fs::write(&path, format!("{good}\nnot json\n{good}\n")).unwrap();
+        let err = read_file(&path).unwrap_err().to_string();
+        assert!(err.contains("line 2"), "{err}");
+    }
+
+    use super::*;
+
+    fn sample() -> Trajectory {
+        Trajectory {
             task_id: "t".into(),
             model: "m".into(),
             agent: "a".into(),
+            rollout: 2,
+            action_format: "xml".into(),
             steps: vec![Step {
                 thought: "look".into(),
                 action: Action {
@@ -133,7 +307,14 @@ mod tests {
             cost_usd: 0.0,
             started_at: 1_795_644_873.025_796_7,
             duration_secs: 0.103402043,
-        };
+            messages: vec![serde_json::json!({"role": "user", "content": "fix it"})],
+            tools: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_trajectory_survives_a_json_round_trip_exactly() {
+        let traj = sample();
         let line = serde_json::to_string(&traj).unwrap();
         assert!(line.contains(r#""exit_reason":"submitted""#), "{line}");
         assert_eq!(serde_json::from_str::<Trajectory>(&line).unwrap(), traj);
