@@ -12,7 +12,7 @@ async fn the_oracle_resolves_every_demo_task() {
         let env = RepoEnv::reset(&p, task.clone(), EnvOptions::default())
             .await
             .unwrap();
-        let traj = r2e_agent::oracle::run(&env).await;
+        let traj = r2e_agent::scripted::oracle(&env).await;
         env.close().await.unwrap();
         assert_eq!(traj.reward, Some(1.0), "{}: {:?}", task.task_id, traj.error);
         assert_eq!(traj.exit_reason, r2e_core::ExitReason::Submitted);

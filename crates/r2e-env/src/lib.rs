@@ -163,6 +163,11 @@ impl RepoEnv {
         &self.task
     }
 
+    /// The repository's directory inside the sandbox (`/testbed`).
+    pub fn workdir(&self) -> &str {
+        &self.opts.workdir
+    }
+
     /// The sandbox.
     pub fn sandbox(&self) -> &dyn Sandbox {
         self.sandbox.as_ref()

@@ -92,7 +92,7 @@ fn uses_max_completion_tokens(model: &str) -> bool {
         || name.starts_with("gpt-5")
 }
 
-fn message_json(message: &Message) -> Result<Value, LlmError> {
+pub(crate) fn message_json(message: &Message) -> Result<Value, LlmError> {
     Ok(match message.role {
         Role::System => json!({"role": "system", "content": message.content}),
         Role::User => json!({"role": "user", "content": message.content}),

@@ -244,9 +244,13 @@ impl RecordedRequest {
     }
 }
 
+/// Decides the reply to a request when no scripted reply is queued.
+pub type Responder = dyn Fn(&RecordedRequest) -> Reply + Send + Sync;
+
 #[derive(Default)]
 struct Shared {
     replies: Mutex<VecDeque<Reply>>,
+    responder: Mutex<Option<Arc<Responder>>>,
     requests: Mutex<Vec<RecordedRequest>>,
     tool_call_ids: Mutex<u64>,
 }
@@ -323,6 +327,12 @@ impl ScriptedServer {
         lock(&self.shared.replies).push_back(reply.into());
     }
 
+    /// Answers every request that finds the queue empty with `responder`'s
+    /// reply (for many concurrent conversations, such as benchmarks).
+    pub fn set_responder(&self, responder: impl Fn(&RecordedRequest) -> Reply + Send + Sync + 'static) {
+        *lock(&self.shared.responder) = Some(Arc::new(responder));
+    }
+
     /// Replies queued and not yet served.
     pub fn remaining(&self) -> usize {
         lock(&self.shared.replies).len()
@@ -396,6 +406,7 @@ async fn serve(mut stream: TcpStream, shared: Arc<Shared>, mut stopped: watch::R
         return;
     };
     let ask = Ask::of(&request);
+    let request_copy = request.clone();
     let number = {
         let mut requests = lock(&shared.requests);
         requests.push(request);
@@ -413,7 +424,9 @@ async fn serve(mut stream: TcpStream, shared: Arc<Shared>, mut stopped: watch::R
         .await;
         return;
     };
-    let reply = lock(&shared.replies).pop_front().unwrap_or_else(|| Reply::Error {
+    let queued = lock(&shared.replies).pop_front();
+    let responder = lock(&shared.responder).clone();
+    let reply = queued.or_else(|| responder.map(|r| r(&request_copy))).unwrap_or_else(|| Reply::Error {
         status: 400,
         message: format!("scripted server: no reply queued for request #{number} (push one with ScriptedServer::push)"),
         retry_after: None,

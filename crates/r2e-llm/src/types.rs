@@ -84,6 +84,12 @@ impl Message {
             ..Self::new(Role::Tool, content)
         }
     }
+
+    /// This message as OpenAI's chat-completions API takes it (the format
+    /// trajectories store and fine-tuning tools read).
+    pub fn to_openai_json(&self) -> Result<Value, crate::LlmError> {
+        crate::openai::message_json(self)
+    }
 }
 
 /// A tool call made by the model.

@@ -69,7 +69,7 @@ async fn quickstart(provider: &DockerProvider, a: QuickstartArgs) -> anyhow::Res
     let mut resolved = 0;
     for task in &tasks {
         let env = RepoEnv::reset(provider, task.clone(), EnvOptions::default()).await?;
-        let traj = r2e_agent::oracle::run(&env).await;
+        let traj = r2e_agent::scripted::oracle(&env).await;
         env.close().await?;
         writeln!(traj_file, "{}", serde_json::to_string(&traj)?)?;
         if traj.reward == Some(1.0) {
