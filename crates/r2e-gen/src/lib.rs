@@ -1,1 +1,28 @@
-//! placeholder
+//! SWE-Gen: executable tasks made procedurally from a repository's commits
+//! (R2E-Gym, arXiv 2504.07164, section 2).
+//!
+//! Stages implemented here:
+//!
+//! 1. [`mine`]: walk a git history with gix (in process, in parallel, resumable)
+//!    and write one [`MinedCommit`] per commit as JSONL: diff statistics, file
+//!    kinds, the gold and test patches, and the Python entities added, edited and
+//!    deleted ([`python`], tree-sitter-python).
+//! 2. [`filter`]: R2E-Gym's commit heuristics as named, configurable rules, with
+//!    a funnel of how many commits each rule removed.
+//!
+//! Later stages (environments, validation, test generation, back-translation)
+//! build on the row types in [`model`].
+
+pub mod classify;
+pub mod error;
+pub mod filter;
+pub mod jsonl;
+pub mod mine;
+pub mod model;
+pub mod python;
+pub mod udiff;
+
+pub use error::{Error, Result};
+pub use filter::{FilterConfig, Funnel};
+pub use mine::{MineEvent, MineOptions, MineSummary};
+pub use model::{Entity, EntityKind, FileChange, FileKind, FileStatus, MinedCommit, PyChanges, SkipReason};

@@ -1,0 +1,122 @@
+//! Training data for the judge: each trajectory becomes one chat example,
+//! the judge's own prompt ([`crate::prompt::build`], so training and
+//! inference see the same text) followed by the answer `YES` when the
+//! trajectory's reward is 1 and `NO` otherwise. Trajectories without a
+//! reward (hidden tests not run) are skipped.
+//!
+//! Formats ([`ExportFormat`]):
+//!
+//! * `openai` — `{"messages": [{"role": "system", …}, {"role": "user", …},
+//!   {"role": "assistant", "content": "YES"}]}`, OpenAI's fine-tuning format,
+//!   also what R2E-Gym's verifier data and LLaMA-Factory's `sharegpt` loader
+//!   with role/content tags read;
+//! * `sharegpt` — `{"conversations": [{"from": "system", "value": …},
+//!   {"from": "human", …}, {"from": "gpt", "value": "YES"}]}`, the classic
+//!   ShareGPT layout.
+
+use crate::prompt::{self, PromptConfig};
+use crate::VerifyError;
+use r2e_core::Trajectory;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+use std::str::FromStr;
+
+/// The layout of an exported example.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExportFormat {
+    /// `{"messages": [{"role", "content"}…]}`.
+    #[default]
+    OpenAi,
+    /// `{"conversations": [{"from", "value"}…]}`.
+    ShareGpt,
+}
+
+impl FromStr for ExportFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "openai" | "messages" => Ok(Self::OpenAi),
+            "sharegpt" => Ok(Self::ShareGpt),
+            other => Err(format!("unknown format {other:?}: use openai or sharegpt")),
+        }
+    }
+}
+
+/// One example for `trajectory`, or None when it has no reward.
+pub fn example(
+    config: &PromptConfig,
+    issue: &str,
+    trajectory: &Trajectory,
+    yes: &str,
+    no: &str,
+    format: ExportFormat,
+) -> Option<Value> {
+    let reward = trajectory.reward?;
+    let answer = if reward >= 1.0 - 1e-9 { yes } else { no };
+    let prompt = prompt::build(config, issue, trajectory);
+    Some(match format {
+        ExportFormat::OpenAi => json!({"messages": [
+            {"role": "system", "content": prompt.system},
+            {"role": "user", "content": prompt.user},
+            {"role": "assistant", "content": answer},
+        ]}),
+        ExportFormat::ShareGpt => json!({"conversations": [
+            {"from": "system", "value": prompt.system},
+            {"from": "human", "value": prompt.user},
+            {"from": "gpt", "value": answer},
+        ]}),
+    })
+}
+
+/// What [`write_examples`] wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExportSummary {
+    /// Examples labelled YES.
+    pub yes: usize,
+    /// Examples labelled NO.
+    pub no: usize,
+    /// Trajectories skipped for want of a reward.
+    pub unrewarded: usize,
+}
+
+/// Writes one example per rewarded trajectory to `out` (JSONL, replacing
+/// the file). Every trajectory's task must be in `issues`.
+pub fn write_examples(
+    trajectories: &[Trajectory],
+    issues: &HashMap<String, String>,
+    config: &PromptConfig,
+    format: ExportFormat,
+    out: &Path,
+) -> Result<ExportSummary, VerifyError> {
+    let mut summary = ExportSummary::default();
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(VerifyError::io(dir))?;
+    }
+    let file = std::fs::File::create(out).map_err(VerifyError::io(out))?;
+    let mut file = std::io::BufWriter::new(file);
+    for t in trajectories {
+        let Some(issue) = issues.get(&t.task_id) else {
+            return Err(VerifyError::MissingTask {
+                task_id: t.task_id.clone(),
+                rollout: t.rollout,
+            });
+        };
+        let Some(value) = example(config, issue, t, "YES", "NO", format) else {
+            summary.unrewarded += 1;
+            continue;
+        };
+        if t.reward.is_some_and(|r| r >= 1.0 - 1e-9) {
+            summary.yes += 1;
+        } else {
+            summary.no += 1;
+        }
+        serde_json::to_writer(&mut file, &value)
+            .map_err(|e| VerifyError::io(out)(e.into()))?;
+        file.write_all(b"\n").map_err(VerifyError::io(out))?;
+    }
+    file.flush().map_err(VerifyError::io(out))?;
+    Ok(summary)
+}
