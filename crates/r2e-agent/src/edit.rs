@@ -130,6 +130,11 @@ impl EditAgent {
         self
     }
 
+    /// The model name.
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
     /// The configuration.
     pub fn config(&self) -> &AgentConfig {
         &self.config

@@ -9,11 +9,13 @@
 //! - [`action`]: parsing and rendering actions in model replies.
 //! - [`scripted`]: agents without a model — `oracle` (the gold patch through
 //!   the tools) and `replay` (a recorded trajectory's actions).
+//! - [`runner`]: K rollouts of many tasks, N at a time, resumable JSONL.
 //! - [`sft`]: trajectories as fine-tuning data (OpenAI messages, ShareGPT).
 
 pub mod action;
 pub mod config;
 pub mod edit;
+pub mod runner;
 pub mod scripted;
 pub mod sft;
 

@@ -27,6 +27,9 @@ enum Command {
     /// First contact: base image, a small real dataset, the oracle agent through the
     /// tools, reward from the hidden tests — no LLM, no registry.
     Quickstart(cmd::quickstart::QuickstartArgs),
+    /// Run an agent on a dataset: K rollouts per task, N at a time, trajectories
+    /// written as they finish (rerun to resume).
+    Run(Box<cmd::run::RunArgs>),
     /// Read, inspect and convert task datasets (R2E-Gym, SWE-bench; JSONL, JSON, Parquet).
     #[command(subcommand)]
     Dataset(cmd::dataset::DatasetCmd),
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
     init_tracing(cli.verbose);
     let result = match cli.command {
         Command::Quickstart(a) => cmd::quickstart::run(a),
+        Command::Run(a) => cmd::run::run(*a),
         Command::Dataset(c) => cmd::dataset::run(c),
         Command::Grade(a) => cmd::grade::run(a),
         Command::Eval(a) => cmd::eval::run(a),

@@ -9,7 +9,9 @@ pub mod eval;
 pub mod eval_script;
 pub mod grade;
 pub mod image;
+pub mod llm;
 pub mod quickstart;
+pub mod run;
 pub mod sandbox;
 pub mod tool;
 

@@ -1,0 +1,199 @@
+//! Many episodes: K rollouts of every task, N at a time, each in its own
+//! sandbox (from a warm pool when asked), every trajectory appended to a JSONL
+//! file as it finishes so that a stopped run resumes where it stopped.
+
+use crate::edit::EditAgent;
+use crate::scripted;
+use r2e_core::{ExitReason, Task, Trajectory, TrajectoryFileError, TrajectoryWriter, Usage};
+use r2e_env::{EnvOptions, RepoEnv};
+use r2e_sandbox::{Provider, WarmPool};
+use futures_util::StreamExt;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Which agent plays the episodes.
+#[derive(Clone)]
+pub enum Policy {
+    /// The LLM agent.
+    Edit(Arc<EditAgent>),
+    /// The gold patch through the tools.
+    Oracle,
+    /// The recorded actions of earlier trajectories, by (task, rollout).
+    Replay(Arc<HashMap<(String, u32), Trajectory>>),
+}
+
+/// How a run goes.
+#[derive(Clone)]
+pub struct RunOptions {
+    /// Rollouts per task.
+    pub k: u32,
+    /// Episodes at once.
+    pub workers: usize,
+    /// Started sandboxes kept ready per image (0: start each on demand).
+    pub pool: usize,
+    /// Environment settings.
+    pub env: EnvOptions,
+    /// Run again the episodes that ended in an error in an earlier run.
+    pub retry_errors: bool,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunSummary {
+    /// Episodes run now.
+    pub episodes: usize,
+    /// Episodes found finished in the output file and skipped.
+    pub skipped: usize,
+    /// Episodes with reward 1.
+    pub resolved: usize,
+    /// Episodes per exit reason.
+    pub exits: BTreeMap<String, usize>,
+    /// Tokens of all episodes run now.
+    pub usage: Usage,
+    /// Cost in USD of all episodes run now.
+    pub cost_usd: f64,
+    /// Wall time in seconds.
+    pub secs: f64,
+}
+
+/// The episodes of `tasks` × `0..k` that `done` does not hold yet, in
+/// order: rollout-major, so that every task gets its first rollout before
+/// any gets its second.
+pub fn pending(tasks: &[Task], k: u32, done: &HashSet<(String, u32)>) -> Vec<(Task, u32)> {
+    (0..k)
+        .flat_map(|r| tasks.iter().map(move |t| (t, r)))
+        .filter(|(t, r)| !done.contains(&(t.task_id.clone(), *r)))
+        .map(|(t, r)| (t.clone(), r))
+        .collect()
+}
+
+/// The (task, rollout) pairs of earlier trajectories that count as finished.
+pub fn finished(earlier: &[Trajectory], retry_errors: bool) -> HashSet<(String, u32)> {
+    let mut latest: HashMap<(String, u32), &Trajectory> = HashMap::new();
+    for t in earlier {
+        latest.insert((t.task_id.clone(), t.rollout), t);
+    }
+    latest
+        .into_iter()
+        .filter(|(_, t)| !(retry_errors && t.exit_reason == ExitReason::Error))
+        .map(|(key, _)| key)
+        .collect()
+}
+
+/// Runs `jobs`, appending each trajectory to `writer` as it finishes and
+/// passing it to `on_done` (for progress). Failures of single episodes
+/// (missing image, dead sandbox, model errors) become trajectories with exit
+/// reason `error` and the message; only a failing output file stops the run.
+pub async fn run(
+    provider: Arc<dyn Provider>,
+    jobs: Vec<(Task, u32)>,
+    policy: Policy,
+    opts: RunOptions,
+    writer: TrajectoryWriter,
+    on_done: &(dyn Fn(&Trajectory) + Send + Sync),
+) -> Result<RunSummary, TrajectoryFileError> {
+    let clock = Instant::now();
+    let pool = (opts.pool > 0).then(|| WarmPool::new(provider.clone(), opts.pool));
+    let mut writer = writer;
+    let mut summary = RunSummary::default();
+    let mut stream = futures_util::stream::iter(jobs)
+        .map(|(task, rollout)| {
+            let (provider, pool, policy, env_opts) =
+                (provider.clone(), pool.clone(), policy.clone(), opts.env.clone());
+            async move { episode(provider.as_ref(), pool.as_ref(), task, rollout, &policy, env_opts).await }
+        })
+        .buffer_unordered(opts.workers.max(1));
+    let mut failure = None;
+    while let Some(traj) = stream.next().await {
+        if let Err(e) = writer.append(&traj) {
+            failure = Some(e);
+            break;
+        }
+        summary.episodes += 1;
+        summary.resolved += usize::from(traj.reward == Some(1.0));
+        *summary.exits.entry(exit_name(traj.exit_reason)).or_default() += 1;
+        summary.usage += traj.usage;
+        summary.cost_usd += traj.cost_usd;
+        on_done(&traj);
+    }
+    drop(stream);
+    if let Some(pool) = pool {
+        pool.drain().await;
+    }
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    summary.secs = clock.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+/// The name of an exit reason as trajectories write it (`max_steps`).
+pub fn exit_name(reason: ExitReason) -> String {
+    serde_json::to_value(reason)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+async fn episode(
+    provider: &dyn Provider,
+    pool: Option<&Arc<WarmPool>>,
+    task: Task,
+    rollout: u32,
+    policy: &Policy,
+    env_opts: EnvOptions,
+) -> Trajectory {
+    let started = Instant::now();
+    let reset = match pool {
+        Some(pool) => RepoEnv::reset_from_pool(pool, task.clone(), env_opts).await,
+        None => RepoEnv::reset(provider, task.clone(), env_opts).await,
+    };
+    let env = match reset {
+        Ok(env) => env,
+        Err(e) => return failed(&task, rollout, policy, format!("starting the environment: {e}"), started),
+    };
+    let mut traj = match policy {
+        Policy::Edit(agent) => agent.run(&env, rollout).await,
+        Policy::Oracle => scripted::oracle(&env).await,
+        Policy::Replay(recorded) => match recorded.get(&(task.task_id.clone(), rollout)) {
+            Some(t) => scripted::replay(&env, t).await,
+            None => failed(&task, rollout, policy, "no recorded trajectory for this rollout".into(), started),
+        },
+    };
+    traj.rollout = rollout;
+    if let Err(e) = env.close().await {
+        tracing::warn!("closing the sandbox of {}: {e}", task.task_id);
+    }
+    traj
+}
+
+/// The trajectory of an episode that could not run.
+fn failed(task: &Task, rollout: u32, policy: &Policy, error: String, started: Instant) -> Trajectory {
+    let (model, agent, format) = match policy {
+        Policy::Edit(a) => (a.model().to_string(), a.config().name.clone(), a.config().action_format.as_str().to_string()),
+        Policy::Oracle => ("oracle".into(), "oracle".into(), String::new()),
+        Policy::Replay(_) => ("replay".into(), "replay".into(), String::new()),
+    };
+    Trajectory {
+        task_id: task.task_id.clone(),
+        model,
+        agent,
+        rollout,
+        action_format: format,
+        steps: Vec::new(),
+        patch: String::new(),
+        reward: None,
+        exit_reason: ExitReason::Error,
+        error: Some(error),
+        usage: Usage::default(),
+        cost_usd: 0.0,
+        started_at: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0),
+        duration_secs: started.elapsed().as_secs_f64(),
+        messages: Vec::new(),
+        tools: Vec::new(),
+    }
+}

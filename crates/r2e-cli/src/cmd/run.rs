@@ -1,0 +1,300 @@
+//! `r2e run`: K rollouts of an agent on every task of a dataset, N at a
+//! time, one trajectory per line written as each finishes; rerunning the
+//! same command resumes where it stopped.
+
+use super::dataset::{ReadArgs, load};
+use super::llm::LlmArgs;
+use super::{block_on, until_interrupted};
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use indicatif::{ProgressBar, ProgressStyle};
+use r2e_agent::runner::{self, Policy, RunOptions, RunSummary};
+use r2e_agent::{ActionFormat, AgentConfig, EditAgent, Limits, Sampling};
+use r2e_core::{Task, Trajectory, TrajectoryWriter};
+use r2e_env::EnvOptions;
+use r2e_sandbox::Provider;
+use r2e_sandbox::docker::DockerProvider;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// Which agent plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AgentKind {
+    /// The LLM agent (needs --model).
+    Edit,
+    /// Applies each task's gold patch through the tools (checks environments; no model).
+    Oracle,
+    /// Replays the actions of the trajectories in --replay (no model).
+    Replay,
+}
+
+/// Arguments of `r2e run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Dataset of tasks (JSONL, JSON or Parquet; a directory of shards).
+    #[arg(long)]
+    pub dataset: PathBuf,
+    /// Trajectory file (JSONL); episodes already in it are skipped.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Which agent plays.
+    #[arg(long, value_enum, default_value = "edit")]
+    pub agent: AgentKind,
+    #[command(flatten)]
+    pub llm: LlmArgs,
+    /// Rollouts per task.
+    #[arg(long, default_value_t = 1)]
+    pub k: u32,
+    /// Episodes at once.
+    #[arg(long, default_value_t = 1)]
+    pub workers: usize,
+    /// Started sandboxes kept ready per image, so that a reset takes
+    /// milliseconds (0: start each on demand).
+    #[arg(long, default_value_t = 0)]
+    pub pool: usize,
+    /// An R2E-Gym agent-config YAML (system/instance prompts), to run with
+    /// exactly the prompts a published model was trained with.
+    #[arg(long)]
+    pub agent_config: Option<PathBuf>,
+    /// How the model calls tools: native (function calling) or xml
+    /// (<function=…> text). Default: what --agent-config implies, else native.
+    #[arg(long)]
+    pub action_format: Option<ActionFormat>,
+    /// Steps the reminder counts down; then the model is told to submit.
+    #[arg(long, default_value_t = 40)]
+    pub max_steps: u32,
+    /// Hard step limit (default: --max-steps + 10).
+    #[arg(long)]
+    pub max_steps_absolute: Option<u32>,
+    /// End an episode when one call's prompt + completion reaches this many tokens.
+    #[arg(long, default_value_t = 65_536)]
+    pub max_context_tokens: u64,
+    /// End an episode when its tokens, summed over calls, reach this.
+    #[arg(long)]
+    pub max_total_tokens: Option<u64>,
+    /// End an episode after this many seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub max_time: u64,
+    /// End an episode when its cost reaches this many USD.
+    #[arg(long)]
+    pub max_cost: Option<f64>,
+    /// Condense old observations when the prompt is estimated above this many
+    /// tokens (0: never).
+    #[arg(long, default_value_t = 28_000)]
+    pub condense_tokens: u64,
+    /// Sampling temperature.
+    #[arg(long, default_value_t = 0.0)]
+    pub temperature: f64,
+    /// Nucleus sampling.
+    #[arg(long)]
+    pub top_p: Option<f64>,
+    /// Maximum tokens per model reply.
+    #[arg(long)]
+    pub max_reply_tokens: Option<u32>,
+    /// Trajectories whose actions --agent replay runs again.
+    #[arg(long)]
+    pub replay: Option<PathBuf>,
+    /// Run only these tasks (space- or comma-separated ids).
+    #[arg(long, num_args = 1.., value_delimiter = ',')]
+    pub instance_ids: Vec<String>,
+    /// Run only the first N tasks.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Seconds one tool call may run.
+    #[arg(long, default_value_t = 90)]
+    pub tool_timeout: u64,
+    /// Seconds the hidden tests may run.
+    #[arg(long, default_value_t = 1800)]
+    pub test_timeout: u64,
+    /// Also rerun episodes that ended in an error (missing image, dead sandbox, model failure).
+    #[arg(long)]
+    pub retry_errors: bool,
+    #[command(flatten)]
+    pub read: ReadArgs,
+}
+
+/// Runs `r2e run`.
+pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
+    let tasks = select(load(&a.dataset, &a.read)?, &a)?;
+    let policy = policy(&a)?;
+    block_on(async move {
+        let provider = Arc::new(DockerProvider::connect().await?);
+        until_interrupted(provider.as_ref(), rollouts(provider.clone(), tasks, policy, &a)).await
+    })?
+}
+
+fn select(mut tasks: Vec<Task>, a: &RunArgs) -> anyhow::Result<Vec<Task>> {
+    if !a.instance_ids.is_empty() {
+        for id in &a.instance_ids {
+            if !tasks.iter().any(|t| &t.task_id == id) {
+                bail!("--instance-ids names {id}, which is not in {}", a.dataset.display());
+            }
+        }
+        tasks.retain(|t| a.instance_ids.contains(&t.task_id));
+    }
+    if let Some(n) = a.limit {
+        tasks.truncate(n);
+    }
+    if tasks.is_empty() {
+        bail!("no tasks to run in {}", a.dataset.display());
+    }
+    Ok(tasks)
+}
+
+/// The agent of `a`, with its model client, prompts and limits.
+pub fn policy(a: &RunArgs) -> anyhow::Result<Policy> {
+    match a.agent {
+        AgentKind::Oracle => Ok(Policy::Oracle),
+        AgentKind::Replay => {
+            let path = a.replay.as_deref().context("--agent replay needs --replay TRAJECTORIES.jsonl")?;
+            let recorded = r2e_core::trajectory::read_file(path)?;
+            let map: HashMap<(String, u32), Trajectory> =
+                recorded.into_iter().map(|t| ((t.task_id.clone(), t.rollout), t)).collect();
+            Ok(Policy::Replay(Arc::new(map)))
+        }
+        AgentKind::Edit => {
+            let (mut config, yaml_model) = match &a.agent_config {
+                Some(path) => {
+                    let (c, m) = AgentConfig::from_r2e_gym_yaml(path)?;
+                    (c, m)
+                }
+                None => (AgentConfig::edit(a.action_format.unwrap_or(ActionFormat::Native)), None),
+            };
+            if let Some(format) = a.action_format {
+                config.action_format = format;
+            }
+            let (model, client) = a.llm.client()?.with_context(|| {
+                let hint = yaml_model.map(|m| format!(" (the agent config names {m})")).unwrap_or_default();
+                format!("--agent edit needs --model{hint}; or use --agent oracle to check the environments without a model")
+            })?;
+            let limits = Limits {
+                max_steps: a.max_steps,
+                max_steps_absolute: a.max_steps_absolute.unwrap_or(a.max_steps + 10),
+                max_context_tokens: a.max_context_tokens,
+                max_total_tokens: a.max_total_tokens,
+                max_time: Duration::from_secs(a.max_time),
+                max_cost_usd: a.max_cost,
+                condense_tokens: (a.condense_tokens > 0).then_some(a.condense_tokens),
+            };
+            let sampling = Sampling {
+                temperature: Some(a.temperature),
+                top_p: a.top_p,
+                max_tokens: a.max_reply_tokens,
+                seed: None,
+            };
+            Ok(Policy::Edit(Arc::new(
+                EditAgent::new(client, model, config).with_limits(limits).with_sampling(sampling),
+            )))
+        }
+    }
+}
+
+async fn rollouts(
+    provider: Arc<DockerProvider>,
+    tasks: Vec<Task>,
+    policy: Policy,
+    a: &RunArgs,
+) -> anyhow::Result<ExitCode> {
+    let (writer, earlier) = TrajectoryWriter::open(&a.out)?;
+    let done = runner::finished(&earlier, a.retry_errors);
+    let jobs = runner::pending(&tasks, a.k, &done);
+    let total = tasks.len() * a.k as usize;
+    let skipped = total - jobs.len();
+    if skipped > 0 {
+        eprintln!("resuming: {skipped} of {total} episodes are already in {}", a.out.display());
+    }
+    let bar = progress(jobs.len() as u64);
+    let resolved = AtomicUsize::new(0);
+    let tokens = AtomicU64::new(0);
+    let cost_micros = AtomicU64::new(0);
+    let on_done = |t: &Trajectory| {
+        resolved.fetch_add(usize::from(t.reward == Some(1.0)), Ordering::Relaxed);
+        tokens.fetch_add(t.usage.prompt_tokens + t.usage.completion_tokens, Ordering::Relaxed);
+        cost_micros.fetch_add((t.cost_usd * 1e6) as u64, Ordering::Relaxed);
+        if let Some(e) = &t.error {
+            bar.println(format!("{} #{}: {e}", t.task_id, t.rollout));
+        }
+        bar.set_message(format!(
+            "resolved {} · {} tokens · ${:.2}",
+            resolved.load(Ordering::Relaxed),
+            human(tokens.load(Ordering::Relaxed)),
+            cost_micros.load(Ordering::Relaxed) as f64 / 1e6
+        ));
+        bar.inc(1);
+    };
+    let opts = RunOptions {
+        k: a.k,
+        workers: a.workers,
+        pool: a.pool,
+        env: EnvOptions {
+            tool_timeout_secs: a.tool_timeout,
+            test_timeout: Duration::from_secs(a.test_timeout),
+            ..EnvOptions::default()
+        },
+        retry_errors: a.retry_errors,
+    };
+    let provider: Arc<dyn Provider> = provider;
+    let summary = runner::run(provider, jobs, policy, opts, writer, &on_done).await?;
+    bar.finish_and_clear();
+    let all = r2e_core::trajectory::read_file(&a.out)?;
+    print_summary(&summary, &all, &a.out, a.k);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn progress(len: u64) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} episodes · {msg} · ETA {eta}",
+        )
+        .expect("progress template")
+        .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+fn human(n: u64) -> String {
+    match n {
+        0..1_000 => n.to_string(),
+        1_000..1_000_000 => format!("{:.1}k", n as f64 / 1e3),
+        _ => format!("{:.2}M", n as f64 / 1e6),
+    }
+}
+
+/// The table at the end: this run's episodes, and the whole file's
+/// resolve rate and pass@k.
+fn print_summary(s: &RunSummary, all: &[Trajectory], out: &Path, k: u32) {
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED).set_header(vec!["", "this run", "whole file"]);
+    let finished = runner::finished(all, false);
+    let latest: HashMap<(String, u32), &Trajectory> =
+        all.iter().map(|t| ((t.task_id.clone(), t.rollout), t)).collect();
+    let file_resolved = latest.values().filter(|t| t.reward == Some(1.0)).count();
+    let mut tasks: HashMap<&str, bool> = HashMap::new();
+    for t in latest.values() {
+        *tasks.entry(t.task_id.as_str()).or_default() |= t.reward == Some(1.0);
+    }
+    let pass_at_k = tasks.values().filter(|r| **r).count();
+    let pct = |a: usize, b: usize| if b == 0 { "—".to_string() } else { format!("{a} ({:.1}%)", 100.0 * a as f64 / b as f64) };
+    table.add_row(vec!["episodes".to_string(), s.episodes.to_string(), finished.len().to_string()]);
+    table.add_row(vec!["resolved".to_string(), pct(s.resolved, s.episodes), pct(file_resolved, latest.len())]);
+    table.add_row(vec![format!("tasks solved in ≤{k} tries"), "".into(), pct(pass_at_k, tasks.len())]);
+    for (exit, n) in &s.exits {
+        table.add_row(vec![format!("exit: {exit}"), n.to_string(), String::new()]);
+    }
+    table.add_row(vec![
+        "tokens (prompt / completion)".to_string(),
+        format!("{} / {}", human(s.usage.prompt_tokens), human(s.usage.completion_tokens)),
+        String::new(),
+    ]);
+    table.add_row(vec!["cost".to_string(), format!("${:.4}", s.cost_usd), String::new()]);
+    table.add_row(vec!["wall time".to_string(), format!("{:.1} s", s.secs), String::new()]);
+    println!("{table}");
+    println!("trajectories: {}", out.display());
+}
