@@ -11,6 +11,7 @@
 //!   the tools) and `replay` (a recorded trajectory's actions).
 //! - [`runner`]: K rollouts of many tasks, N at a time, resumable JSONL.
 //! - [`sft`]: trajectories as fine-tuning data (OpenAI messages, ShareGPT).
+//! - `testing` (feature `testing`): a scripted model that solves the demo tasks.
 
 pub mod action;
 pub mod config;
@@ -18,6 +19,8 @@ pub mod edit;
 pub mod runner;
 pub mod scripted;
 pub mod sft;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use config::{ActionFormat, AgentConfig, ConfigError, PromptVars};
 pub use edit::{EditAgent, Limits, Sampling};

@@ -136,7 +136,9 @@ pub fn exit_name(reason: ExitReason) -> String {
         .unwrap_or_default()
 }
 
-async fn episode(
+/// One episode: resets an environment for `task` (from `pool` when given),
+/// plays `policy` in it, closes it. Failures become an `error` trajectory.
+pub async fn episode(
     provider: &dyn Provider,
     pool: Option<&Arc<WarmPool>>,
     task: Task,

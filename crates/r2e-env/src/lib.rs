@@ -18,9 +18,12 @@ use std::time::Duration;
 
 /// Where hidden R2E-Gym tests live in the repository (excluded from patches).
 const HIDDEN_TESTS_DIR: &str = "r2e_tests";
-/// PATH of R2E-Gym images, whose venv is linked at /root/.venv.
-const R2E_GYM_PATH: &str =
-    "/root/.venv/bin:/root/.local/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// PATH of every tool call, as R2E-Gym sets it: the task's Python
+/// environment is linked at /root/.venv (R2E-Gym: the repo's .venv; SWE-bench:
+/// the `testbed` conda env) and comes first.
+const AGENT_PATH: &str = "/root/.venv/bin:/root/.local/bin:/root/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// The conda environment of SWE-bench images.
+const SWEBENCH_CONDA_ENV: &str = "/opt/miniconda3/envs/testbed";
 
 /// How an environment runs.
 #[derive(Debug, Clone)]
@@ -117,9 +120,7 @@ impl RepoEnv {
     pub fn sandbox_spec(task: &Task, opts: &EnvOptions) -> SandboxSpec {
         let mut spec = SandboxSpec::new(&task.image);
         spec.workdir = Some(opts.workdir.clone());
-        if task.source == SourceFormat::R2eGym {
-            spec.env.push(("PATH".into(), R2E_GYM_PATH.into()));
-        }
+        spec.env.push(("PATH".into(), AGENT_PATH.into()));
         spec
     }
 
@@ -134,15 +135,25 @@ impl RepoEnv {
             sandbox,
             opts,
         };
-        if env.task.source == SourceFormat::R2eGym {
-            // R2E-Gym images: the venv is used through /root/.venv; the
-            // hidden tests shipped in the image leave the agent's reach.
-            let setup = format!(
-                "cd {wd} && if [ -d .venv ] && [ ! -e /root/.venv ]; then ln -s {wd}/.venv /root/.venv; fi && rm -rf {HIDDEN_TESTS_DIR}",
-                wd = shell_quote(&env.opts.workdir)
-            );
-            env.run_setup(&setup, "preparing the R2E-Gym image").await?;
-        }
+        let wd = shell_quote(&env.opts.workdir);
+        let setup = match env.task.source {
+            // R2E-Gym images: the repo's venv is used through /root/.venv and
+            // its executables through /root/.local/bin; stale bytecode goes;
+            // the hidden tests shipped in the image leave the agent's reach
+            // (the reward brings its own copy).
+            SourceFormat::R2eGym => format!(
+                "cd {wd} || exit 1; if [ -d .venv ] && [ ! -e /root/.venv ]; then ln -s {wd}/.venv /root/.venv; fi \
+                 && mkdir -p /root/.local/bin \
+                 && if [ -d .venv/bin ]; then find {wd}/.venv/bin -maxdepth 1 \\( -type f -o -type l \\) -perm -u+x -exec ln -sf {{}} /root/.local/bin/ \\; ; fi \
+                 && find . -name '*.pyc' -delete 2>/dev/null; find . -name __pycache__ -prune -exec rm -rf {{}} + 2>/dev/null; \
+                 rm -rf {HIDDEN_TESTS_DIR} run_tests.sh /r2e_tests"
+            ),
+            // SWE-bench images: the `testbed` conda env is the task's Python.
+            SourceFormat::SweBench => format!(
+                "if [ -d {SWEBENCH_CONDA_ENV} ] && [ ! -e /root/.venv ]; then ln -s {SWEBENCH_CONDA_ENV} /root/.venv; fi"
+            ),
+        };
+        env.run_setup(&setup, "preparing the image").await?;
         Ok(env)
     }
 

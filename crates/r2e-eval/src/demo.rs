@@ -64,6 +64,15 @@ const BUGS: [Bug; 3] = [
     },
 ];
 
+/// The fix of the demo task whose issue text is `problem_statement`: the
+/// buggy lines of `calc.py` and their replacement (for scripted agents in
+/// tests and benchmarks; a model has to find these itself).
+pub fn fix_for(problem_statement: &str) -> Option<(&'static str, &'static str)> {
+    BUGS.iter()
+        .find(|b| problem_statement.contains(b.issue))
+        .map(|b| (b.buggy.trim_end(), b.fixed.trim_end()))
+}
+
 /// Failures of building the demo.
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
@@ -188,23 +197,12 @@ async fn build_in(
     for t in &mut tasks {
         t.image = image.to_string();
     }
-    let (repo, tag) = image.rsplit_once(':').expect("the demo image has a tag");
-    let opts = bollard::query_parameters::CommitContainerOptionsBuilder::default()
-        .container(sb.id())
-        .repo(repo)
-        .tag(tag)
-        .build();
     let labels = std::collections::HashMap::from([(
         TASKS_LABEL.to_string(),
         serde_json::to_string(&tasks).expect("tasks serialize"),
     )]);
-    let config = bollard::models::ContainerConfig {
-        labels: Some(labels),
-        ..Default::default()
-    };
     provider
-        .client()
-        .commit_container(opts, config)
+        .commit(sb, image, labels)
         .await
         .map_err(|e| DemoError::Commit(e.to_string()))?;
     Ok(tasks)

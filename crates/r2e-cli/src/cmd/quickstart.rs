@@ -6,7 +6,11 @@ use super::{DEFAULT_IMAGE, block_on, until_interrupted};
 use anyhow::Context;
 use clap::Args;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use r2e_env::{EnvOptions, RepoEnv};
+use super::llm::LlmArgs;
+use r2e_agent::runner::{Policy, episode};
+use r2e_agent::{ActionFormat, AgentConfig, EditAgent};
+use r2e_env::EnvOptions;
+use std::sync::Arc;
 use r2e_sandbox::docker::DockerProvider;
 use r2e_sandbox::image::{BootstrapOptions, bootstrap, image_id};
 use std::io::Write;
@@ -22,6 +26,13 @@ pub struct QuickstartArgs {
     /// Directory for the dataset and the trajectories.
     #[arg(long, default_value = "r2e-quickstart")]
     out: PathBuf,
+    /// With --model (and --base-url for a local server), a real LLM agent
+    /// plays instead of the oracle.
+    #[command(flatten)]
+    llm: LlmArgs,
+    /// How the model calls tools: native (function calling) or xml (<function=…> text).
+    #[arg(long, default_value = "native")]
+    action_format: ActionFormat,
 }
 
 /// Runs the quickstart.
@@ -33,6 +44,17 @@ pub fn run(a: QuickstartArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn quickstart(provider: &DockerProvider, a: QuickstartArgs) -> anyhow::Result<ExitCode> {
+    let (who, policy) = match a.llm.client()? {
+        Some((model, client)) => (
+            format!("the {model} agent"),
+            Policy::Edit(Arc::new(EditAgent::new(
+                client,
+                model,
+                AgentConfig::edit(a.action_format),
+            ))),
+        ),
+        None => ("the oracle agent".to_string(), Policy::Oracle),
+    };
     if image_id(provider.client(), &a.base_image).await?.is_none() {
         let suite = a.base_image.strip_prefix("r2e/base:").with_context(|| {
             format!(
@@ -58,19 +80,22 @@ async fn quickstart(provider: &DockerProvider, a: QuickstartArgs) -> anyhow::Res
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let dataset = a.out.join("demo.jsonl");
     r2e_core::dataset::write(&dataset, &tasks)?;
-    println!("3/4 running the oracle agent on each task through the tools");
+    println!("3/4 running {who} on each task through the tools");
     let traj_path = a.out.join("trajectories.jsonl");
     let mut traj_file = std::fs::File::create(&traj_path)
         .with_context(|| format!("creating {}", traj_path.display()))?;
     let mut table = Table::new();
     table
         .load_preset(UTF8_FULL_CONDENSED)
-        .set_header(vec!["task", "steps", "exit", "reward", "seconds"]);
+        .set_header(vec!["task", "steps", "exit", "reward", "tokens", "seconds"]);
     let mut resolved = 0;
+    let mut errors = 0;
     for task in &tasks {
-        let env = RepoEnv::reset(provider, task.clone(), EnvOptions::default()).await?;
-        let traj = r2e_agent::scripted::oracle(&env).await;
-        env.close().await?;
+        let traj = episode(provider, None, task.clone(), 0, &policy, EnvOptions::default()).await;
+        if let Some(e) = &traj.error {
+            eprintln!("    {}: {e}", traj.task_id);
+            errors += 1;
+        }
         writeln!(traj_file, "{}", serde_json::to_string(&traj)?)?;
         if traj.reward == Some(1.0) {
             resolved += 1;
@@ -78,9 +103,10 @@ async fn quickstart(provider: &DockerProvider, a: QuickstartArgs) -> anyhow::Res
         table.add_row(vec![
             traj.task_id.clone(),
             traj.steps.len().to_string(),
-            format!("{:?}", traj.exit_reason).to_lowercase(),
+            r2e_agent::runner::exit_name(traj.exit_reason),
             traj.reward
                 .map_or_else(|| "—".into(), |r| format!("{r:.0}")),
+            (traj.usage.prompt_tokens + traj.usage.completion_tokens).to_string(),
             format!("{:.1}", traj.duration_secs),
         ]);
     }
@@ -92,7 +118,10 @@ async fn quickstart(provider: &DockerProvider, a: QuickstartArgs) -> anyhow::Res
         "next: r2e eval --dataset {} --predictions gold --run-id first",
         dataset.display()
     );
-    Ok(if resolved == tasks.len() {
+    // The oracle must resolve every task (else the environment is broken); a
+    // model is free to fail, but not the machinery around it.
+    let oracle = matches!(policy, Policy::Oracle);
+    Ok(if resolved == tasks.len() || (!oracle && errors == 0) {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

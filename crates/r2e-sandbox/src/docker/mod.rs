@@ -274,6 +274,37 @@ impl DockerProvider {
         }
     }
 
+    /// Saves a sandbox's filesystem as image `image` (`repo:tag`) with
+    /// `labels`, the way task images are made from a prepared sandbox.
+    pub async fn commit(
+        &self,
+        sandbox: &dyn Sandbox,
+        image: &str,
+        labels: std::collections::HashMap<String, String>,
+    ) -> Result<()> {
+        let (repo, tag) = match image.rsplit_once(':') {
+            Some((r, t)) if !t.contains('/') => (r, t),
+            _ => (image, "latest"),
+        };
+        let opts = bollard::query_parameters::CommitContainerOptionsBuilder::default()
+            .container(sandbox.id())
+            .repo(repo)
+            .tag(tag)
+            .build();
+        let config = bollard::models::ContainerConfig {
+            labels: Some(labels),
+            ..Default::default()
+        };
+        self.docker
+            .commit_container(opts, config)
+            .await
+            .map_err(|source| SandboxError::Docker {
+                context: format!("saving sandbox {} as image {image}", sandbox.id()),
+                source,
+            })?;
+        Ok(())
+    }
+
     /// Removes r2e sandboxes left behind by crashed runs: containers carrying
     /// [`SANDBOX_LABEL`] whose owning process is gone (or all of them with
     /// `all`). Returns the ids removed.

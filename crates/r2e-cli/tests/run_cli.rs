@@ -1,0 +1,108 @@
+//! `r2e run` as a user runs it against an OpenAI-compatible server (here a
+//! scripted one on 127.0.0.1): K rollouts of the demo tasks in parallel, the
+//! trajectories on disk, a rerun that resumes (asks the model nothing), and
+//! `r2e export sft` on the result — in both action formats.
+
+use r2e_agent::ActionFormat;
+use r2e_llm::testing::ScriptedServer;
+use std::path::{Path, PathBuf};
+use tokio::process::Command;
+
+fn r2e() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_r2e"))
+}
+
+async fn demo_dataset(dir: &Path) -> PathBuf {
+    let image = std::env::var("R2E_TEST_IMAGE").unwrap_or_else(|_| "r2e/base:bookworm".into());
+    let dataset = dir.join("demo.jsonl");
+    let made = r2e()
+        .args(["dataset", "demo", "--base-image", &image, "--out"])
+        .arg(&dataset)
+        .output()
+        .await
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    dataset
+}
+
+async fn run(dataset: &Path, out: &Path, server: &ScriptedServer, format: &str) -> (String, String) {
+    let o = r2e()
+        .args(["run", "--model", "scripted", "--base-url", &server.openai_base_url()])
+        .args(["--k", "2", "--workers", "3", "--pool", "1", "--action-format", format])
+        .arg("--dataset")
+        .arg(dataset)
+        .arg("--out")
+        .arg(out)
+        .env("R2E_API_KEY", "k")
+        .output()
+        .await
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    );
+    assert!(o.status.success(), "{stdout}{stderr}");
+    (stdout, stderr)
+}
+
+async fn rollouts_resume_and_export(format: ActionFormat, name: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dataset = demo_dataset(tmp.path()).await;
+    let server = ScriptedServer::start().await.unwrap();
+    server.set_responder(r2e_agent::testing::demo_solver(format));
+    let out = tmp.path().join("runs/traj.jsonl");
+    let (stdout, _) = run(&dataset, &out, &server, name).await;
+    assert!(stdout.contains("6 (100.0%)"), "{stdout}");
+    let trajs = r2e_core::trajectory::read_file(&out).unwrap();
+    assert_eq!(trajs.len(), 6);
+    assert!(trajs.iter().all(|t| t.reward == Some(1.0) && t.steps.len() == 4), "{trajs:?}");
+    assert!(trajs.iter().all(|t| t.action_format == name && t.model == "scripted"));
+    let mut keys: Vec<_> = trajs.iter().map(|t| (t.task_id.clone(), t.rollout)).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 6);
+    let asked = server.request_count();
+    assert_eq!(asked, 24);
+
+    // A rerun finds every episode done and asks the model nothing.
+    let (_, stderr) = run(&dataset, &out, &server, name).await;
+    assert!(stderr.contains("6 of 6 episodes are already in"), "{stderr}");
+    assert_eq!(server.request_count(), asked);
+    assert_eq!(r2e_core::trajectory::read_file(&out).unwrap().len(), 6);
+
+    // Fine-tuning data from the trajectories.
+    for (fmt, key) in [("openai", "messages"), ("sharegpt", "conversations")] {
+        let sft = tmp.path().join(format!("sft-{fmt}.jsonl"));
+        let o = r2e()
+            .args(["export", "sft", "--only-resolved", "--format", fmt, "--trajectories"])
+            .arg(&out)
+            .arg("--out")
+            .arg(&sft)
+            .output()
+            .await
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let rows: Vec<serde_json::Value> = std::fs::read_to_string(&sft)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(rows.len(), 6);
+        assert!(rows.iter().all(|r| r[key].as_array().is_some_and(|m| m.len() >= 8)));
+        if format == ActionFormat::Xml && fmt == "openai" {
+            let assistant = &rows[0]["messages"][2]["content"];
+            assert!(assistant.as_str().unwrap().contains("<function=file_editor>"), "{assistant}");
+            assert!(rows[0].get("tools").is_none());
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn native_rollouts_resume_and_export() {
+    rollouts_resume_and_export(ActionFormat::Native, "native").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn xml_rollouts_resume_and_export() {
+    rollouts_resume_and_export(ActionFormat::Xml, "xml").await;
+}
