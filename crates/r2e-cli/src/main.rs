@@ -53,6 +53,15 @@ enum Command {
     /// Measure r2e's speed against its baselines.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCmd),
+    /// Verifiers: judge candidate patches, report best@k / pass@k with plots.
+    #[command(subcommand)]
+    Verify(cmd::verify::VerifyCmd),
+    /// Export training data from trajectories.
+    #[command(subcommand)]
+    Export(cmd::export::ExportCmd),
+    /// SWE-Gen: make tasks from a repository's commits (mine, filter).
+    #[command(subcommand)]
+    Gen(cmd::r#gen::GenCmd),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +79,9 @@ fn main() -> ExitCode {
         Command::Image(c) => cmd::image::run(c),
         Command::Doctor(a) => cmd::doctor::run(a),
         Command::Bench(c) => cmd::bench::run(c),
+        Command::Verify(c) => cmd::verify::run(c),
+        Command::Export(c) => cmd::export::run(c),
+        Command::Gen(c) => cmd::r#gen::run(c),
     };
     match result {
         Ok(code) => code,

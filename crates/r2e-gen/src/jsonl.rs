@@ -55,7 +55,8 @@ pub fn prepare_resume(path: &Path) -> Result<HashSet<String>> {
     Ok(done)
 }
 
-/// Calls `f` with each row of a JSONL file, in order; blank lines are skipped.
+/// Calls `f` with each row of a JSONL file, in order; blank lines are skipped,
+/// and so is a torn last line (no newline, not valid JSON) of a file being written.
 pub fn for_each_row<T: DeserializeOwned>(
     path: &Path,
     mut f: impl FnMut(T) -> Result<()>,
@@ -74,11 +75,14 @@ pub fn for_each_row<T: DeserializeOwned>(
         if buf.iter().all(|b| b.is_ascii_whitespace()) {
             continue;
         }
-        let row = serde_json::from_slice(&buf).map_err(|e| Error::BadRow {
-            path: path.to_path_buf(),
-            line: line_no,
-            message: e.to_string(),
-        })?;
+        let row = match serde_json::from_slice(&buf) {
+            Ok(row) => row,
+            // A torn last line of a file still being written: stop before it.
+            Err(_) if buf.last() != Some(&b'\n') => return Ok(()),
+            Err(e) => {
+                return Err(Error::BadRow { path: path.to_path_buf(), line: line_no, message: e.to_string() });
+            }
+        };
         f(row)?;
     }
 }

@@ -238,6 +238,11 @@ fn is_string_statement(node: Node<'_>) -> bool {
     node.named_child(0).is_some_and(|c| matches!(c.kind(), "string" | "concatenated_string"))
 }
 
+/// Comments, line continuations and string-only statements (docstrings).
+fn skipped(n: Node<'_>) -> bool {
+    matches!(n.kind(), "comment" | "line_continuation") || is_string_statement(n)
+}
+
 /// Hash of a subtree's tokens without comments and string-only statements.
 fn norm_hash(node: Node<'_>, src: &[u8]) -> u64 {
     enum Item<'t> {
@@ -255,9 +260,10 @@ fn norm_hash(node: Node<'_>, src: &[u8]) -> u64 {
             }
             Item::Node(n) => n,
         };
+        if skipped(n) {
+            continue;
+        }
         match n.kind() {
-            "comment" | "line_continuation" => continue,
-            _ if is_string_statement(n) => continue,
             "string" | "concatenated_string" => {
                 h.write(text(n, src));
                 h.write_u8(0);
@@ -276,6 +282,9 @@ fn norm_hash(node: Node<'_>, src: &[u8]) -> u64 {
         }
         let children: Vec<Node<'_>> = n.children(&mut cursor).collect();
         for c in children.into_iter().rev() {
+            if skipped(c) {
+                continue;
+            }
             if is_block {
                 stack.push(Item::Mark(b';'));
             }

@@ -53,7 +53,12 @@ pub fn diff_text(old: &str, new: &str, context: u32) -> TextDiff {
         push_range(&mut out.hunks_text, old_start, old_end - old_start);
         out.hunks_text.push_str(" +");
         push_range(&mut out.hunks_text, new_start, new_end - new_start);
-        out.hunks_text.push_str(" @@\n");
+        out.hunks_text.push_str(" @@");
+        if let Some(f) = funcname(&input, old_start) {
+            out.hunks_text.push(' ');
+            out.hunks_text.push_str(f);
+        }
+        out.hunks_text.push('\n');
         let mut pos = old_start;
         for h in &hunks[i..=j] {
             for k in pos..h.before.start {
@@ -78,6 +83,27 @@ pub fn diff_text(old: &str, new: &str, context: u32) -> TextDiff {
         i = j + 1;
     }
     out
+}
+
+/// git's default hunk-header context: the nearest line above the hunk that
+/// starts with a letter, `_` or `$`, without trailing whitespace, cut to 80 bytes.
+fn funcname<'a>(input: &InternedInput<&'a str>, old_start: u32) -> Option<&'a str> {
+    (0..old_start).rev().find_map(|k| {
+        let l: &'a str = input.interner[input.before[k as usize]];
+        let first = *l.as_bytes().first()?;
+        if !(first.is_ascii_alphabetic() || first == b'_' || first == b'$') {
+            return None;
+        }
+        let mut l = l.trim_end();
+        if l.len() > 80 {
+            let mut cut = 80;
+            while !l.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            l = &l[..cut];
+        }
+        Some(l)
+    })
 }
 
 /// Writes `start,len` the way git does: 1-based start, the line before an empty
@@ -132,7 +158,7 @@ mod tests {
         let old = "a\nb\nc\nd\ne\nf\ng\nh\n";
         let new = "a\nb\nc\nD\ne\nf\ng\nh\n";
         let d = diff_text(old, new, 3);
-        assert_eq!(d.hunks_text, "@@ -1,8 +1,8 @@\n a\n b\n c\n-d\n+D\n e\n f\n g\n h\n");
+        assert_eq!(d.hunks_text, "@@ -1,7 +1,7 @@\n a\n b\n c\n-d\n+D\n e\n f\n g\n");
         assert_eq!((d.added, d.removed, d.hunks), (1, 1, 1));
         assert_eq!(d.old_changed, vec![4]);
         assert_eq!(d.new_changed, vec![4]);
@@ -159,7 +185,7 @@ mod tests {
         let d = diff_text(&old, &new, 3);
         assert_eq!(d.hunks, 2);
         assert!(d.hunks_text.starts_with("@@ -1,6 +1,6 @@\n"));
-        assert!(d.hunks_text.contains("@@ -23,7 +23,7 @@\n"));
+        assert!(d.hunks_text.contains("@@ -23,7 +23,7 @@\n"), "{}", d.hunks_text);
     }
 
     #[test]

@@ -14,8 +14,8 @@
 //!   {"from": "human", …}, {"from": "gpt", "value": "YES"}]}`, the classic
 //!   ShareGPT layout.
 
-use crate::prompt::{self, PromptConfig};
 use crate::VerifyError;
+use crate::prompt::{self, PromptConfig};
 use r2e_core::Trajectory;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -113,8 +113,7 @@ pub fn write_examples(
         } else {
             summary.no += 1;
         }
-        serde_json::to_writer(&mut file, &value)
-            .map_err(|e| VerifyError::io(out)(e.into()))?;
+        serde_json::to_writer(&mut file, &value).map_err(|e| VerifyError::io(out)(e.into()))?;
         file.write_all(b"\n").map_err(VerifyError::io(out))?;
     }
     file.flush().map_err(VerifyError::io(out))?;

@@ -15,9 +15,9 @@
 //! appends each score to the output file as soon as it is known; candidates
 //! already scored there are skipped, so an interrupted run resumes.
 
+use crate::VerifyError;
 use crate::prompt::{self, JudgePrompt, PromptConfig};
 use crate::score::{Score, ScoreWriter};
-use crate::VerifyError;
 use futures_util::StreamExt;
 use r2e_core::Trajectory;
 use r2e_llm::{ChatRequest, Client, LlmError};
@@ -222,7 +222,10 @@ pub async fn judge_all(
         done: summary.skipped,
     });
     let jobs = futures_util::stream::iter(todo.into_iter().map(|t| async move {
-        let issue = issues.get(&t.task_id).map(String::as_str).unwrap_or_default();
+        let issue = issues
+            .get(&t.task_id)
+            .map(String::as_str)
+            .unwrap_or_default();
         let prompt = prompt::build(&config.prompt, issue, t);
         let verdict = judge_prompt(client, &prompt, config).await;
         (t, prompt.cut_chars, verdict)

@@ -395,7 +395,9 @@ pub fn cut_middle(text: &str, max: usize, what: &str) -> (String, usize) {
     if len <= max {
         return (text.to_owned(), 0);
     }
-    let marker_for = |n: usize| format!("\n[… {n} characters of the {what} cut here to fit the judge's budget …]\n");
+    let marker_for = |n: usize| {
+        format!("\n[… {n} characters of the {what} cut here to fit the judge's budget …]\n")
+    };
     let marker_len = marker_for(len).chars().count();
     let keep = max.saturating_sub(marker_len);
     let removed = len - keep;
@@ -407,7 +409,12 @@ pub fn cut_middle(text: &str, max: usize, what: &str) -> (String, usize) {
         .nth(len - tail)
         .map_or(text.len(), |(i, _)| i);
     (
-        format!("{}{}{}", &text[..head_end], marker_for(removed), &text[tail_start..]),
+        format!(
+            "{}{}{}",
+            &text[..head_end],
+            marker_for(removed),
+            &text[tail_start..]
+        ),
         removed,
     )
 }
@@ -432,7 +439,7 @@ fn fit_blocks(mut blocks: Vec<Block>, room: usize) -> (String, usize) {
     let sep = SEPARATOR.chars().count();
     let length = |blocks: &[Block], dropped: &[bool]| -> usize {
         let mut total = 0;
-        let mut parts = 0;
+        let mut parts: usize = 0;
         let mut in_gap = false;
         for (b, &d) in blocks.iter().zip(dropped) {
             if d {
@@ -462,7 +469,8 @@ fn fit_blocks(mut blocks: Vec<Block>, room: usize) -> (String, usize) {
         }
         let before = blocks[i].chars;
         let body_chars = blocks[i].body.chars().count();
-        let note = format!("[output of {body_chars} characters left out to fit the judge's budget]");
+        let note =
+            format!("[output of {body_chars} characters left out to fit the judge's budget]");
         if note.chars().count() >= body_chars {
             continue;
         }

@@ -89,7 +89,10 @@ impl Score {
             self.judge_cut_chars = later.judge_cut_chars;
         }
         take(&mut self.regression_pass_rate, later.regression_pass_rate);
-        take(&mut self.generated_tests_passed, later.generated_tests_passed);
+        take(
+            &mut self.generated_tests_passed,
+            later.generated_tests_passed,
+        );
         take(&mut self.generated_tests_total, later.generated_tests_total);
         if self.has_any_score() {
             self.error = None;

@@ -193,9 +193,7 @@ pub fn choose(method: Method, candidates: &[Candidate], hybrid: &HybridConfig) -
     if method == Method::Hybrid {
         let keep = hybrid.keep(pool.len());
         // Stable sort: candidates tied on the cut key keep rollout order.
-        pool.sort_by(|a, b| {
-            metrics::cmp_key(&Method::filter_key(b), &Method::filter_key(a))
-        });
+        pool.sort_by(|a, b| metrics::cmp_key(&Method::filter_key(b), &Method::filter_key(a)));
         pool.truncate(keep);
     }
     let best = pool

@@ -19,6 +19,12 @@ pub enum BenchCmd {
     Sandbox(SandboxBenchArgs),
     /// Log-parsing throughput on large real-shaped logs vs. reading the same bytes.
     Grade(super::bench_grade::BenchGradeArgs),
+    /// SWE-Gen stages 1+2 (mine + filter) on a synthetic history vs. R2E-Gym's
+    /// git-subprocess-plus-Python-ast approach.
+    Mine(super::bench_mine::BenchMineArgs),
+    /// The gym: per-step overhead vs. R2E-Gym's docker exec + Python start,
+    /// reset from the warm pool, episodes per minute with a scripted model.
+    Env(super::bench_env::BenchEnvArgs),
 }
 
 /// Arguments of `r2e bench sandbox`.
@@ -52,11 +58,13 @@ pub fn run(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
             until_interrupted(&provider, sandbox_bench(&provider, a)).await
         })?,
         BenchCmd::Grade(a) => super::bench_grade::run(a),
+        BenchCmd::Mine(a) => super::bench_mine::run(a),
+        BenchCmd::Env(a) => super::bench_env::run(a),
     }
 }
 
 /// Latency samples.
-struct Samples(Vec<Duration>);
+pub(super) struct Samples(pub(super) Vec<Duration>);
 
 impl Samples {
     fn quantile(&self, q: f64) -> Duration {
@@ -67,23 +75,23 @@ impl Samples {
         }
         v[((v.len() - 1) as f64 * q).round() as usize]
     }
-    fn median(&self) -> Duration {
+    pub(super) fn median(&self) -> Duration {
         self.quantile(0.5)
     }
-    fn p95(&self) -> Duration {
+    pub(super) fn p95(&self) -> Duration {
         self.quantile(0.95)
     }
 }
 
-fn ms(d: Duration) -> String {
+pub(super) fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1e3)
 }
 
-fn verdict(ok: bool) -> &'static str {
+pub(super) fn verdict(ok: bool) -> &'static str {
     if ok { "met" } else { "MISSED" }
 }
 
-async fn time<F: std::future::Future<Output = anyhow::Result<()>>>(
+pub(super) async fn time<F: std::future::Future<Output = anyhow::Result<()>>>(
     f: F,
 ) -> anyhow::Result<Duration> {
     let t = Instant::now();

@@ -2,11 +2,15 @@
 //! they share.
 
 pub mod bench;
+pub mod bench_env;
 pub mod bench_grade;
+pub mod bench_mine;
 pub mod dataset;
 pub mod doctor;
 pub mod eval;
 pub mod eval_script;
+pub mod r#gen;
+pub mod export_sft;
 pub mod grade;
 pub mod image;
 pub mod llm;
@@ -14,6 +18,8 @@ pub mod quickstart;
 pub mod run;
 pub mod sandbox;
 pub mod tool;
+pub mod verify;
+pub mod export;
 
 use r2e_sandbox::Provider;
 use std::future::Future;

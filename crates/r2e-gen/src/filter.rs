@@ -1,0 +1,441 @@
+//! Stage 2: keep the commits that look like small, testable bug fixes.
+//!
+//! The rules are R2E-Gym's commit heuristics (`commit_data_heuristics.py` and
+//! the `RepoAnalysisLoadArgs` defaults, with the bug-edit, test-entity and
+//! test-match filters switched on as its environment-generation guide runs
+//! them), each named, switchable and with its numbers in [`FilterConfig`].
+//! Rules run in the order of [`RULES`]; a commit is counted against the first
+//! rule it fails, which gives the funnel.
+//!
+//! Differences from R2E-Gym, on purpose:
+//! - "edited" entities are those whose code changed beyond comments, docstrings
+//!   and whitespace (R2E-Gym counts every entity a changed line falls in);
+//! - `bug_edit.min_edited = 1` drops commits that only add entities;
+//! - `code_change` also counts module-level code (R2E-Gym looks at functions and
+//!   classes only);
+//! - `test_match.file_names` also accepts `test_foo.py` for an edited `foo.py`.
+
+use crate::classify::extension;
+use crate::error::{Error, Result};
+use crate::jsonl;
+use crate::model::{EntityKind, FileKind, MinedCommit};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::Path;
+
+/// The rules in the order they run, with a one-line description each.
+pub const RULES: &[(&str, &str)] = &[
+    ("analysed", "not a merge or root commit, and readable"),
+    ("has_non_test_change", "edits at least one non-test line"),
+    ("non_test_files", "fewer non-test files than the limit"),
+    ("non_test_edited_lines", "fewer edited non-test lines than the limit"),
+    ("patch_chars", "patch shorter than the limit"),
+    ("file_types", "only allowed file types, with Python among them"),
+    ("code_change", "a non-test Python change beyond comments and docstrings"),
+    ("bug_edit", "entity counts of a bug fix (added, edited, deleted, statements)"),
+    ("test_entity_edit", "adds or edits a test function, class or method"),
+    ("test_match", "an edited test relates to an edited source entity or file"),
+];
+
+/// All filter rules and their parameters. Every field has R2E-Gym's default,
+/// so a config file only names what it changes. Unknown keys are errors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FilterConfig {
+    /// At least one non-test file, hunk and edited line.
+    pub has_non_test_change: Toggle,
+    /// Fewer than `less_than` non-test files (R2E-Gym: 5).
+    pub non_test_files: Limit,
+    /// Fewer than `less_than` added + removed non-test lines (R2E-Gym: 200).
+    pub non_test_edited_lines: Limit,
+    /// Patch shorter than `less_than` characters (R2E-Gym: 10,000, Python files only).
+    pub patch_chars: PatchChars,
+    /// Only files with allowed extensions, and at least one `.py`.
+    pub file_types: FileTypes,
+    /// Some non-test `.py` file changes code, not only comments or docstrings.
+    pub code_change: Toggle,
+    /// Entity limits of a bug fix, over non-test files.
+    pub bug_edit: BugEdit,
+    /// Some test entity is added or edited.
+    pub test_entity_edit: Toggle,
+    /// Some edited test relates to an edited source entity or file.
+    pub test_match: TestMatch,
+}
+
+impl Default for FilterConfig {
+    fn default() -> Self {
+        Self {
+            has_non_test_change: Toggle { enabled: true },
+            non_test_files: Limit { enabled: true, less_than: 5 },
+            non_test_edited_lines: Limit { enabled: true, less_than: 200 },
+            patch_chars: PatchChars::default(),
+            file_types: FileTypes::default(),
+            code_change: Toggle { enabled: true },
+            bug_edit: BugEdit::default(),
+            test_entity_edit: Toggle { enabled: true },
+            test_match: TestMatch::default(),
+        }
+    }
+}
+
+/// A rule without parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Toggle {
+    /// Whether the rule runs.
+    pub enabled: bool,
+}
+
+impl Default for Toggle {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
+/// A "fewer than" rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limit {
+    /// Whether the rule runs.
+    pub enabled: bool,
+    /// The count must be strictly below this.
+    pub less_than: u64,
+}
+
+impl Default for Limit {
+    fn default() -> Self {
+        Self { enabled: true, less_than: u64::MAX }
+    }
+}
+
+/// The patch-length rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PatchChars {
+    /// Whether the rule runs.
+    pub enabled: bool,
+    /// Characters of patch (gold and test together) must be strictly below this.
+    pub less_than: u64,
+    /// Count only `.py` files' parts of the patch, as R2E-Gym does.
+    pub python_only: bool,
+}
+
+impl Default for PatchChars {
+    fn default() -> Self {
+        Self { enabled: true, less_than: 10_000, python_only: true }
+    }
+}
+
+/// The file-type rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FileTypes {
+    /// Whether the rule runs.
+    pub enabled: bool,
+    /// Allowed extensions (text after the last `.`; the whole name when there is
+    /// none, e.g. `Makefile`). R2E-Gym's list by default.
+    pub allowed_extensions: Vec<String>,
+    /// At least one changed file must be `.py`.
+    pub require_python: bool,
+}
+
+impl Default for FileTypes {
+    fn default() -> Self {
+        let allowed = [
+            "py", "rst", "yml", "toml", "sh", "md", "txt", "test", "gitignore", "feature",
+            "removal", "bugfix", "cfg", "misc", "doc", "dat", "ini", "Makefile", "pip", "treerc",
+            "xml", "pylintrc", "html", "in", "css",
+        ];
+        Self {
+            enabled: true,
+            allowed_extensions: allowed.iter().map(|s| s.to_string()).collect(),
+            require_python: true,
+        }
+    }
+}
+
+/// Entity limits of a bug fix, counted over non-test files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BugEdit {
+    /// Whether the rule runs.
+    pub enabled: bool,
+    /// At most this many deleted entities (R2E-Gym: 0).
+    pub max_deleted: u32,
+    /// At most this many added entities (R2E-Gym: 1).
+    pub max_added: u32,
+    /// At most this many added + edited + deleted entities (R2E-Gym: 4; a
+    /// class counts as well as its edited method).
+    pub max_touched: u32,
+    /// At least this many edited (pre-existing, code-changed) entities: 1 drops
+    /// commits that only add code.
+    pub min_edited: u32,
+    /// At most this many top-level statements on changed lines (R2E-Gym: 6).
+    pub max_statements: u32,
+}
+
+impl Default for BugEdit {
+    fn default() -> Self {
+        Self { enabled: true, max_deleted: 0, max_added: 1, max_touched: 4, min_edited: 1, max_statements: 6 }
+    }
+}
+
+/// How an edited test may relate to the change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TestMatch {
+    /// Whether the rule runs.
+    pub enabled: bool,
+    /// A test entity whose name contains `issue` matches (R2E-Gym).
+    pub issue_names: bool,
+    /// A test entity whose name contains an edited non-class entity's name
+    /// matches (R2E-Gym).
+    pub entity_names: bool,
+    /// A test entity that calls an edited non-class entity matches (R2E-Gym's
+    /// `name(` in the test's source).
+    pub calls: bool,
+    /// A changed test file `test_foo.py`/`foo_test.py` matches an edited `foo.py`.
+    pub file_names: bool,
+}
+
+impl Default for TestMatch {
+    fn default() -> Self {
+        Self { enabled: true, issue_names: true, entity_names: true, calls: true, file_names: true }
+    }
+}
+
+impl FilterConfig {
+    /// Loads a JSON config file; missing keys keep their defaults.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        serde_json::from_str(&text).map_err(|e| Error::Config { path: path.to_path_buf(), message: e.to_string() })
+    }
+
+    /// The first rule `c` fails, or `None` when it passes all enabled rules.
+    pub fn first_failure(&self, c: &MinedCommit) -> Option<&'static str> {
+        if c.skipped.is_some() {
+            return Some("analysed");
+        }
+        let non_test = || c.files.iter().filter(|f| f.kind != FileKind::Test);
+        let tests = || c.files.iter().filter(|f| f.kind == FileKind::Test);
+        if self.has_non_test_change.enabled {
+            let lines: u32 = non_test().map(|f| f.edited_lines()).sum();
+            let hunks: u32 = c.files.iter().map(|f| f.hunks).sum();
+            if non_test().next().is_none() || hunks == 0 || lines == 0 {
+                return Some("has_non_test_change");
+            }
+        }
+        if self.non_test_files.enabled && non_test().count() as u64 >= self.non_test_files.less_than {
+            return Some("non_test_files");
+        }
+        if self.non_test_edited_lines.enabled
+            && non_test().map(|f| u64::from(f.edited_lines())).sum::<u64>() >= self.non_test_edited_lines.less_than
+        {
+            return Some("non_test_edited_lines");
+        }
+        if self.patch_chars.enabled {
+            let chars: u64 = c
+                .files
+                .iter()
+                .filter(|f| !self.patch_chars.python_only || f.is_python())
+                .map(|f| u64::from(f.patch_chars))
+                .sum();
+            if chars >= self.patch_chars.less_than {
+                return Some("patch_chars");
+            }
+        }
+        if self.file_types.enabled {
+            let allowed =
+                |p: &str| self.file_types.allowed_extensions.iter().any(|e| e == extension(p));
+            let all_allowed =
+                c.files.iter().all(|f| allowed(&f.path) && f.old_path.as_deref().is_none_or(allowed));
+            let has_py = c.files.iter().any(|f| f.is_python());
+            if !all_allowed || (self.file_types.require_python && !has_py) {
+                return Some("file_types");
+            }
+        }
+        let py_non_test = || non_test().filter_map(|f| f.python.as_ref());
+        if self.code_change.enabled && !py_non_test().any(|p| p.code_changed || !p.added.is_empty()) {
+            return Some("code_change");
+        }
+        if self.bug_edit.enabled {
+            let b = &self.bug_edit;
+            let (mut added, mut edited, mut deleted, mut stmts) = (0u32, 0u32, 0u32, 0u32);
+            for p in py_non_test() {
+                added += p.added.len() as u32;
+                edited += p.edited.len() as u32;
+                deleted += p.deleted.len() as u32;
+                stmts += p.statements;
+            }
+            if deleted > b.max_deleted
+                || added > b.max_added
+                || added + edited + deleted > b.max_touched
+                || edited < b.min_edited
+                || added + edited + deleted == 0
+                || stmts > b.max_statements
+            {
+                return Some("bug_edit");
+            }
+        }
+        let test_entities = || {
+            tests().filter_map(|f| f.python.as_ref()).flat_map(|p| p.added.iter().chain(p.edited.iter()))
+        };
+        if self.test_entity_edit.enabled && test_entities().next().is_none() {
+            return Some("test_entity_edit");
+        }
+        if self.test_match.enabled && !self.test_matches(c) {
+            return Some("test_match");
+        }
+        None
+    }
+
+    fn test_matches(&self, c: &MinedCommit) -> bool {
+        let m = &self.test_match;
+        let test_entities: Vec<_> = c
+            .files
+            .iter()
+            .filter(|f| f.kind == FileKind::Test)
+            .filter_map(|f| f.python.as_ref())
+            .flat_map(|p| p.added.iter().chain(p.edited.iter()))
+            .collect();
+        if m.issue_names && test_entities.iter().any(|e| e.name.contains("issue")) {
+            return true;
+        }
+        let source_names: Vec<&str> = c
+            .files
+            .iter()
+            .filter(|f| f.kind != FileKind::Test)
+            .filter_map(|f| f.python.as_ref())
+            .flat_map(|p| p.edited.iter())
+            .filter(|e| e.kind != EntityKind::Class)
+            .map(|e| e.short_name())
+            .collect();
+        for name in &source_names {
+            if m.entity_names && test_entities.iter().any(|t| t.short_name().contains(name)) {
+                return true;
+            }
+            if m.calls && test_entities.iter().any(|t| t.calls.iter().any(|c| c == name)) {
+                return true;
+            }
+        }
+        if m.file_names {
+            let stem = |p: &str| -> String {
+                let name = p.rsplit('/').next().unwrap_or(p);
+                name.strip_suffix(".py").unwrap_or(name).to_string()
+            };
+            let sources: Vec<String> = c
+                .files
+                .iter()
+                .filter(|f| f.kind != FileKind::Test && f.is_python())
+                .filter(|f| f.python.as_ref().is_some_and(|p| p.code_changed))
+                .map(|f| stem(&f.path))
+                .collect();
+            let touched_test_files = c
+                .files
+                .iter()
+                .filter(|f| f.kind == FileKind::Test && f.is_python() && f.edited_lines() > 0)
+                .map(|f| stem(&f.path));
+            for t in touched_test_files {
+                let t = t.strip_prefix("test_").or_else(|| t.strip_suffix("_test")).unwrap_or(&t);
+                if sources.iter().any(|s| s == t) {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+}
+
+/// How many commits each rule removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Funnel {
+    /// Rows read.
+    pub input: usize,
+    /// `(rule, removed)` in rule order, disabled rules included with 0.
+    pub removed: Vec<(String, usize)>,
+    /// Rows kept.
+    pub kept: usize,
+}
+
+impl Funnel {
+    fn new() -> Self {
+        Self { removed: RULES.iter().map(|(r, _)| (r.to_string(), 0)).collect(), ..Default::default() }
+    }
+
+    /// Commits removed by `rule` (0 for unknown names).
+    pub fn removed_by(&self, rule: &str) -> usize {
+        self.removed.iter().find(|(r, _)| r == rule).map_or(0, |(_, n)| *n)
+    }
+
+    /// Rows of a funnel table: rule, description, removed, remaining after it.
+    pub fn table_rows(&self) -> Vec<(String, String, usize, usize)> {
+        let mut left = self.input;
+        self.removed
+            .iter()
+            .map(|(rule, n)| {
+                left -= n;
+                let desc = RULES.iter().find(|(r, _)| r == rule).map_or("", |(_, d)| d);
+                (rule.clone(), desc.to_string(), *n, left)
+            })
+            .collect()
+    }
+}
+
+impl std::fmt::Display for Funnel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "{:<24}{:>10}{:>10}", "rule", "removed", "left")?;
+        writeln!(f, "{:<24}{:>10}{:>10}", "(input)", "", self.input)?;
+        for (rule, _, n, left) in self.table_rows() {
+            writeln!(f, "{rule:<24}{n:>10}{left:>10}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Filters `input` (mined rows) into `out` (kept rows, rewritten whole), and
+/// optionally writes `{"hash", "rule"}` for each removed commit to `rejected`.
+pub fn filter_jsonl(input: &Path, out: &Path, rejected: Option<&Path>, config: &FilterConfig) -> Result<Funnel> {
+    let create = |p: &Path| -> Result<(std::path::PathBuf, std::io::BufWriter<std::fs::File>)> {
+        if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        let tmp = p.with_extension("jsonl.partial");
+        let f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        Ok((tmp, std::io::BufWriter::new(f)))
+    };
+    let (out_tmp, mut kept) = create(out)?;
+    let mut rej = rejected.map(create).transpose()?;
+    let mut funnel = Funnel::new();
+    jsonl::for_each_row(input, |row: MinedCommit| {
+        funnel.input += 1;
+        match config.first_failure(&row) {
+            None => {
+                funnel.kept += 1;
+                serde_json::to_writer(&mut kept, &row)
+                    .map_err(std::io::Error::other)
+                    .and_then(|()| kept.write_all(b"\n"))
+                    .map_err(|e| Error::io(out, e))?;
+            }
+            Some(rule) => {
+                if let Some(slot) = funnel.removed.iter_mut().find(|(r, _)| r == rule) {
+                    slot.1 += 1;
+                }
+                if let Some((tmp, w)) = rej.as_mut() {
+                    let reason = row.skipped.as_ref().map(|s| s.label());
+                    let line = serde_json::json!({ "hash": row.hash, "rule": rule, "skipped": reason });
+                    writeln!(w, "{line}").map_err(|e| Error::io(&*tmp, e))?;
+                }
+            }
+        }
+        Ok(())
+    })?;
+    kept.flush().map_err(|e| Error::io(&out_tmp, e))?;
+    drop(kept);
+    std::fs::rename(&out_tmp, out).map_err(|e| Error::io(out, e))?;
+    if let (Some((tmp, mut w)), Some(dest)) = (rej, rejected) {
+        w.flush().map_err(|e| Error::io(&tmp, e))?;
+        drop(w);
+        std::fs::rename(&tmp, dest).map_err(|e| Error::io(dest, e))?;
+    }
+    Ok(funnel)
+}

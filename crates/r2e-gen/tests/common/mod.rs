@@ -1,0 +1,213 @@
+//! Builds real git repositories with the `git` CLI for the tests.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A scratch repository with deterministic authors and dates.
+pub struct Repo {
+    pub dir: tempfile::TempDir,
+    n: u64,
+}
+
+/// A `git` command with no user or system configuration.
+pub fn git_cmd(dir: &Path) -> Command {
+    let mut c = Command::new("git");
+    c.current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "Ada Tester")
+        .env("GIT_AUTHOR_EMAIL", "ada@example.com")
+        .env("GIT_COMMITTER_NAME", "Ada Tester")
+        .env("GIT_COMMITTER_EMAIL", "ada@example.com");
+    c
+}
+
+/// Runs git in `dir`, panicking with its stderr on failure; returns stdout.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = git_cmd(dir).args(args).output().expect("git runs");
+    assert!(out.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+impl Repo {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        git(dir.path(), &["init", "-q", "-b", "main"]);
+        Repo { dir, n: 0 }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+
+    pub fn write(&self, rel: &str, content: impl AsRef<[u8]>) {
+        let p = self.dir.path().join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, content).expect("write");
+    }
+
+    pub fn git(&self, args: &[&str]) -> String {
+        git(self.dir.path(), args)
+    }
+
+    pub fn chmod_x(&self, rel: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let p = self.dir.path().join(rel);
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+
+    /// Commits everything with a date one hour after the previous commit.
+    pub fn commit(&mut self, msg: &str) -> String {
+        self.n += 1;
+        let date = format!("{} +0100", 1_700_000_000 + self.n * 3600);
+        self.git(&["add", "-A"]);
+        let out = git_cmd(self.dir.path())
+            .args(["commit", "-q", "--allow-empty", "-m", msg])
+            .env("GIT_AUTHOR_DATE", &date)
+            .env("GIT_COMMITTER_DATE", &date)
+            .output()
+            .expect("git commit");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        self.head()
+    }
+
+    pub fn merge(&mut self, branch: &str, msg: &str) -> String {
+        self.n += 1;
+        let date = format!("{} +0100", 1_700_000_000 + self.n * 3600);
+        let out = git_cmd(self.dir.path())
+            .args(["merge", "-q", "--no-ff", "-m", msg, branch])
+            .env("GIT_AUTHOR_DATE", &date)
+            .env("GIT_COMMITTER_DATE", &date)
+            .output()
+            .expect("git merge");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        self.head()
+    }
+
+    pub fn head(&self) -> String {
+        self.git(&["rev-parse", "HEAD"]).trim().to_string()
+    }
+}
+
+pub const CALC_V1: &str = r#""""Small calculator."""
+
+
+def add(a, b):
+    return a + b
+
+
+def div(a, b):
+    return a / b
+
+
+class Stats:
+    def __init__(self, values):
+        self.values = list(values)
+
+    def mean(self):
+        return sum(self.values) / len(self.values)
+
+    def total(self):
+        return sum(self.values)
+"#;
+
+pub const TEST_V1: &str = r#"from pkg.calc import add, div, Stats
+
+
+def test_add():
+    assert add(1, 2) == 3
+
+
+def test_div():
+    assert div(6, 3) == 2
+"#;
+
+/// The commits of [`history`], by role.
+pub struct History {
+    pub repo: Repo,
+    pub root: String,
+    pub fix_with_test: String,
+    pub fix_without_test: String,
+    pub docs: String,
+    pub refactor: String,
+    pub comment_only: String,
+    pub feature: String,
+    pub misc: String,
+    pub merge: String,
+}
+
+/// A small Python package whose history has one commit of each kind.
+pub fn history() -> History {
+    let mut r = Repo::new();
+    r.write("README.md", "# pkg\n\nA calculator.\n");
+    r.write("pkg/__init__.py", "");
+    r.write("pkg/calc.py", CALC_V1);
+    r.write("pkg/legacy.py", "def old_helper(x):\n    y = x * 2\n    z = y + 1\n    w = z - 3\n    return w\n\n\ndef other():\n    return 1\n");
+    r.write("pkg/obsolete.py", "X = 1\n");
+    r.write("pkg/version.py", "VERSION = '1.0'");
+    r.write("pkg/data.bin", [0u8, 1, 2, 3, 0, 255]);
+    r.write("scripts/run.sh", "#!/bin/sh\necho run\n");
+    r.write("tests/test_calc.py", TEST_V1);
+    let root = r.commit("Initial commit");
+
+    let calc = CALC_V1.replace(
+        "def div(a, b):\n    return a / b\n",
+        "def div(a, b):\n    if b == 0:\n        raise ValueError(\"division by zero\")\n    return a / b\n",
+    );
+    r.write("pkg/calc.py", &calc);
+    let test = format!(
+        "import pytest\n{}\n\ndef test_div_by_zero():\n    with pytest.raises(ValueError):\n        div(1, 0)\n",
+        TEST_V1
+    );
+    r.write("tests/test_calc.py", &test);
+    let fix_with_test = r.commit("Fix div by zero\n\nRaise ValueError instead of ZeroDivisionError.");
+
+    let calc = calc.replace(
+        "    def mean(self):\n        return",
+        "    def mean(self):\n        if not self.values:\n            return 0.0\n        return",
+    );
+    r.write("pkg/calc.py", &calc);
+    let fix_without_test = r.commit("Fix mean of empty stats");
+
+    r.write("README.md", "# pkg\n\nA small calculator.\n\n## Usage\n\nImport it.\n");
+    let docs = r.commit("Docs: usage");
+
+    let mut refactor_calc = calc.clone();
+    for i in 0..5 {
+        r.write(&format!("pkg/ops{i}.py"), format!("def op{i}(a, b):\n    return a * {i} + b\n"));
+        refactor_calc.push_str(&format!("\n\ndef use_op{i}(a):\n    from pkg.ops{i} import op{i}\n    return op{i}(a, a)\n"));
+    }
+    r.write("pkg/calc.py", &refactor_calc);
+    let refactor = r.commit("Refactor: split operations into modules");
+
+    let commented = refactor_calc.replace(
+        "def add(a, b):\n    return a + b\n",
+        "def add(a, b):\n    \"\"\"Add two numbers.\"\"\"\n    # plain addition\n    return a + b  # no overflow in Python\n",
+    );
+    r.write("pkg/calc.py", &commented);
+    let comment_only = r.commit("Document add");
+
+    r.git(&["checkout", "-q", "-b", "feature"]);
+    let featured = commented.replace(
+        "    def total(self):\n        return sum(self.values)\n",
+        "    def total(self):\n        return sum(self.values)\n\n    def count(self):\n        return len(self.values)\n",
+    );
+    r.write("pkg/calc.py", &featured);
+    r.write("tests/test_calc.py", format!("{test}\n\ndef test_count():\n    assert Stats([1, 2]).count() == 2\n"));
+    let feature = r.commit("Add Stats.count");
+
+    r.git(&["checkout", "-q", "main"]);
+    r.git(&["mv", "pkg/legacy.py", "pkg/old_legacy.py"]);
+    r.write("pkg/old_legacy.py", "def old_helper(x):\n    y = x * 2\n    z = y + 1\n    w = z - 4\n    return w\n\n\ndef other():\n    return 1\n");
+    r.git(&["rm", "-q", "pkg/obsolete.py"]);
+    r.write("pkg/version.py", "VERSION = '1.1'");
+    r.write("pkg/data.bin", [0u8, 9, 9, 9]);
+    r.chmod_x("scripts/run.sh");
+    r.write("pkg/new module.py", "def spaced():\n    return 'ok'\n");
+    let misc = r.commit("Misc: rename legacy, drop obsolete, bump version");
+
+    let merge = r.merge("feature", "Merge branch 'feature'");
+    History { repo: r, root, fix_with_test, fix_without_test, docs, refactor, comment_only, feature, misc, merge }
+}
