@@ -68,6 +68,7 @@ pub struct Sampling {
 }
 
 /// An agent that solves a task through the tools with a chat model.
+#[derive(Clone)]
 pub struct EditAgent {
     client: Arc<dyn Client>,
     model: String,

@@ -2,8 +2,7 @@
 //!
 //! R2E-Gym's second half (arXiv 2504.07164, §4): with K rollouts of an
 //! agent per task, a *verifier* scores each candidate patch and the best
-//! scoring one is submitted. This crate holds the parts that need no agent
-//! loop:
+//! scoring one is submitted:
 //!
 //! * [`judge`] — the **execution-free** verifier: a judge model reads the
 //!   issue, the agent's trajectory and its final patch and answers YES or NO;
@@ -11,6 +10,10 @@
 //!   logprobs ([`r2e_llm::p_yes`]), averaged over samples when asked.
 //!   [`judge::judge_all`] runs many at once and appends to a resumable
 //!   `scores.jsonl`.
+//! * [`exec`] — the **execution-based** verifier: a testing agent (the edit
+//!   agent's loop with its own prompt) writes reproduction tests in a sandbox
+//!   at the base commit; every candidate runs against them and against the
+//!   repository's existing tests, in parallel sandboxes.
 //! * [`score`] — the [`Score`] row every verifier fills (execution-free
 //!   P(YES), and the execution-based regression pass rate and generated-test
 //!   pass count that the TestingAgent produces), its JSONL reader and writer.
@@ -30,6 +33,7 @@
 #![warn(missing_docs)]
 
 mod error;
+pub mod exec;
 pub mod export;
 pub mod judge;
 pub mod metrics;

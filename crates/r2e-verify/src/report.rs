@@ -9,7 +9,7 @@
 //!   ([`Method::Random`] always, [`Method::ExecFree`] with judge scores,
 //!   [`Method::ExecBased`] with regression or generated-test scores,
 //!   [`Method::Hybrid`] with both), with bootstrap intervals over tasks;
-//! * the distinguishability of each verifier.
+//! * the distinguishability of each verifier, over the candidates it scored.
 //!
 //! Every value is a mean over tasks, with every task weighted equally; a
 //! task with fewer than k rollouts counts with all of them.
@@ -113,7 +113,8 @@ pub struct Curve {
 pub struct VerifierStats {
     /// The verifier's name.
     pub verifier: String,
-    /// Candidates with this verifier's score.
+    /// Candidates with this verifier's score (the others are left out of
+    /// its distinguishability).
     pub scored: usize,
     /// The counts.
     #[serde(flatten)]
@@ -168,9 +169,9 @@ pub fn build(tasks: &[TaskCandidates], config: &ReportConfig) -> Result<Report, 
         ));
     }
     for (n, what) in [
-        (free, "an execution-free score"),
-        (regression, "a regression pass rate"),
-        (generated, "a generated-test count"),
+        (free, "execution-free score"),
+        (regression, "regression pass rate"),
+        (generated, "generated-test count"),
     ] {
         if n > 0 && n < candidates {
             notes.push(format!(
@@ -212,37 +213,42 @@ pub fn build(tasks: &[TaskCandidates], config: &ReportConfig) -> Result<Report, 
             points: points.to_vec(),
         })
         .collect();
-    let verifier = |name: &str, scored: usize, f: &dyn Fn(&Candidate) -> Key| {
+    // Distinguishability over the candidates each verifier scored.
+    let verifier = |name: &str, f: &dyn Fn(&Candidate) -> Option<Key>| {
         let keyed: Vec<Vec<(Key, bool)>> = tasks
             .iter()
-            .map(|t| t.candidates.iter().map(|c| (f(c), c.resolved())).collect())
+            .map(|t| {
+                t.candidates
+                    .iter()
+                    .filter_map(|c| f(c).map(|k| (k, c.resolved())))
+                    .collect()
+            })
             .collect();
         VerifierStats {
             verifier: name.to_owned(),
-            scored,
+            scored: keyed.iter().map(Vec::len).sum(),
             distinguishability: metrics::distinguishability(keyed.iter().map(Vec::as_slice)),
         }
     };
-    let worst = |v: Option<f64>| v.unwrap_or(f64::NEG_INFINITY);
     let mut verifiers = Vec::new();
     if free > 0 {
-        verifiers.push(verifier("exec-free", free, &|c| {
-            key(worst(c.exec_free), 0.0, 0.0)
+        verifiers.push(verifier("exec-free", &|c| {
+            c.exec_free.map(|v| key(v, 0.0, 0.0))
         }));
     }
     if regression + generated > 0 {
-        verifiers.push(verifier("exec-based", regression.max(generated), &|c| {
-            Method::ExecBased.rank_key(c)
+        verifiers.push(verifier("exec-based", &|c| {
+            (c.regression.is_some() || c.generated.is_some()).then(|| Method::ExecBased.rank_key(c))
         }));
     }
     if regression > 0 {
-        verifiers.push(verifier("regression", regression, &|c| {
-            key(worst(c.regression), 0.0, 0.0)
+        verifiers.push(verifier("regression", &|c| {
+            c.regression.map(|v| key(v, 0.0, 0.0))
         }));
     }
     if generated > 0 {
-        verifiers.push(verifier("generated-tests", generated, &|c| {
-            key(worst(c.generated.map(f64::from)), 0.0, 0.0)
+        verifiers.push(verifier("generated-tests", &|c| {
+            c.generated.map(|v| key(f64::from(v), 0.0, 0.0))
         }));
     }
     Ok(Report {

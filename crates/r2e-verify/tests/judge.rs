@@ -34,7 +34,7 @@ fn trajectory(task_id: &str, rollout: u32, steps: usize, observation_len: usize)
             })
             .collect(),
         patch: format!("diff --git a/f.py b/f.py\n+fix {task_id} {rollout}\n"),
-        reward: Some(if rollout % 2 == 0 { 1.0 } else { 0.0 }),
+        reward: Some(if rollout.is_multiple_of(2) { 1.0 } else { 0.0 }),
         exit_reason: ExitReason::Submitted,
         error: None,
         usage: Usage::default(),
@@ -294,7 +294,7 @@ async fn a_rerun_skips_scored_candidates_and_retries_failed_ones() {
     assert_eq!((summary.skipped, summary.scored), (1, 2));
     assert_eq!(events[0], "start 2 1");
     assert_eq!(server.request_count(), 2);
-    let merged = score::read_all(&[out.clone()]).expect("scores");
+    let merged = score::read_all(std::slice::from_ref(&out)).expect("scores");
     assert_eq!(merged.len(), 3);
     assert_eq!(merged[&("t".to_owned(), 0)].exec_free, Some(0.25));
     let retried = &merged[&("t".to_owned(), 1)];

@@ -66,7 +66,10 @@ fn ties_are_averaged() {
     assert_close!(expected_max(&items, 3), 0.5);
 }
 
-fn candidates(rows: &[(Option<f64>, Option<f64>, Option<u32>, f64)]) -> Vec<Candidate> {
+/// `(exec_free, regression, generated, reward)` per candidate.
+type Row = (Option<f64>, Option<f64>, Option<u32>, f64);
+
+fn candidates(rows: &[Row]) -> Vec<Candidate> {
     rows.iter()
         .enumerate()
         .map(|(i, &(free, regression, generated, reward))| Candidate {
@@ -171,7 +174,7 @@ fn brute_force(items: &[FilterItem], k: usize, keep: usize) -> f64 {
         // Heap's algorithm.
         permutations(items, n - 1, out);
         for i in 0..n - 1 {
-            let j = if n % 2 == 0 { i } else { 0 };
+            let j = if n.is_multiple_of(2) { i } else { 0 };
             items.swap(j, n - 1);
             permutations(items, n - 1, out);
         }

@@ -19,6 +19,7 @@ pub mod run;
 pub mod sandbox;
 pub mod tool;
 pub mod verify;
+pub mod verify_exec;
 pub mod export;
 
 use r2e_sandbox::Provider;

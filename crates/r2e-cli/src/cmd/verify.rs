@@ -24,6 +24,9 @@ pub enum VerifyCmd {
     /// Execution-free verifier: ask a judge model whether each trajectory's patch
     /// resolves its issue; writes P(YES) per candidate to a resumable scores.jsonl.
     Judge(JudgeArgs),
+    /// Execution-based verifier: a testing agent writes reproduction tests per
+    /// task; every candidate patch runs against them and the existing tests.
+    Exec(super::verify_exec::ExecArgs),
     /// best@k (per selection method, with bootstrap intervals), pass@k and
     /// distinguishability: a table, report.json and best_at_k.svg/.png.
     Report(ReportArgs),
@@ -108,6 +111,9 @@ pub struct JudgeArgs {
     /// Top alternatives per token to ask for (1–20).
     #[arg(long, default_value_t = 20)]
     top_logprobs: u8,
+    /// HTTP attempts per request (retries with backoff on 429, 5xx and connection errors).
+    #[arg(long, default_value_t = 6)]
+    max_attempts: u32,
     /// Scores file; appended to, and candidates already scored there are skipped.
     #[arg(long, default_value = "scores.jsonl")]
     out: PathBuf,
@@ -153,6 +159,7 @@ pub struct ReportArgs {
 pub fn run(cmd: VerifyCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         VerifyCmd::Judge(a) => judge(a),
+        VerifyCmd::Exec(a) => super::verify_exec::run(a),
         VerifyCmd::Report(a) => report(a),
     }
 }
@@ -180,6 +187,7 @@ fn judge(a: JudgeArgs) -> anyhow::Result<ExitCode> {
     config.top_logprobs = a.top_logprobs;
     config.prompt = a.prompt.config()?;
     let mut llm = LlmConfig::new(Provider::OpenAi);
+    llm.retry.max_attempts = a.max_attempts.max(1);
     if let Some(url) = &a.base_url {
         llm = llm.base_url(url);
     }
