@@ -6,6 +6,7 @@
 //! * [`image`]: image-name conventions and templates;
 //! * [`summary`]: counts per repository and source format;
 //! * [`trajectory`]: one episode of an agent, as written to trajectory JSONL;
+//! * [`jsonl`]: resumable JSON Lines files (torn last lines survive a kill);
 //! * [`parsed_commit`], [`diff`]: the patch handling the converters need.
 
 #![warn(missing_docs)]
@@ -13,6 +14,7 @@
 pub mod dataset;
 pub mod diff;
 pub mod image;
+pub mod jsonl;
 pub mod parsed_commit;
 pub mod row;
 pub mod summary;

@@ -2,7 +2,7 @@
 //! read by the viewer, the verifiers and the SFT export.
 
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Why an episode ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,163 +116,20 @@ pub struct Trajectory {
 
 
 /// What can go wrong reading or writing a trajectory file.
-#[derive(Debug, thiserror::Error)]
-pub enum TrajectoryFileError {
-    /// The file could not be read or written.
-    #[error("{}: {error}", path.display())]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        error: std::io::Error,
-    },
-    /// A complete line is not a trajectory.
-    #[error("{}: line {line}: not a trajectory: {error} (fix or remove the line)", path.display())]
-    Line {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line number.
-        line: usize,
-        /// The cause.
-        error: serde_json::Error,
-    },
-}
+pub type TrajectoryFileError = crate::jsonl::JsonlError;
+
+/// Appends trajectories to a JSONL file as episodes finish (see [`crate::jsonl`]).
+pub type TrajectoryWriter = crate::jsonl::JsonlWriter<Trajectory>;
 
 /// Reads a trajectory JSONL file. A last line without its newline that does
 /// not parse (a run killed while writing) is ignored; any other bad line is
 /// an error naming it.
 pub fn read_file(path: &Path) -> Result<Vec<Trajectory>, TrajectoryFileError> {
-    let text = std::fs::read_to_string(path).map_err(|error| TrajectoryFileError::Io {
-        path: path.to_path_buf(),
-        error,
-    })?;
-    parse_lines(path, &text)
-}
-
-fn parse_lines(path: &Path, text: &str) -> Result<Vec<Trajectory>, TrajectoryFileError> {
-    let mut out = Vec::new();
-    let complete = text.ends_with('\n');
-    let lines: Vec<&str> = text.lines().collect();
-    for (i, line) in lines.iter().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str(line) {
-            Ok(t) => out.push(t),
-            Err(_) if i + 1 == lines.len() && !complete => break,
-            Err(error) => {
-                return Err(TrajectoryFileError::Line {
-                    path: path.to_path_buf(),
-                    line: i + 1,
-                    error,
-                });
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Appends trajectories to a JSONL file, one line each, flushed as each is
-/// written, so that a run can stop at any moment and resume.
-pub struct TrajectoryWriter {
-    path: PathBuf,
-    file: std::fs::File,
-}
-
-impl TrajectoryWriter {
-    /// Opens `path` for appending and returns the trajectories already in it
-    /// (to skip on resume). A torn last line from an interrupted run is cut off.
-    pub fn open(path: &Path) -> Result<(Self, Vec<Trajectory>), TrajectoryFileError> {
-        let io = |error| TrajectoryFileError::Io {
-            path: path.to_path_buf(),
-            error,
-        };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(io)?;
-        }
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(e) => return Err(io(e)),
-        };
-        let done = parse_lines(path, &text)?;
-        let keep = if text.ends_with('\n') || text.is_empty() {
-            text.len()
-        } else {
-            text.rfind('\n').map_or(0, |i| i + 1)
-        };
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(io)?;
-        file.set_len(keep as u64).map_err(io)?;
-        Ok((
-            TrajectoryWriter {
-                path: path.to_path_buf(),
-                file,
-            },
-            done,
-        ))
-    }
-
-    /// Appends one trajectory as one line and flushes it to disk.
-    pub fn append(&mut self, trajectory: &Trajectory) -> Result<(), TrajectoryFileError> {
-        use std::io::Write;
-        let mut line = serde_json::to_vec(trajectory).map_err(|e| TrajectoryFileError::Io {
-            path: self.path.clone(),
-            error: e.into(),
-        })?;
-        line.push(b'\n');
-        self.file
-            .write_all(&line)
-            .and_then(|()| self.file.sync_data())
-            .map_err(|error| TrajectoryFileError::Io {
-                path: self.path.clone(),
-                error,
-            })
-    }
-
-    /// The file written to.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
+    crate::jsonl::read(path)
 }
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn a_torn_last_line_is_dropped_and_the_writer_resumes_after_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.jsonl");
-        let mut t = sample();
-        let (mut w, done) = TrajectoryWriter::open(&path).unwrap();
-        assert!(done.is_empty());
-        w.append(&t).unwrap();
-        drop(w);
-        let mut text = std::fs::read_to_string(&path).unwrap();
-        text.push_str("{\"task_id\": \"half");
-        std::fs::write(&path, &text).unwrap();
-        assert_eq!(read_file(&path).unwrap().len(), 1);
-        let (mut w, done) = TrajectoryWriter::open(&path).unwrap();
-        assert_eq!(done, vec![t.clone()]);
-        t.rollout = 1;
-        w.append(&t).unwrap();
-        let all = read_file(&path).unwrap();
-        assert_eq!(all.len(), 2);
-        assert_eq!(all[1].rollout, 1);
-    }
-
-    #[test]
-    fn a_bad_line_in_the_middle_is_an_error_naming_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.jsonl");
-        let good = serde_json::to_string(&sample()).unwrap();
-        std::fs::write(&path, format!("{good}\nnot json\n{good}\n")).unwrap();
-        let err = read_file(&path).unwrap_err().to_string();
-        assert!(err.contains("line 2"), "{err}");
-    }
-
     use super::*;
 
     fn sample() -> Trajectory {

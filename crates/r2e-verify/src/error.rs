@@ -7,9 +7,9 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum VerifyError {
-    /// A trajectory file could not be read.
+    /// A trajectory or scores file could not be read or written, or has a bad line.
     #[error(transparent)]
-    Trajectories(#[from] r2e_core::trajectory::TrajectoryFileError),
+    Jsonl(#[from] r2e_core::jsonl::JsonlError),
 
     /// A file could not be read or written.
     #[error("{}: {error}", path.display())]
@@ -18,21 +18,6 @@ pub enum VerifyError {
         path: PathBuf,
         /// The cause.
         error: std::io::Error,
-    },
-
-    /// A line of a scores file is not a score row.
-    #[error(
-        "{}: line {line}: not a score row: {error} (each line must be a JSON object with \
-         task_id and rollout; fix or remove the line)",
-        path.display()
-    )]
-    ScoreLine {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line number.
-        line: usize,
-        /// The cause.
-        error: serde_json::Error,
     },
 
     /// A trajectory's task is not in the dataset, so its issue text is unknown.

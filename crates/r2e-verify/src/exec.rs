@@ -253,15 +253,15 @@ pub struct Candidate {
 }
 
 /// Scores every candidate of `task` against `tests` and the regression
-/// tests, `workers` sandboxes at a time (from a warm pool when `pool` > 0).
+/// tests, `workers` sandboxes at a time (taken from `pool` when given).
 /// Returns `(rollout, run)` pairs in completion order.
 pub async fn score_task(
     provider: Arc<dyn Provider>,
+    pool: Option<&Arc<WarmPool>>,
     task: &Task,
     candidates: Vec<Candidate>,
     tests: &[GeneratedTest],
     workers: usize,
-    pool: usize,
     timeout: Duration,
 ) -> Result<Vec<(u32, CandidateRun)>, EnvError> {
     let opts = EnvOptions::default();
@@ -269,11 +269,10 @@ pub async fn score_task(
     let regression = regression_baseline(&env, timeout).await;
     env.close().await?;
     let regression = regression?;
-    let pool = (pool > 0).then(|| WarmPool::new(provider.clone(), pool));
     let runs = futures_util::stream::iter(candidates)
         .map(|c| {
             let (provider, pool, opts, regression) =
-                (provider.clone(), pool.clone(), opts.clone(), regression.as_ref());
+                (provider.clone(), pool.cloned(), opts.clone(), regression.as_ref());
             async move {
                 let env = match &pool {
                     Some(p) => RepoEnv::reset_from_pool(p, task.clone(), opts).await,
@@ -298,9 +297,6 @@ pub async fn score_task(
         .buffer_unordered(workers.max(1))
         .collect::<Vec<_>>()
         .await;
-    if let Some(pool) = pool {
-        pool.drain().await;
-    }
     Ok(runs)
 }
 

@@ -10,9 +10,8 @@
 //!   {"role": "assistant", "content": "YES"}]}`, OpenAI's fine-tuning format,
 //!   also what R2E-Gym's verifier data and LLaMA-Factory's `sharegpt` loader
 //!   with role/content tags read;
-//! * `sharegpt` — `{"conversations": [{"from": "system", "value": …},
-//!   {"from": "human", …}, {"from": "gpt", "value": "YES"}]}`, the classic
-//!   ShareGPT layout.
+//! * `sharegpt` — `{"system": …, "conversations": [{"from": "human", …},
+//!   {"from": "gpt", "value": "YES"}]}`, LLaMA-Factory's ShareGPT layout.
 
 use crate::VerifyError;
 use crate::prompt::{self, PromptConfig};
@@ -21,29 +20,10 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
-use std::str::FromStr;
 
-/// The layout of an exported example.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ExportFormat {
-    /// `{"messages": [{"role", "content"}…]}`.
-    #[default]
-    OpenAi,
-    /// `{"conversations": [{"from", "value"}…]}`.
-    ShareGpt,
-}
-
-impl FromStr for ExportFormat {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "openai" | "messages" => Ok(Self::OpenAi),
-            "sharegpt" => Ok(Self::ShareGpt),
-            other => Err(format!("unknown format {other:?}: use openai or sharegpt")),
-        }
-    }
-}
+/// The layout of an exported example: the same two formats as the SFT
+/// export of agent trajectories.
+pub use r2e_agent::sft::SftFormat as ExportFormat;
 
 /// One example for `trajectory`, or None when it has no reward.
 pub fn example(
@@ -63,8 +43,7 @@ pub fn example(
             {"role": "user", "content": prompt.user},
             {"role": "assistant", "content": answer},
         ]}),
-        ExportFormat::ShareGpt => json!({"conversations": [
-            {"from": "system", "value": prompt.system},
+        ExportFormat::ShareGpt => json!({"system": prompt.system, "conversations": [
             {"from": "human", "value": prompt.user},
             {"from": "gpt", "value": answer},
         ]}),

@@ -20,7 +20,6 @@
 use crate::VerifyError;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The scores of one candidate patch (one rollout of one task).
@@ -112,31 +111,7 @@ impl Score {
 /// Reads one scores file. A last line without its newline that does not
 /// parse (a killed run) is ignored; any other bad line is an error naming it.
 pub fn read_file(path: &Path) -> Result<Vec<Score>, VerifyError> {
-    let text = std::fs::read_to_string(path).map_err(VerifyError::io(path))?;
-    parse(path, &text)
-}
-
-fn parse(path: &Path, text: &str) -> Result<Vec<Score>, VerifyError> {
-    let complete = text.ends_with('\n');
-    let lines: Vec<&str> = text.lines().collect();
-    let mut out = Vec::with_capacity(lines.len());
-    for (i, line) in lines.iter().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str(line) {
-            Ok(score) => out.push(score),
-            Err(_) if i + 1 == lines.len() && !complete => break,
-            Err(error) => {
-                return Err(VerifyError::ScoreLine {
-                    path: path.to_path_buf(),
-                    line: i + 1,
-                    error,
-                });
-            }
-        }
-    }
-    Ok(out)
+    Ok(r2e_core::jsonl::read(path)?)
 }
 
 /// Reads and merges scores files in order (see the module docs), keyed by
@@ -156,59 +131,6 @@ pub fn read_all(paths: &[PathBuf]) -> Result<BTreeMap<(String, u32), Score>, Ver
     Ok(merged)
 }
 
-/// Appends score rows to a JSONL file, one flushed line each, so that a run
-/// can stop at any moment and resume.
-pub struct ScoreWriter {
-    path: PathBuf,
-    file: std::fs::File,
-}
-
-impl ScoreWriter {
-    /// Opens `path` for appending (creating it and its directory) and returns
-    /// the rows already in it. A torn last line is cut off.
-    pub fn open(path: &Path) -> Result<(Self, Vec<Score>), VerifyError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(VerifyError::io(dir))?;
-        }
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(e) => return Err(VerifyError::io(path)(e)),
-        };
-        let done = parse(path, &text)?;
-        let keep = if text.is_empty() || text.ends_with('\n') {
-            text.len()
-        } else {
-            text.rfind('\n').map_or(0, |i| i + 1)
-        };
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(VerifyError::io(path))?;
-        file.set_len(keep as u64).map_err(VerifyError::io(path))?;
-        let writer = Self {
-            path: path.to_path_buf(),
-            file,
-        };
-        Ok((writer, done))
-    }
-
-    /// Appends one row as one line and flushes it to disk.
-    pub fn append(&mut self, score: &Score) -> Result<(), VerifyError> {
-        let mut line = serde_json::to_vec(score).map_err(|e| VerifyError::Io {
-            path: self.path.clone(),
-            error: e.into(),
-        })?;
-        line.push(b'\n');
-        self.file
-            .write_all(&line)
-            .and_then(|()| self.file.sync_data())
-            .map_err(VerifyError::io(&self.path))
-    }
-
-    /// The file written to.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
+/// Appends score rows to a JSONL file, one synced line each, so that a run
+/// can stop at any moment and resume (see [`r2e_core::jsonl`]).
+pub type ScoreWriter = r2e_core::jsonl::JsonlWriter<Score>;

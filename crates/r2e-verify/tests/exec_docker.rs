@@ -54,7 +54,7 @@ async fn generated_tests_separate_a_correct_patch_from_wrong_ones() {
         Candidate { rollout: 3, patch: "diff --git a/nope.py b/nope.py\n--- a/nope.py\n+++ b/nope.py\n@@ -1 +1 @@\n-x\n+y\n".into() },
     ];
     let provider: Arc<dyn Provider> = Arc::new(docker.clone());
-    let mut runs = score_task(provider, &task, candidates, &[test], 2, 0, Duration::from_secs(120))
+    let mut runs = score_task(provider, None, &task, candidates, &[test], 2, Duration::from_secs(120))
         .await
         .unwrap();
     runs.sort_by_key(|(r, _)| *r);

@@ -291,8 +291,9 @@ fn verifier_examples_carry_the_judge_prompt_and_the_label_from_the_reward() {
     .expect("json");
     let turns = first["conversations"].as_array().expect("conversations");
     let froms: Vec<&str> = turns.iter().filter_map(|t| t["from"].as_str()).collect();
-    assert_eq!(froms, ["system", "human", "gpt"]);
-    assert_eq!(turns[2]["value"], "YES");
+    assert_eq!(froms, ["human", "gpt"]);
+    assert_eq!(turns[1]["value"], "YES");
+    assert!(first["system"].as_str().is_some_and(|s| !s.is_empty()));
 
     let missing: HashMap<String, String> = HashMap::new();
     let error = write_examples(

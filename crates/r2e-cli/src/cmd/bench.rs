@@ -25,6 +25,9 @@ pub enum BenchCmd {
     /// The gym: per-step overhead vs. R2E-Gym's docker exec + Python start,
     /// reset from the warm pool, episodes per minute with a scripted model.
     Env(super::bench_env::BenchEnvArgs),
+    /// Execution-based verification: candidates scored per minute in parallel
+    /// sandboxes vs. one at a time.
+    Verify(super::bench_verify::BenchVerifyArgs),
 }
 
 /// Arguments of `r2e bench sandbox`.
@@ -60,6 +63,7 @@ pub fn run(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
         BenchCmd::Grade(a) => super::bench_grade::run(a),
         BenchCmd::Mine(a) => super::bench_mine::run(a),
         BenchCmd::Env(a) => super::bench_env::run(a),
+        BenchCmd::Verify(a) => super::bench_verify::run(a),
     }
 }
 

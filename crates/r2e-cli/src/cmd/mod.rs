@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod bench_env;
+pub mod bench_verify;
 pub mod bench_grade;
 pub mod bench_mine;
 pub mod dataset;

@@ -8,12 +8,13 @@ use super::dataset::{ReadArgs, load};
 use super::llm::LlmArgs;
 use super::{block_on, until_interrupted};
 use anyhow::Context;
+use futures_util::StreamExt;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use r2e_agent::{ActionFormat, AgentConfig, EditAgent, Limits};
 use r2e_core::{Task, Trajectory};
 use r2e_env::{EnvOptions, RepoEnv};
-use r2e_sandbox::Provider;
+use r2e_sandbox::{Provider, WarmPool};
 use r2e_sandbox::docker::DockerProvider;
 use r2e_verify::exec::{Candidate, GeneratedTest, score_task, write_tests};
 use r2e_verify::score::{Score, ScoreWriter};
@@ -108,35 +109,57 @@ async fn verify(
             max_steps_absolute: a.max_steps + 5,
             ..Limits::default()
         });
-    let bar = progress(by_task.len() as u64, "tasks: writing tests");
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&tests_path)
         .with_context(|| format!("opening {}", tests_path.display()))?;
-    for task_id in by_task.keys() {
-        let have: HashSet<u32> = tests.get(task_id).map(|v| v.iter().map(|t| t.rollout).collect()).unwrap_or_default();
-        let task = &tasks[task_id];
-        for rollout in (0..a.tests_per_task).filter(|r| !have.contains(r)) {
+    let jobs: Vec<(String, u32)> = by_task
+        .keys()
+        .flat_map(|id| {
+            let have: HashSet<u32> = tests
+                .get(id)
+                .map(|v| v.iter().map(|t| t.rollout).collect())
+                .unwrap_or_default();
+            (0..a.tests_per_task)
+                .filter(move |r| !have.contains(r))
+                .map(move |r| (id.clone(), r))
+        })
+        .collect();
+    let bar = progress(jobs.len() as u64, "test files written");
+    let mut written = futures_util::stream::iter(jobs)
+        .map(|(task_id, rollout)| {
             let agent = agent.clone().with_test_file(r2e_verify::exec::test_file(rollout));
-            let env = RepoEnv::reset(provider.as_ref(), task.clone(), EnvOptions::default()).await?;
-            let (test, traj) = write_tests(&env, &agent, rollout).await;
-            env.close().await?;
-            match test {
-                Some(test) => {
-                    writeln!(file, "{}", serde_json::to_string(&test)?)?;
-                    tests.entry(task_id.clone()).or_default().push(test);
-                }
-                None => bar.println(format!(
-                    "{task_id}: testing rollout {rollout} wrote no test file ({})",
-                    traj.error.clone().unwrap_or_else(|| runner_exit(&traj))
-                )),
+            let (provider, task) = (provider.clone(), tasks[&task_id].clone());
+            async move {
+                let outcome = match RepoEnv::reset(provider.as_ref(), task, EnvOptions::default()).await {
+                    Ok(env) => {
+                        let (test, traj) = write_tests(&env, &agent, rollout).await;
+                        if let Err(e) = env.close().await {
+                            tracing::warn!("closing a testing sandbox: {e}");
+                        }
+                        test.ok_or_else(|| traj.error.clone().unwrap_or_else(|| runner_exit(&traj)))
+                    }
+                    Err(e) => Err(format!("starting the environment: {e}")),
+                };
+                (task_id, rollout, outcome)
             }
+        })
+        .buffer_unordered(a.workers.max(1));
+    while let Some((task_id, rollout, outcome)) = written.next().await {
+        match outcome {
+            Ok(test) => {
+                writeln!(file, "{}", serde_json::to_string(&test)?)?;
+                tests.entry(task_id).or_default().push(test);
+            }
+            Err(e) => bar.println(format!("{task_id}: testing rollout {rollout} wrote no test file ({e})")),
         }
         bar.inc(1);
     }
+    drop(written);
     bar.finish_and_clear();
 
+    let pool = (a.pool > 0).then(|| WarmPool::new(provider.clone(), a.pool));
     let (mut writer, earlier) = ScoreWriter::open(&a.out)?;
     let scored: HashSet<(String, u32)> = earlier
         .iter()
@@ -161,11 +184,11 @@ async fn verify(
         let generated = tests.get(task_id).cloned().unwrap_or_default();
         let runs = score_task(
             provider.clone(),
+            pool.as_ref(),
             &tasks[task_id],
             candidates,
             &generated,
             a.workers,
-            a.pool,
             Duration::from_secs(a.test_timeout),
         )
         .await?;
@@ -185,6 +208,9 @@ async fn verify(
         }
     }
     bar.finish_and_clear();
+    if let Some(pool) = pool {
+        pool.drain().await;
+    }
     println!(
         "scored {n} candidates ({errors} with errors) against {} generated test files; scores: {}; tests: {}",
         tests.values().map(Vec::len).sum::<usize>(),
