@@ -106,3 +106,58 @@ async fn native_rollouts_resume_and_export() {
 async fn xml_rollouts_resume_and_export() {
     rollouts_resume_and_export(ActionFormat::Xml, "xml").await;
 }
+
+/// Ctrl-C in the middle of `r2e run` keeps every finished trajectory, leaves no
+/// sandbox behind, exits 130, and the same command then finishes the rest.
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_keeps_finished_episodes_and_the_rerun_completes_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dataset = demo_dataset(tmp.path()).await;
+    let server = ScriptedServer::start().await.unwrap();
+    let solver = r2e_agent::testing::demo_solver(ActionFormat::Native);
+    server.set_responder(move |req| {
+        r2e_llm::testing::Reply::Delayed(std::time::Duration::from_millis(400), Box::new(solver(req)))
+    });
+    let out = tmp.path().join("traj.jsonl");
+    let child = r2e()
+        .args(["run", "--model", "scripted", "--base-url", &server.openai_base_url(), "--k", "2"])
+        .arg("--dataset")
+        .arg(&dataset)
+        .arg("--out")
+        .arg(&out)
+        .env("R2E_API_KEY", "k")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().unwrap();
+    let t = std::time::Instant::now();
+    while std::fs::read_to_string(&out).map_or(0, |s| s.lines().count()) < 1 {
+        assert!(t.elapsed().as_secs() < 120, "no episode finished");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    // SAFETY: sending SIGINT to our own child.
+    unsafe { libc::kill(pid as i32, libc::SIGINT) };
+    let o = child.wait_with_output().await.unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", String::from_utf8_lossy(&o.stderr));
+    // Sandboxes r2e was still starting go with its attach connection, a
+    // moment after it exits (AutoRemove).
+    let filter = format!("label=dev.r2e.owner-pid={pid}");
+    let t = std::time::Instant::now();
+    loop {
+        let ps = std::process::Command::new("docker").args(["ps", "-aq", "--filter", &filter]).output().unwrap();
+        if ps.stdout.is_empty() {
+            break;
+        }
+        assert!(t.elapsed().as_secs() < 20, "sandboxes left after Ctrl-C: {}", String::from_utf8_lossy(&ps.stdout));
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let kept = r2e_core::trajectory::read_file(&out).unwrap();
+    assert!((1..6).contains(&kept.len()), "{}", kept.len());
+    assert!(kept.iter().all(|t| t.reward == Some(1.0)));
+
+    let (_, stderr) = run(&dataset, &out, &server, "native").await;
+    assert!(stderr.contains(&format!("{} of 6 episodes are already in", kept.len())), "{stderr}");
+    assert_eq!(r2e_core::trajectory::read_file(&out).unwrap().len(), 6);
+}

@@ -7,7 +7,7 @@
 use r2e_core::{SourceFormat, Task};
 use r2e_env::{EnvOptions, RepoEnv};
 use r2e_sandbox::docker::DockerProvider;
-use r2e_sandbox::{ExecOptions, Provider, Sandbox, SandboxSpec};
+use r2e_sandbox::{ExecOptions, Provider, SandboxSpec};
 use serde_json::json;
 use std::collections::HashMap;
 
