@@ -149,7 +149,10 @@ mod tests {
 
     #[test]
     fn native_arguments_must_be_a_json_object() {
-        let action = from_tool_call("file_editor", r#"{"command": "view", "view_range": [1, 20]}"#);
+        let action = from_tool_call(
+            "file_editor",
+            r#"{"command": "view", "view_range": [1, 20]}"#,
+        );
         assert_eq!(action.tool, "file_editor");
         assert_eq!(action.args["view_range"], serde_json::json!([1, 20]));
         assert!(from_tool_call("search", "{not json").tool.is_empty());

@@ -220,7 +220,12 @@ impl AgentConfig {
         self.render(&self.instance, "instance prompt", vars)
     }
 
-    fn render(&self, prompt: &Prompt, what: &str, vars: &PromptVars) -> Result<String, ConfigError> {
+    fn render(
+        &self,
+        prompt: &Prompt,
+        what: &str,
+        vars: &PromptVars,
+    ) -> Result<String, ConfigError> {
         let err = |message: String| ConfigError::Template {
             what: format!("{} {what}", self.name),
             message,
@@ -275,7 +280,9 @@ fn py_format(template: &str, values: &BTreeMap<&str, &str>) -> Result<String, St
             '{' => {
                 let rest = &template[i + 1..];
                 let Some(end) = rest.find('}') else {
-                    return Err(format!("a `{{` at byte {i} is never closed (write `{{{{` for a brace)"));
+                    return Err(format!(
+                        "a `{{` at byte {i} is never closed (write `{{{{` for a brace)"
+                    ));
                 };
                 let field = &rest[..end];
                 let name = field.split([':', '!']).next().unwrap_or("").trim();
@@ -290,7 +297,11 @@ fn py_format(template: &str, values: &BTreeMap<&str, &str>) -> Result<String, St
                     chars.next();
                 }
             }
-            '}' => return Err(format!("a single `}}` at byte {i} (write `}}}}` for a brace)")),
+            '}' => {
+                return Err(format!(
+                    "a single `}}` at byte {i} (write `}}}}` for a brace)"
+                ));
+            }
             c => out.push(c),
         }
     }
@@ -328,6 +339,9 @@ mod tests {
         let native = AgentConfig::edit(ActionFormat::Native);
         assert!(!native.render_system(&vars).unwrap().contains("<function="));
         let instance = native.render_instance(&vars).unwrap();
-        assert!(instance.contains("<issue>\nit breaks\n</issue>"), "{instance}");
+        assert!(
+            instance.contains("<issue>\nit breaks\n</issue>"),
+            "{instance}"
+        );
     }
 }

@@ -144,7 +144,9 @@ impl EditAgent {
     /// The tool schemas sent in native mode (R2E-Gym's, byte for byte).
     fn tool_specs(&self) -> Vec<ToolSpec> {
         match self.config.action_format {
-            ActionFormat::Native => ToolSpec::list_from_json(&r2e_tools::tools()).unwrap_or_default(),
+            ActionFormat::Native => {
+                ToolSpec::list_from_json(&r2e_tools::tools()).unwrap_or_default()
+            }
             ActionFormat::Xml => Vec::new(),
         }
     }
@@ -182,9 +184,7 @@ impl EditAgent {
                 if self.reward {
                     match env.reward().await {
                         Ok(r) => reward = Some(r.value),
-                        Err(e) => {
-                            error = error.or(Some(format!("running the hidden tests: {e}")))
-                        }
+                        Err(e) => error = error.or(Some(format!("running the hidden tests: {e}"))),
                     }
                 }
             }
@@ -274,7 +274,10 @@ impl EditAgent {
                 match env.step(&action.tool, &action.args).await {
                     Ok(reply) => (reply.text, reply.finished),
                     Err(e) => {
-                        return (ExitReason::Error, Some(format!("tool `{}`: {e}", action.tool)));
+                        return (
+                            ExitReason::Error,
+                            Some(format!("tool `{}`: {e}", action.tool)),
+                        );
                     }
                 }
             };
@@ -424,5 +427,8 @@ fn llm_error(e: &LlmError) -> String {
 
 /// The JSON of a message list in OpenAI format (what trajectories store).
 pub fn openai_messages(messages: &[Message]) -> Vec<Value> {
-    messages.iter().filter_map(|m| m.to_openai_json().ok()).collect()
+    messages
+        .iter()
+        .filter_map(|m| m.to_openai_json().ok())
+        .collect()
 }

@@ -4,10 +4,10 @@
 
 use crate::edit::EditAgent;
 use crate::scripted;
+use futures_util::StreamExt;
 use r2e_core::{ExitReason, Task, Trajectory, TrajectoryFileError, TrajectoryWriter, Usage};
 use r2e_env::{EnvOptions, RepoEnv};
 use r2e_sandbox::{Provider, WarmPool};
-use futures_util::StreamExt;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -99,9 +99,23 @@ pub async fn run(
     let mut summary = RunSummary::default();
     let mut stream = futures_util::stream::iter(jobs)
         .map(|(task, rollout)| {
-            let (provider, pool, policy, env_opts) =
-                (provider.clone(), pool.clone(), policy.clone(), opts.env.clone());
-            async move { episode(provider.as_ref(), pool.as_ref(), task, rollout, &policy, env_opts).await }
+            let (provider, pool, policy, env_opts) = (
+                provider.clone(),
+                pool.clone(),
+                policy.clone(),
+                opts.env.clone(),
+            );
+            async move {
+                episode(
+                    provider.as_ref(),
+                    pool.as_ref(),
+                    task,
+                    rollout,
+                    &policy,
+                    env_opts,
+                )
+                .await
+            }
         })
         .buffer_unordered(opts.workers.max(1));
     let mut failure = None;
@@ -112,7 +126,10 @@ pub async fn run(
         }
         summary.episodes += 1;
         summary.resolved += usize::from(traj.reward == Some(1.0));
-        *summary.exits.entry(exit_name(traj.exit_reason)).or_default() += 1;
+        *summary
+            .exits
+            .entry(exit_name(traj.exit_reason))
+            .or_default() += 1;
         summary.usage += traj.usage;
         summary.cost_usd += traj.cost_usd;
         on_done(&traj);
@@ -153,14 +170,28 @@ pub async fn episode(
     };
     let env = match reset {
         Ok(env) => env,
-        Err(e) => return failed(&task, rollout, policy, format!("starting the environment: {e}"), started),
+        Err(e) => {
+            return failed(
+                &task,
+                rollout,
+                policy,
+                format!("starting the environment: {e}"),
+                started,
+            );
+        }
     };
     let mut traj = match policy {
         Policy::Edit(agent) => agent.run(&env, rollout).await,
         Policy::Oracle => scripted::oracle(&env).await,
         Policy::Replay(recorded) => match recorded.get(&(task.task_id.clone(), rollout)) {
             Some(t) => scripted::replay(&env, t).await,
-            None => failed(&task, rollout, policy, "no recorded trajectory for this rollout".into(), started),
+            None => failed(
+                &task,
+                rollout,
+                policy,
+                "no recorded trajectory for this rollout".into(),
+                started,
+            ),
         },
     };
     traj.rollout = rollout;
@@ -171,9 +202,19 @@ pub async fn episode(
 }
 
 /// The trajectory of an episode that could not run.
-fn failed(task: &Task, rollout: u32, policy: &Policy, error: String, started: Instant) -> Trajectory {
+fn failed(
+    task: &Task,
+    rollout: u32,
+    policy: &Policy,
+    error: String,
+    started: Instant,
+) -> Trajectory {
     let (model, agent, format) = match policy {
-        Policy::Edit(a) => (a.model().to_string(), a.config().name.clone(), a.config().action_format.as_str().to_string()),
+        Policy::Edit(a) => (
+            a.model().to_string(),
+            a.config().name.clone(),
+            a.config().action_format.as_str().to_string(),
+        ),
         Policy::Oracle => ("oracle".into(), "oracle".into(), String::new()),
         Policy::Replay(_) => ("replay".into(), "replay".into(), String::new()),
     };

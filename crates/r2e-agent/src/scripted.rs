@@ -35,7 +35,13 @@ pub async fn oracle(env: &RepoEnv) -> Trajectory {
         .into_iter()
         .map(|(thought, tool, args)| {
             let args: Map<String, Value> = args.as_object().cloned().unwrap_or_default();
-            (thought, Action { tool: tool.into(), args })
+            (
+                thought,
+                Action {
+                    tool: tool.into(),
+                    args,
+                },
+            )
         })
         .collect();
     run(env, "oracle", "oracle", plan, true).await

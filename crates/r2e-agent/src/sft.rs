@@ -31,7 +31,9 @@ impl std::str::FromStr for SftFormat {
         match s {
             "openai" | "messages" => Ok(SftFormat::OpenAi),
             "sharegpt" => Ok(SftFormat::ShareGpt),
-            other => Err(format!("unknown format `{other}`: use `openai` or `sharegpt`")),
+            other => Err(format!(
+                "unknown format `{other}`: use `openai` or `sharegpt`"
+            )),
         }
     }
 }
@@ -68,7 +70,12 @@ pub fn example(traj: &Trajectory, format: SftFormat, only_resolved: bool) -> Res
 fn sharegpt(traj: &Trajectory) -> Value {
     let mut system = String::new();
     let mut turns = Vec::new();
-    let text = |m: &Value| m.get("content").and_then(Value::as_str).unwrap_or("").to_string();
+    let text = |m: &Value| {
+        m.get("content")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
     for m in &traj.messages {
         match m.get("role").and_then(Value::as_str).unwrap_or("") {
             "system" => system = text(m),
@@ -156,7 +163,10 @@ mod tests {
             .iter()
             .map(|c| c["from"].as_str().unwrap())
             .collect();
-        assert_eq!(from, ["human", "function_call", "observation", "gpt", "human"]);
+        assert_eq!(
+            from,
+            ["human", "function_call", "observation", "gpt", "human"]
+        );
         assert_eq!(
             v["conversations"][1]["value"],
             r#"{"arguments":{"search_term":"x"},"name":"search"}"#
@@ -169,10 +179,17 @@ mod tests {
 
     #[test]
     fn unresolved_and_modelless_episodes_are_skipped_when_asked() {
-        let t = traj(vec![json!({"role": "user", "content": "x"})], Vec::new(), Some(0.0));
+        let t = traj(
+            vec![json!({"role": "user", "content": "x"})],
+            Vec::new(),
+            Some(0.0),
+        );
         assert_eq!(example(&t, SftFormat::OpenAi, true), Err(Skip::NotResolved));
         assert!(example(&t, SftFormat::OpenAi, false).is_ok());
         let t = traj(Vec::new(), Vec::new(), Some(1.0));
-        assert_eq!(example(&t, SftFormat::OpenAi, false), Err(Skip::NoConversation));
+        assert_eq!(
+            example(&t, SftFormat::OpenAi, false),
+            Err(Skip::NoConversation)
+        );
     }
 }

@@ -49,7 +49,12 @@ fn call(name: &str, args: Value) -> Turn {
 }
 
 fn last_message(request: &Value) -> Value {
-    request["messages"].as_array().unwrap().last().unwrap().clone()
+    request["messages"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone()
 }
 
 fn xml(tool: &str, params: &[(&str, &str)]) -> String {
@@ -64,16 +69,23 @@ fn xml(tool: &str, params: &[(&str, &str)]) -> String {
 async fn a_scripted_native_fix_earns_reward_one() {
     let server = ScriptedServer::start().await.unwrap();
     server.push(
-        call("file_editor", json!({"command": "view", "path": "/testbed/calc.py"}))
-            .with_text("Let me read the module.")
-            .with_usage(1000, 20),
+        call(
+            "file_editor",
+            json!({"command": "view", "path": "/testbed/calc.py"}),
+        )
+        .with_text("Let me read the module.")
+        .with_usage(1000, 20),
     );
     server.push(call(
         "file_editor",
         json!({"command": "str_replace", "path": "/testbed/calc.py", "old_str": FIX_OLD, "new_str": FIX_NEW}),
     ));
     server.push(call("finish", json!({})));
-    let agent = EditAgent::new(client(&server), "scripted-model", AgentConfig::edit(ActionFormat::Native));
+    let agent = EditAgent::new(
+        client(&server),
+        "scripted-model",
+        AgentConfig::edit(ActionFormat::Native),
+    );
     let (task, traj) = episode(&agent).await;
     assert_eq!(traj.exit_reason, ExitReason::Submitted, "{:?}", traj.error);
     assert_eq!(traj.reward, Some(1.0));
@@ -105,7 +117,10 @@ async fn a_scripted_native_fix_earns_reward_one() {
     // The observation goes back as the tool result, with the reminder.
     let second = last_message(&requests[1]);
     assert_eq!(second["role"], "tool");
-    assert_eq!(second["tool_call_id"], requests[1]["messages"][2]["tool_calls"][0]["id"]);
+    assert_eq!(
+        second["tool_call_id"],
+        requests[1]["messages"][2]["tool_calls"][0]["id"]
+    );
     let content = second["content"].as_str().unwrap();
     assert!(content.starts_with("Execution output of [file_editor]:"));
     assert!(content.ends_with("\nSteps Remaining: 39"), "{content}");
@@ -118,13 +133,19 @@ async fn a_scripted_native_fix_earns_reward_one() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wrong_fix_earns_zero_and_a_reply_without_a_call_gets_the_nudge() {
     let server = ScriptedServer::start().await.unwrap();
-    server.push(Turn::text("I believe the bug is in add. I will fix it now."));
+    server.push(Turn::text(
+        "I believe the bug is in add. I will fix it now.",
+    ));
     server.push(call(
         "file_editor",
         json!({"command": "str_replace", "path": "/testbed/calc.py", "old_str": FIX_OLD, "new_str": WRONG_NEW}),
     ));
     server.push(call("submit", json!({})));
-    let agent = EditAgent::new(client(&server), "m", AgentConfig::edit(ActionFormat::Native));
+    let agent = EditAgent::new(
+        client(&server),
+        "m",
+        AgentConfig::edit(ActionFormat::Native),
+    );
     let (_, traj) = episode(&agent).await;
     assert_eq!(traj.exit_reason, ExitReason::Submitted, "{:?}", traj.error);
     assert_eq!(traj.reward, Some(0.0));
@@ -145,7 +166,10 @@ async fn the_xml_format_parses_function_blocks_and_sends_no_tools() {
     let server = ScriptedServer::start().await.unwrap();
     server.push(Turn::text(format!(
         "First, the code.\n\n{}",
-        xml("search", &[("search_term", "def add"), ("path", "/testbed")])
+        xml(
+            "search",
+            &[("search_term", "def add"), ("path", "/testbed")]
+        )
     )));
     server.push(Turn::text("Hmm, let me think about it without acting."));
     server.push(Turn::text(format!(
@@ -166,7 +190,13 @@ async fn the_xml_format_parses_function_blocks_and_sends_no_tools() {
     assert_eq!(traj.exit_reason, ExitReason::Submitted, "{:?}", traj.error);
     assert_eq!(traj.reward, Some(1.0));
     assert_eq!(traj.patch, task.gold_patch);
-    assert!(traj.steps[0].observation.starts_with("Execution output of [search]:\nFound "), "{}", traj.steps[0].observation);
+    assert!(
+        traj.steps[0]
+            .observation
+            .starts_with("Execution output of [search]:\nFound "),
+        "{}",
+        traj.steps[0].observation
+    );
     assert_eq!(traj.steps[1].observation, CONTINUE_MSG);
     let requests: Vec<Value> = server.requests().iter().map(|r| r.json()).collect();
     assert!(requests.iter().all(|r| r.get("tools").is_none()));
@@ -180,8 +210,14 @@ async fn the_xml_format_parses_function_blocks_and_sends_no_tools() {
     );
     assert_eq!(requests[1]["messages"][3]["role"], "user");
     let nudge = last_message(&requests[2]);
-    assert_eq!(nudge["content"].as_str().unwrap(), format!("{CONTINUE_MSG}\nSteps Remaining: 38"));
-    assert_eq!(requests[2]["messages"][4]["content"], "Hmm, let me think about it without acting.\n\n<function=>\n</function>");
+    assert_eq!(
+        nudge["content"].as_str().unwrap(),
+        format!("{CONTINUE_MSG}\nSteps Remaining: 38")
+    );
+    assert_eq!(
+        requests[2]["messages"][4]["content"],
+        "Hmm, let me think about it without acting.\n\n<function=>\n</function>"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -198,12 +234,20 @@ async fn an_endless_agent_is_told_to_submit_and_stops_at_the_step_limit() {
         max_steps_absolute: 4,
         ..Limits::default()
     };
-    let agent = EditAgent::new(client(&server), "m", AgentConfig::edit(ActionFormat::Native)).with_limits(limits);
+    let agent = EditAgent::new(
+        client(&server),
+        "m",
+        AgentConfig::edit(ActionFormat::Native),
+    )
+    .with_limits(limits);
     let (_, traj) = episode(&agent).await;
     assert_eq!(traj.exit_reason, ExitReason::MaxSteps);
     assert_eq!(traj.steps.len(), 4);
     assert_eq!(traj.reward, Some(0.0));
-    assert_eq!(traj.steps[0].observation, "Exit code: 0\nExecution output of [execute_bash]:\n[STDOUT]\n\nstill looking \n\n[STDERR]\n\n\n");
+    assert_eq!(
+        traj.steps[0].observation,
+        "Exit code: 0\nExecution output of [execute_bash]:\n[STDOUT]\n\nstill looking \n\n[STDERR]\n\n\n"
+    );
     let requests = server.requests();
     assert_eq!(requests.len(), 4);
     let third = last_message(&requests[2].json());
@@ -239,7 +283,12 @@ async fn server_errors_and_hangs_are_retried_and_context_overflow_ends_the_episo
     let client: Arc<dyn Client> = Arc::new(RetryingClient::new(inner, policy));
     let agent = EditAgent::new(client, "m", AgentConfig::edit(ActionFormat::Native));
     let (task, traj) = episode(&agent).await;
-    assert_eq!(traj.exit_reason, ExitReason::ContextLength, "{:?}", traj.error);
+    assert_eq!(
+        traj.exit_reason,
+        ExitReason::ContextLength,
+        "{:?}",
+        traj.error
+    );
     assert_eq!(traj.steps.len(), 1);
     // The fix made before the overflow is kept and graded.
     assert_eq!(traj.patch, task.gold_patch);

@@ -42,11 +42,22 @@ fn bad_files_say_what_is_wrong() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.yaml");
     std::fs::write(&path, "instance_prompt: hi\n").unwrap();
-    let err = AgentConfig::from_r2e_gym_yaml(&path).unwrap_err().to_string();
+    let err = AgentConfig::from_r2e_gym_yaml(&path)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("system_prompt"), "{err}");
-    std::fs::write(&path, "system_prompt: s\ninstance_prompt: \"{repo_name}\"\n").unwrap();
-    let err = AgentConfig::from_r2e_gym_yaml(&path).unwrap_err().to_string();
-    assert!(err.contains("{repo_name}") && err.contains("instance_prompt"), "{err}");
+    std::fs::write(
+        &path,
+        "system_prompt: s\ninstance_prompt: \"{repo_name}\"\n",
+    )
+    .unwrap();
+    let err = AgentConfig::from_r2e_gym_yaml(&path)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("{repo_name}") && err.contains("instance_prompt"),
+        "{err}"
+    );
     let err = AgentConfig::from_r2e_gym_yaml(&dir.path().join("missing.yaml"))
         .unwrap_err()
         .to_string();
@@ -57,7 +68,8 @@ fn bad_files_say_what_is_wrong() {
 /// (../shared/reference on the project's machines and CI).
 #[test]
 fn r2e_gym_reference_configs_load_with_their_action_formats() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/r2e-gym/config");
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/r2e-gym/config");
     if !dir.is_dir() {
         eprintln!("skipped: {} is not present", dir.display());
         return;
@@ -70,7 +82,10 @@ fn r2e_gym_reference_configs_load_with_their_action_formats() {
         assert_eq!(config.action_format, format, "{file}");
         assert_eq!(llm.as_deref(), Some("gpt-4o"));
         let instance = config.render_instance(&vars()).unwrap();
-        assert!(instance.contains("<github_issue>\ncalc.add({x}) is wrong\n</github_issue>"), "{instance}");
+        assert!(
+            instance.contains("<github_issue>\ncalc.add({x}) is wrong\n</github_issue>"),
+            "{instance}"
+        );
         assert!(!instance.contains("{problem_statement}"));
     }
 }

@@ -21,14 +21,38 @@ async fn demo_dataset(dir: &Path) -> PathBuf {
         .output()
         .await
         .unwrap();
-    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
     dataset
 }
 
-async fn run(dataset: &Path, out: &Path, server: &ScriptedServer, format: &str) -> (String, String) {
+async fn run(
+    dataset: &Path,
+    out: &Path,
+    server: &ScriptedServer,
+    format: &str,
+) -> (String, String) {
     let o = r2e()
-        .args(["run", "--model", "scripted", "--base-url", &server.openai_base_url()])
-        .args(["--k", "2", "--workers", "3", "--pool", "1", "--action-format", format])
+        .args([
+            "run",
+            "--model",
+            "scripted",
+            "--base-url",
+            &server.openai_base_url(),
+        ])
+        .args([
+            "--k",
+            "2",
+            "--workers",
+            "3",
+            "--pool",
+            "1",
+            "--action-format",
+            format,
+        ])
         .arg("--dataset")
         .arg(dataset)
         .arg("--out")
@@ -55,9 +79,21 @@ async fn rollouts_resume_and_export(format: ActionFormat, name: &str) {
     assert!(stdout.contains("6 (100.0%)"), "{stdout}");
     let trajs = r2e_core::trajectory::read_file(&out).unwrap();
     assert_eq!(trajs.len(), 6);
-    assert!(trajs.iter().all(|t| t.reward == Some(1.0) && t.steps.len() == 4), "{trajs:?}");
-    assert!(trajs.iter().all(|t| t.action_format == name && t.model == "scripted"));
-    let mut keys: Vec<_> = trajs.iter().map(|t| (t.task_id.clone(), t.rollout)).collect();
+    assert!(
+        trajs
+            .iter()
+            .all(|t| t.reward == Some(1.0) && t.steps.len() == 4),
+        "{trajs:?}"
+    );
+    assert!(
+        trajs
+            .iter()
+            .all(|t| t.action_format == name && t.model == "scripted")
+    );
+    let mut keys: Vec<_> = trajs
+        .iter()
+        .map(|t| (t.task_id.clone(), t.rollout))
+        .collect();
     keys.sort();
     keys.dedup();
     assert_eq!(keys.len(), 6);
@@ -66,7 +102,10 @@ async fn rollouts_resume_and_export(format: ActionFormat, name: &str) {
 
     // A rerun finds every episode done and asks the model nothing.
     let (_, stderr) = run(&dataset, &out, &server, name).await;
-    assert!(stderr.contains("6 of 6 episodes are already in"), "{stderr}");
+    assert!(
+        stderr.contains("6 of 6 episodes are already in"),
+        "{stderr}"
+    );
     assert_eq!(server.request_count(), asked);
     assert_eq!(r2e_core::trajectory::read_file(&out).unwrap().len(), 6);
 
@@ -74,7 +113,14 @@ async fn rollouts_resume_and_export(format: ActionFormat, name: &str) {
     for (fmt, key) in [("openai", "messages"), ("sharegpt", "conversations")] {
         let sft = tmp.path().join(format!("sft-{fmt}.jsonl"));
         let o = r2e()
-            .args(["export", "sft", "--only-resolved", "--format", fmt, "--trajectories"])
+            .args([
+                "export",
+                "sft",
+                "--only-resolved",
+                "--format",
+                fmt,
+                "--trajectories",
+            ])
             .arg(&out)
             .arg("--out")
             .arg(&sft)
@@ -88,10 +134,19 @@ async fn rollouts_resume_and_export(format: ActionFormat, name: &str) {
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
         assert_eq!(rows.len(), 6);
-        assert!(rows.iter().all(|r| r[key].as_array().is_some_and(|m| m.len() >= 8)));
+        assert!(
+            rows.iter()
+                .all(|r| r[key].as_array().is_some_and(|m| m.len() >= 8))
+        );
         if format == ActionFormat::Xml && fmt == "openai" {
             let assistant = &rows[0]["messages"][2]["content"];
-            assert!(assistant.as_str().unwrap().contains("<function=file_editor>"), "{assistant}");
+            assert!(
+                assistant
+                    .as_str()
+                    .unwrap()
+                    .contains("<function=file_editor>"),
+                "{assistant}"
+            );
             assert!(rows[0].get("tools").is_none());
         }
     }
@@ -116,11 +171,22 @@ async fn ctrl_c_keeps_finished_episodes_and_the_rerun_completes_them() {
     let server = ScriptedServer::start().await.unwrap();
     let solver = r2e_agent::testing::demo_solver(ActionFormat::Native);
     server.set_responder(move |req| {
-        r2e_llm::testing::Reply::Delayed(std::time::Duration::from_millis(400), Box::new(solver(req)))
+        r2e_llm::testing::Reply::Delayed(
+            std::time::Duration::from_millis(400),
+            Box::new(solver(req)),
+        )
     });
     let out = tmp.path().join("traj.jsonl");
     let child = r2e()
-        .args(["run", "--model", "scripted", "--base-url", &server.openai_base_url(), "--k", "2"])
+        .args([
+            "run",
+            "--model",
+            "scripted",
+            "--base-url",
+            &server.openai_base_url(),
+            "--k",
+            "2",
+        ])
         .arg("--dataset")
         .arg(&dataset)
         .arg("--out")
@@ -140,17 +206,29 @@ async fn ctrl_c_keeps_finished_episodes_and_the_rerun_completes_them() {
     // SAFETY: sending SIGINT to our own child.
     unsafe { libc::kill(pid as i32, libc::SIGINT) };
     let o = child.wait_with_output().await.unwrap();
-    assert_eq!(o.status.code(), Some(130), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     // Sandboxes r2e was still starting go with its attach connection, a
     // moment after it exits (AutoRemove).
     let filter = format!("label=dev.r2e.owner-pid={pid}");
     let t = std::time::Instant::now();
     loop {
-        let ps = std::process::Command::new("docker").args(["ps", "-aq", "--filter", &filter]).output().unwrap();
+        let ps = std::process::Command::new("docker")
+            .args(["ps", "-aq", "--filter", &filter])
+            .output()
+            .unwrap();
         if ps.stdout.is_empty() {
             break;
         }
-        assert!(t.elapsed().as_secs() < 20, "sandboxes left after Ctrl-C: {}", String::from_utf8_lossy(&ps.stdout));
+        assert!(
+            t.elapsed().as_secs() < 20,
+            "sandboxes left after Ctrl-C: {}",
+            String::from_utf8_lossy(&ps.stdout)
+        );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     let kept = r2e_core::trajectory::read_file(&out).unwrap();
@@ -158,6 +236,9 @@ async fn ctrl_c_keeps_finished_episodes_and_the_rerun_completes_them() {
     assert!(kept.iter().all(|t| t.reward == Some(1.0)));
 
     let (_, stderr) = run(&dataset, &out, &server, "native").await;
-    assert!(stderr.contains(&format!("{} of 6 episodes are already in", kept.len())), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{} of 6 episodes are already in", kept.len())),
+        "{stderr}"
+    );
     assert_eq!(r2e_core::trajectory::read_file(&out).unwrap().len(), 6);
 }

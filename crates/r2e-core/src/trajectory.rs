@@ -114,7 +114,6 @@ pub struct Trajectory {
     pub tools: Vec<serde_json::Value>,
 }
 
-
 /// What can go wrong reading or writing a trajectory file.
 pub type TrajectoryFileError = crate::jsonl::JsonlError;
 

@@ -55,9 +55,19 @@ async fn r2e_gym_and_swebench_images_are_prepared_as_their_agents_expect() {
     let env = RepoEnv::reset(&p, task(r2e, SourceFormat::R2eGym), EnvOptions::default())
         .await
         .unwrap();
-    let out = bash(&env, "readlink /root/.venv; command -v python; ls -a; ls pkg; ls / | grep -c r2e_tests").await;
-    assert!(out.contains("/testbed/.venv\n/root/.venv/bin/python\n"), "{out}");
-    assert!(!out.contains("r2e_tests") && !out.contains("run_tests.sh"), "{out}");
+    let out = bash(
+        &env,
+        "readlink /root/.venv; command -v python; ls -a; ls pkg; ls / | grep -c r2e_tests",
+    )
+    .await;
+    assert!(
+        out.contains("/testbed/.venv\n/root/.venv/bin/python\n"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("r2e_tests") && !out.contains("run_tests.sh"),
+        "{out}"
+    );
     assert!(!out.contains("__pycache__"), "{out}");
     assert!(out.contains("__init__.py"), "{out}");
     assert!(bash(&env, "ls /root/.local/bin").await.contains("python3"));
@@ -76,7 +86,14 @@ async fn r2e_gym_and_swebench_images_are_prepared_as_their_agents_expect() {
     let env = RepoEnv::reset(&p, task(swe, SourceFormat::SweBench), EnvOptions::default())
         .await
         .unwrap();
-    let out = bash(&env, "readlink /root/.venv; command -v python; python -c 'import sys; print(sys.prefix)'").await;
-    assert!(out.contains("/opt/miniconda3/envs/testbed\n/root/.venv/bin/python\n/root/.venv"), "{out}");
+    let out = bash(
+        &env,
+        "readlink /root/.venv; command -v python; python -c 'import sys; print(sys.prefix)'",
+    )
+    .await;
+    assert!(
+        out.contains("/opt/miniconda3/envs/testbed\n/root/.venv/bin/python\n/root/.venv"),
+        "{out}"
+    );
     env.close().await.unwrap();
 }

@@ -10,8 +10,8 @@ use crate::model::FileKind;
 
 /// Extensions counted as program source (when not a test).
 const SOURCE_EXTENSIONS: &[&str] = &[
-    "py", "pyi", "pyx", "pxd", "pxi", "c", "h", "cc", "cpp", "cxx", "hpp", "hh", "f", "f90",
-    "rs", "go", "js", "ts", "java", "jl", "r", "rb", "sh", "pl", "lua", "m", "cu",
+    "py", "pyi", "pyx", "pxd", "pxi", "c", "h", "cc", "cpp", "cxx", "hpp", "hh", "f", "f90", "rs",
+    "go", "js", "ts", "java", "jl", "r", "rb", "sh", "pl", "lua", "m", "cu",
 ];
 
 /// Extensions counted as documentation.
@@ -56,7 +56,11 @@ pub fn classify(path: &str) -> FileKind {
     if in_docs_dir || DOC_EXTENSIONS.iter().any(|d| ext.eq_ignore_ascii_case(d)) {
         return FileKind::Docs;
     }
-    if path.contains('.') && SOURCE_EXTENSIONS.iter().any(|s| ext.eq_ignore_ascii_case(s)) {
+    if path.contains('.')
+        && SOURCE_EXTENSIONS
+            .iter()
+            .any(|s| ext.eq_ignore_ascii_case(s))
+    {
         return FileKind::Source;
     }
     FileKind::Other

@@ -38,7 +38,9 @@ pub enum Error {
         message: String,
     },
     /// A URL was given but this build cannot clone.
-    #[error("{0} is a URL, but this build of r2e-gen has no clone support (feature `clone`); clone it with git and pass the path")]
+    #[error(
+        "{0} is a URL, but this build of r2e-gen has no clone support (feature `clone`); clone it with git and pass the path"
+    )]
     CloneUnsupported(String),
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
@@ -70,11 +72,17 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     pub(crate) fn git(context: impl Into<String>, e: impl std::fmt::Display) -> Self {
-        Error::Git { context: context.into(), message: e.to_string() }
+        Error::Git {
+            context: context.into(),
+            message: e.to_string(),
+        }
     }
 }
 

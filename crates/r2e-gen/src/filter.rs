@@ -28,13 +28,31 @@ pub const RULES: &[(&str, &str)] = &[
     ("analysed", "not a merge or root commit, and readable"),
     ("has_non_test_change", "edits at least one non-test line"),
     ("non_test_files", "fewer non-test files than the limit"),
-    ("non_test_edited_lines", "fewer edited non-test lines than the limit"),
+    (
+        "non_test_edited_lines",
+        "fewer edited non-test lines than the limit",
+    ),
     ("patch_chars", "patch shorter than the limit"),
-    ("file_types", "only allowed file types, with Python among them"),
-    ("code_change", "a non-test Python change beyond comments and docstrings"),
-    ("bug_edit", "entity counts of a bug fix (added, edited, deleted, statements)"),
-    ("test_entity_edit", "adds or edits a test function, class or method"),
-    ("test_match", "an edited test relates to an edited source entity or file"),
+    (
+        "file_types",
+        "only allowed file types, with Python among them",
+    ),
+    (
+        "code_change",
+        "a non-test Python change beyond comments and docstrings",
+    ),
+    (
+        "bug_edit",
+        "entity counts of a bug fix (added, edited, deleted, statements)",
+    ),
+    (
+        "test_entity_edit",
+        "adds or edits a test function, class or method",
+    ),
+    (
+        "test_match",
+        "an edited test relates to an edited source entity or file",
+    ),
 ];
 
 /// All filter rules and their parameters. Every field has R2E-Gym's default,
@@ -66,8 +84,14 @@ impl Default for FilterConfig {
     fn default() -> Self {
         Self {
             has_non_test_change: Toggle { enabled: true },
-            non_test_files: Limit { enabled: true, less_than: 5 },
-            non_test_edited_lines: Limit { enabled: true, less_than: 200 },
+            non_test_files: Limit {
+                enabled: true,
+                less_than: 5,
+            },
+            non_test_edited_lines: Limit {
+                enabled: true,
+                less_than: 200,
+            },
             patch_chars: PatchChars::default(),
             file_types: FileTypes::default(),
             code_change: Toggle { enabled: true },
@@ -104,7 +128,10 @@ pub struct Limit {
 
 impl Default for Limit {
     fn default() -> Self {
-        Self { enabled: true, less_than: u64::MAX }
+        Self {
+            enabled: true,
+            less_than: u64::MAX,
+        }
     }
 }
 
@@ -122,7 +149,11 @@ pub struct PatchChars {
 
 impl Default for PatchChars {
     fn default() -> Self {
-        Self { enabled: true, less_than: 10_000, python_only: true }
+        Self {
+            enabled: true,
+            less_than: 10_000,
+            python_only: true,
+        }
     }
 }
 
@@ -142,9 +173,31 @@ pub struct FileTypes {
 impl Default for FileTypes {
     fn default() -> Self {
         let allowed = [
-            "py", "rst", "yml", "toml", "sh", "md", "txt", "test", "gitignore", "feature",
-            "removal", "bugfix", "cfg", "misc", "doc", "dat", "ini", "Makefile", "pip", "treerc",
-            "xml", "pylintrc", "html", "in", "css",
+            "py",
+            "rst",
+            "yml",
+            "toml",
+            "sh",
+            "md",
+            "txt",
+            "test",
+            "gitignore",
+            "feature",
+            "removal",
+            "bugfix",
+            "cfg",
+            "misc",
+            "doc",
+            "dat",
+            "ini",
+            "Makefile",
+            "pip",
+            "treerc",
+            "xml",
+            "pylintrc",
+            "html",
+            "in",
+            "css",
         ];
         Self {
             enabled: true,
@@ -176,7 +229,14 @@ pub struct BugEdit {
 
 impl Default for BugEdit {
     fn default() -> Self {
-        Self { enabled: true, max_deleted: 0, max_added: 1, max_touched: 4, min_edited: 1, max_statements: 6 }
+        Self {
+            enabled: true,
+            max_deleted: 0,
+            max_added: 1,
+            max_touched: 4,
+            min_edited: 1,
+            max_statements: 6,
+        }
     }
 }
 
@@ -200,7 +260,13 @@ pub struct TestMatch {
 
 impl Default for TestMatch {
     fn default() -> Self {
-        Self { enabled: true, issue_names: true, entity_names: true, calls: true, file_names: true }
+        Self {
+            enabled: true,
+            issue_names: true,
+            entity_names: true,
+            calls: true,
+            file_names: true,
+        }
     }
 }
 
@@ -208,7 +274,10 @@ impl FilterConfig {
     /// Loads a JSON config file; missing keys keep their defaults.
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        serde_json::from_str(&text).map_err(|e| Error::Config { path: path.to_path_buf(), message: e.to_string() })
+        serde_json::from_str(&text).map_err(|e| Error::Config {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
     }
 
     /// The first rule `c` fails, or `None` when it passes all enabled rules.
@@ -225,11 +294,13 @@ impl FilterConfig {
                 return Some("has_non_test_change");
             }
         }
-        if self.non_test_files.enabled && non_test().count() as u64 >= self.non_test_files.less_than {
+        if self.non_test_files.enabled && non_test().count() as u64 >= self.non_test_files.less_than
+        {
             return Some("non_test_files");
         }
         if self.non_test_edited_lines.enabled
-            && non_test().map(|f| u64::from(f.edited_lines())).sum::<u64>() >= self.non_test_edited_lines.less_than
+            && non_test().map(|f| u64::from(f.edited_lines())).sum::<u64>()
+                >= self.non_test_edited_lines.less_than
         {
             return Some("non_test_edited_lines");
         }
@@ -245,17 +316,24 @@ impl FilterConfig {
             }
         }
         if self.file_types.enabled {
-            let allowed =
-                |p: &str| self.file_types.allowed_extensions.iter().any(|e| e == extension(p));
-            let all_allowed =
-                c.files.iter().all(|f| allowed(&f.path) && f.old_path.as_deref().is_none_or(allowed));
+            let allowed = |p: &str| {
+                self.file_types
+                    .allowed_extensions
+                    .iter()
+                    .any(|e| e == extension(p))
+            };
+            let all_allowed = c
+                .files
+                .iter()
+                .all(|f| allowed(&f.path) && f.old_path.as_deref().is_none_or(allowed));
             let has_py = c.files.iter().any(|f| f.is_python());
             if !all_allowed || (self.file_types.require_python && !has_py) {
                 return Some("file_types");
             }
         }
         let py_non_test = || non_test().filter_map(|f| f.python.as_ref());
-        if self.code_change.enabled && !py_non_test().any(|p| p.code_changed || !p.added.is_empty()) {
+        if self.code_change.enabled && !py_non_test().any(|p| p.code_changed || !p.added.is_empty())
+        {
             return Some("code_change");
         }
         if self.bug_edit.enabled {
@@ -278,7 +356,9 @@ impl FilterConfig {
             }
         }
         let test_entities = || {
-            tests().filter_map(|f| f.python.as_ref()).flat_map(|p| p.added.iter().chain(p.edited.iter()))
+            tests()
+                .filter_map(|f| f.python.as_ref())
+                .flat_map(|p| p.added.iter().chain(p.edited.iter()))
         };
         if self.test_entity_edit.enabled && test_entities().next().is_none() {
             return Some("test_entity_edit");
@@ -314,7 +394,11 @@ impl FilterConfig {
             if m.entity_names && test_entities.iter().any(|t| t.short_name().contains(name)) {
                 return true;
             }
-            if m.calls && test_entities.iter().any(|t| t.calls.iter().any(|c| c == name)) {
+            if m.calls
+                && test_entities
+                    .iter()
+                    .any(|t| t.calls.iter().any(|c| c == name))
+            {
                 return true;
             }
         }
@@ -336,7 +420,10 @@ impl FilterConfig {
                 .filter(|f| f.kind == FileKind::Test && f.is_python() && f.edited_lines() > 0)
                 .map(|f| stem(&f.path));
             for t in touched_test_files {
-                let t = t.strip_prefix("test_").or_else(|| t.strip_suffix("_test")).unwrap_or(&t);
+                let t = t
+                    .strip_prefix("test_")
+                    .or_else(|| t.strip_suffix("_test"))
+                    .unwrap_or(&t);
                 if sources.iter().any(|s| s == t) {
                     return true;
                 }
@@ -359,12 +446,18 @@ pub struct Funnel {
 
 impl Funnel {
     fn new() -> Self {
-        Self { removed: RULES.iter().map(|(r, _)| (r.to_string(), 0)).collect(), ..Default::default() }
+        Self {
+            removed: RULES.iter().map(|(r, _)| (r.to_string(), 0)).collect(),
+            ..Default::default()
+        }
     }
 
     /// Commits removed by `rule` (0 for unknown names).
     pub fn removed_by(&self, rule: &str) -> usize {
-        self.removed.iter().find(|(r, _)| r == rule).map_or(0, |(_, n)| *n)
+        self.removed
+            .iter()
+            .find(|(r, _)| r == rule)
+            .map_or(0, |(_, n)| *n)
     }
 
     /// Rows of a funnel table: rule, description, removed, remaining after it.
@@ -394,7 +487,12 @@ impl std::fmt::Display for Funnel {
 
 /// Filters `input` (mined rows) into `out` (kept rows, rewritten whole), and
 /// optionally writes `{"hash", "rule"}` for each removed commit to `rejected`.
-pub fn filter_jsonl(input: &Path, out: &Path, rejected: Option<&Path>, config: &FilterConfig) -> Result<Funnel> {
+pub fn filter_jsonl(
+    input: &Path,
+    out: &Path,
+    rejected: Option<&Path>,
+    config: &FilterConfig,
+) -> Result<Funnel> {
     let create = |p: &Path| -> Result<(std::path::PathBuf, std::io::BufWriter<std::fs::File>)> {
         if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -422,7 +520,8 @@ pub fn filter_jsonl(input: &Path, out: &Path, rejected: Option<&Path>, config: &
                 }
                 if let Some((tmp, w)) = rej.as_mut() {
                     let reason = row.skipped.as_ref().map(|s| s.label());
-                    let line = serde_json::json!({ "hash": row.hash, "rule": rule, "skipped": reason });
+                    let line =
+                        serde_json::json!({ "hash": row.hash, "rule": rule, "skipped": reason });
                     writeln!(w, "{line}").map_err(|e| Error::io(&*tmp, e))?;
                 }
             }
@@ -438,4 +537,185 @@ pub fn filter_jsonl(input: &Path, out: &Path, rejected: Option<&Path>, config: &
         std::fs::rename(&tmp, dest).map_err(|e| Error::io(dest, e))?;
     }
     Ok(funnel)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Entity, FileChange, FileStatus, PyChanges};
+
+    fn ent(name: &str, kind: EntityKind, calls: &[&str]) -> Entity {
+        Entity {
+            name: name.into(),
+            kind,
+            start_line: 1,
+            end_line: 2,
+            calls: calls.iter().map(|c| c.to_string()).collect(),
+        }
+    }
+
+    fn file(path: &str, kind: FileKind, py: PyChanges) -> FileChange {
+        FileChange {
+            path: path.into(),
+            old_path: None,
+            status: FileStatus::Modified,
+            kind,
+            added: 2,
+            removed: 1,
+            hunks: 1,
+            patch_chars: 300,
+            omitted: None,
+            python: Some(py),
+        }
+    }
+
+    fn commit(src: PyChanges, test: PyChanges) -> MinedCommit {
+        MinedCommit {
+            hash: "h".into(),
+            parent: Some("p".into()),
+            author: String::new(),
+            author_time: 0,
+            author_date: String::new(),
+            commit_time: 0,
+            subject: String::new(),
+            message: String::new(),
+            skipped: None,
+            files: vec![
+                file("pkg/parse.py", FileKind::Source, src),
+                file("tests/test_other.py", FileKind::Test, test),
+            ],
+            added: 4,
+            removed: 2,
+            gold_patch: String::new(),
+            test_patch: String::new(),
+        }
+    }
+
+    fn src(edited: Vec<Entity>, added: Vec<Entity>, deleted: Vec<Entity>) -> PyChanges {
+        PyChanges {
+            edited,
+            added,
+            deleted,
+            code_changed: true,
+            ..Default::default()
+        }
+    }
+
+    fn test(added: Vec<Entity>) -> PyChanges {
+        PyChanges {
+            added,
+            code_changed: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn bug_edit_limits() {
+        let cfg = FilterConfig::default();
+        let f = |s: PyChanges| {
+            cfg.first_failure(&commit(
+                s,
+                test(vec![ent("test_parse_x", EntityKind::Function, &[])]),
+            ))
+        };
+        let e = |n: &str| ent(n, EntityKind::Function, &[]);
+        assert_eq!(f(src(vec![e("parse")], vec![], vec![])), None);
+        assert_eq!(
+            f(src(vec![], vec![e("parse")], vec![])),
+            Some("bug_edit"),
+            "only additions"
+        );
+        assert_eq!(
+            f(src(vec![e("parse")], vec![], vec![e("gone")])),
+            Some("bug_edit"),
+            "deletion"
+        );
+        assert_eq!(
+            f(src(vec![e("parse")], vec![e("a"), e("b")], vec![])),
+            Some("bug_edit"),
+            "two added"
+        );
+        let many = vec![e("parse"), e("a"), e("b"), e("c"), e("d")];
+        assert_eq!(
+            f(src(many, vec![], vec![])),
+            Some("bug_edit"),
+            "five touched"
+        );
+        let mut s = src(vec![e("parse")], vec![], vec![]);
+        s.statements = 7;
+        assert_eq!(f(s), Some("bug_edit"), "statements");
+    }
+
+    #[test]
+    fn test_match_ways() {
+        let mut cfg = FilterConfig::default();
+        cfg.test_match.file_names = false;
+        let s = || {
+            src(
+                vec![ent("Parser.parse", EntityKind::Method, &[])],
+                vec![],
+                vec![],
+            )
+        };
+        let t = |name: &str, calls: &[&str]| test(vec![ent(name, EntityKind::Function, calls)]);
+        assert_eq!(
+            cfg.first_failure(&commit(s(), t("test_parse_dates", &[]))),
+            None,
+            "name contains"
+        );
+        assert_eq!(
+            cfg.first_failure(&commit(s(), t("test_dates", &["parse"]))),
+            None,
+            "calls"
+        );
+        assert_eq!(
+            cfg.first_failure(&commit(s(), t("test_issue_123", &[]))),
+            None,
+            "issue"
+        );
+        assert_eq!(
+            cfg.first_failure(&commit(s(), t("test_dates", &["other"]))),
+            Some("test_match")
+        );
+        // Classes do not count for the name match.
+        let class_only = src(vec![ent("parse", EntityKind::Class, &[])], vec![], vec![]);
+        assert_eq!(
+            cfg.first_failure(&commit(class_only, t("test_parse", &[]))),
+            Some("test_match")
+        );
+        // Same-stem test file.
+        cfg.test_match.file_names = true;
+        let mut c = commit(s(), t("test_dates", &[]));
+        c.files[1].path = "tests/test_parse.py".into();
+        assert_eq!(cfg.first_failure(&c), None);
+    }
+
+    #[test]
+    fn size_rules() {
+        let cfg = FilterConfig::default();
+        let ok = || {
+            commit(
+                src(
+                    vec![ent("parse", EntityKind::Function, &[])],
+                    vec![],
+                    vec![],
+                ),
+                test(vec![ent("test_parse", EntityKind::Function, &[])]),
+            )
+        };
+        let mut c = ok();
+        c.files[0].added = 150;
+        c.files[0].removed = 50;
+        assert_eq!(cfg.first_failure(&c), Some("non_test_edited_lines"));
+        let mut c = ok();
+        c.files[1].patch_chars = 9_800;
+        assert_eq!(cfg.first_failure(&c), Some("patch_chars"));
+        let mut c = ok();
+        c.files
+            .push(file("setup.json", FileKind::Other, PyChanges::default()));
+        assert_eq!(cfg.first_failure(&c), Some("file_types"));
+        let mut c = ok();
+        c.skipped = Some(crate::model::SkipReason::Root);
+        assert_eq!(cfg.first_failure(&c), Some("analysed"));
+    }
 }

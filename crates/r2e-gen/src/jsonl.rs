@@ -30,14 +30,19 @@ pub fn prepare_resume(path: &Path) -> Result<HashSet<String>> {
     let mut line_no = 0;
     loop {
         buf.clear();
-        let n = reader.read_until(b'\n', &mut buf).map_err(|e| Error::io(path, e))?;
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| Error::io(path, e))?;
         if n == 0 {
             break;
         }
         line_no += 1;
         if buf.last() != Some(&b'\n') {
             // Torn last line: drop it.
-            let f = OpenOptions::new().write(true).open(path).map_err(|e| Error::io(path, e))?;
+            let f = OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(|e| Error::io(path, e))?;
             f.set_len(good_len).map_err(|e| Error::io(path, e))?;
             break;
         }
@@ -67,7 +72,9 @@ pub fn for_each_row<T: DeserializeOwned>(
     let mut line_no = 0;
     loop {
         buf.clear();
-        let n = reader.read_until(b'\n', &mut buf).map_err(|e| Error::io(path, e))?;
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| Error::io(path, e))?;
         if n == 0 {
             return Ok(());
         }
@@ -80,7 +87,11 @@ pub fn for_each_row<T: DeserializeOwned>(
             // A torn last line of a file still being written: stop before it.
             Err(_) if buf.last() != Some(&b'\n') => return Ok(()),
             Err(e) => {
-                return Err(Error::BadRow { path: path.to_path_buf(), line: line_no, message: e.to_string() });
+                return Err(Error::BadRow {
+                    path: path.to_path_buf(),
+                    line: line_no,
+                    message: e.to_string(),
+                });
             }
         };
         f(row)?;

@@ -25,4 +25,6 @@ pub mod udiff;
 pub use error::{Error, Result};
 pub use filter::{FilterConfig, Funnel};
 pub use mine::{MineEvent, MineOptions, MineSummary};
-pub use model::{Entity, EntityKind, FileChange, FileKind, FileStatus, MinedCommit, PyChanges, SkipReason};
+pub use model::{
+    Entity, EntityKind, FileChange, FileKind, FileStatus, MinedCommit, PyChanges, SkipReason,
+};

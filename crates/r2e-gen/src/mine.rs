@@ -89,7 +89,13 @@ pub fn resolve_repo(spec: &str, cache_dir: &Path) -> Result<PathBuf> {
         .trim_end_matches('/')
         .trim_end_matches(".git")
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let dest = cache_dir.join(format!("{name}.git"));
     if dest.exists() && gix::open(&dest).is_ok() {
@@ -131,11 +137,17 @@ pub fn open(path: &Path) -> Result<gix::ThreadSafeRepository> {
 }
 
 /// The commits reachable from `rev` (HEAD if `None`), newest first, at most `max`.
-pub fn list_commits(repo: &gix::Repository, rev: Option<&str>, max: Option<usize>) -> Result<Vec<ObjectId>> {
+pub fn list_commits(
+    repo: &gix::Repository,
+    rev: Option<&str>,
+    max: Option<usize>,
+) -> Result<Vec<ObjectId>> {
     let tip = resolve_rev(repo, rev)?;
     let walk = repo
         .rev_walk([tip])
-        .sorting(gix::revision::walk::Sorting::ByCommitTime(Default::default()))
+        .sorting(gix::revision::walk::Sorting::ByCommitTime(
+            Default::default(),
+        ))
         .all()
         .map_err(|e| Error::git("walking the history", e))?;
     let mut ids = Vec::new();
@@ -160,9 +172,12 @@ fn resolve_rev(repo: &gix::Repository, rev: Option<&str>) -> Result<ObjectId> {
     if let Ok(id) = ObjectId::from_hex(rev.as_bytes()) {
         return Ok(id);
     }
-    let mut reference = repo
-        .find_reference(rev)
-        .map_err(|e| Error::git(format!("finding reference {rev:?} (give a branch, tag or full commit id)"), e))?;
+    let mut reference = repo.find_reference(rev).map_err(|e| {
+        Error::git(
+            format!("finding reference {rev:?} (give a branch, tag or full commit id)"),
+            e,
+        )
+    })?;
     reference
         .peel_to_id()
         .map(|id| id.detach())
@@ -174,11 +189,14 @@ pub struct Miner {
     repo: gix::Repository,
     parser: PyParser,
     tree_state: gix::diff::tree::State,
+    trees: TreeCache,
 }
 
 impl std::fmt::Debug for Miner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Miner").field("repo", &self.repo.path()).finish()
+        f.debug_struct("Miner")
+            .field("repo", &self.repo.path())
+            .finish()
     }
 }
 
@@ -199,11 +217,22 @@ struct RawChange {
 
 const MODE_COMMIT: u16 = 0o160000;
 
+/// Most commits a worker takes at a time (fewer on short histories, so that all
+/// workers get some).
+const MAX_CHUNK: usize = 256;
+
 impl Miner {
     /// Creates a miner over a thread-local repository handle.
     pub fn new(mut repo: gix::Repository) -> Self {
         repo.object_cache_size_if_unset(16 * 1024 * 1024);
-        Self { repo, parser: PyParser::new(), tree_state: Default::default() }
+        Self {
+            repo,
+            parser: PyParser::new(),
+            tree_state: Default::default(),
+            trees: TreeCache {
+                entries: Vec::new(),
+            },
+        }
     }
 
     /// Mines one commit. Never fails: problems end up as [`SkipReason::Error`].
@@ -228,20 +257,31 @@ impl Miner {
             row.files.clear();
             row.gold_patch.clear();
             row.test_patch.clear();
-            row.skipped = Some(SkipReason::Error { message: e.to_string() });
+            row.skipped = Some(SkipReason::Error {
+                message: e.to_string(),
+            });
         }
         row
     }
 
     fn mine_into(&mut self, id: ObjectId, row: &mut MinedCommit) -> Result<()> {
         let repo = &self.repo;
-        let commit = repo.find_commit(id).map_err(|e| Error::git(format!("reading commit {id}"), e))?;
-        let author = commit.author().map_err(|e| Error::git("decoding the author", e))?;
-        let author_time = author.time().map_err(|e| Error::git("decoding the author date", e))?;
+        let commit = repo
+            .find_commit(id)
+            .map_err(|e| Error::git(format!("reading commit {id}"), e))?;
+        let author = commit
+            .author()
+            .map_err(|e| Error::git("decoding the author", e))?;
+        let author_time = author
+            .time()
+            .map_err(|e| Error::git("decoding the author date", e))?;
         row.author = author.name.to_str_lossy().trim().to_string();
         row.author_time = author_time.seconds;
         row.author_date = rfc3339(author_time.seconds, author_time.offset);
-        row.commit_time = commit.time().map(|t| t.seconds).unwrap_or(author_time.seconds);
+        row.commit_time = commit
+            .time()
+            .map(|t| t.seconds)
+            .unwrap_or(author_time.seconds);
         let message = commit.message_raw_sloppy().to_str_lossy();
         row.message = message.trim_end().to_string();
         row.subject = row.message.lines().next().unwrap_or("").trim().to_string();
@@ -258,17 +298,67 @@ impl Miner {
                 return Ok(());
             }
         }
-        let new_tree = commit.tree_id().map_err(|e| Error::git("reading the commit's tree", e))?.detach();
+        let new_tree = commit
+            .tree_id()
+            .map_err(|e| Error::git("reading the commit's tree", e))?
+            .detach();
         let parent = repo
             .find_commit(parents[0])
             .map_err(|e| Error::git(format!("reading parent {}", parents[0]), e))?;
-        let old_tree = parent.tree_id().map_err(|e| Error::git("reading the parent's tree", e))?.detach();
+        let old_tree = parent
+            .tree_id()
+            .map_err(|e| Error::git("reading the parent's tree", e))?
+            .detach();
         drop((commit, parent));
         let changes = self.tree_changes(old_tree, new_tree)?;
         for change in changes {
             self.file_change(change, row)?;
         }
         Ok(())
+    }
+
+    /// Entities of one Python file; the old tree comes from the cache when the
+    /// parent's version was seen, the new one is parsed incrementally from it.
+    fn python_changes(
+        &mut self,
+        c: &RawChange,
+        old: &str,
+        new: &str,
+        d: &udiff::TextDiff,
+        want_calls: bool,
+    ) -> crate::model::PyChanges {
+        let cached = c.old.and_then(|s| self.trees.get(s.id));
+        let old_tree = match cached {
+            Some(t) => Some(t),
+            None => self.parser.parse(old),
+        };
+        let new_tree = match &old_tree {
+            Some(t) => self.parser.parse_edited(t, old, new, &d.ranges),
+            None => self.parser.parse(new),
+        };
+        let (Some(old_tree), Some(new_tree)) = (old_tree, new_tree) else {
+            return crate::model::PyChanges {
+                parse_error: true,
+                code_changed: true,
+                ..Default::default()
+            };
+        };
+        let out = self.parser.changes_of_trees(
+            &old_tree,
+            old,
+            &new_tree,
+            new,
+            &d.old_changed,
+            &d.new_changed,
+            want_calls,
+        );
+        if let Some(s) = c.old {
+            self.trees.put(s.id, old_tree);
+        }
+        if let Some(s) = c.new {
+            self.trees.put(s.id, new_tree);
+        }
+        out
     }
 
     fn blob(&self, id: ObjectId) -> Result<Vec<u8>> {
@@ -283,8 +373,18 @@ impl Miner {
     fn tree_changes(&mut self, old_tree: ObjectId, new_tree: ObjectId) -> Result<Vec<RawChange>> {
         use gix::diff::tree::recorder::Change;
         let hash_kind = self.repo.object_hash();
-        let old_data = self.repo.find_tree(old_tree).map_err(|e| Error::git("reading a tree", e))?.detach().data;
-        let new_data = self.repo.find_tree(new_tree).map_err(|e| Error::git("reading a tree", e))?.detach().data;
+        let old_data = self
+            .repo
+            .find_tree(old_tree)
+            .map_err(|e| Error::git("reading a tree", e))?
+            .detach()
+            .data;
+        let new_data = self
+            .repo
+            .find_tree(new_tree)
+            .map_err(|e| Error::git("reading a tree", e))?
+            .detach()
+            .data;
         let mut recorder = gix::diff::tree::Recorder::default();
         gix::diff::tree(
             gix::objs::TreeRefIter::from_bytes(&old_data, hash_kind),
@@ -295,16 +395,37 @@ impl Miner {
         )
         .map_err(|e| Error::git("diffing trees", e))?;
         let side = |mode: gix::objs::tree::EntryMode, id: ObjectId| {
-            (!mode.is_tree()).then_some(Side { id, mode: mode.value() })
+            (!mode.is_tree()).then_some(Side {
+                id,
+                mode: mode.value(),
+            })
         };
         let mut out = Vec::new();
         for rec in recorder.records {
             let (path, old, new) = match rec {
-                Change::Addition { entry_mode, oid, path, .. } => (path, None, side(entry_mode, oid)),
-                Change::Deletion { entry_mode, oid, path, .. } => (path, side(entry_mode, oid), None),
-                Change::Modification { previous_entry_mode, previous_oid, entry_mode, oid, path } => {
-                    (path, side(previous_entry_mode, previous_oid), side(entry_mode, oid))
-                }
+                Change::Addition {
+                    entry_mode,
+                    oid,
+                    path,
+                    ..
+                } => (path, None, side(entry_mode, oid)),
+                Change::Deletion {
+                    entry_mode,
+                    oid,
+                    path,
+                    ..
+                } => (path, side(entry_mode, oid), None),
+                Change::Modification {
+                    previous_entry_mode,
+                    previous_oid,
+                    entry_mode,
+                    oid,
+                    path,
+                } => (
+                    path,
+                    side(previous_entry_mode, previous_oid),
+                    side(entry_mode, oid),
+                ),
             };
             if old.is_none() && new.is_none() {
                 continue;
@@ -354,14 +475,19 @@ impl Miner {
             }
         }
         let open_dels: Vec<usize> = dels.iter().copied().filter(|&d| !used_del[d]).collect();
-        if !open_dels.is_empty() && !open_adds.is_empty() && open_dels.len() * open_adds.len() <= 400 {
+        if !open_dels.is_empty()
+            && !open_adds.is_empty()
+            && open_dels.len() * open_adds.len() <= 400
+        {
             let texts = |ids: &[usize], old: bool| -> Result<Vec<Option<String>>> {
                 ids.iter()
                     .map(|&i| {
                         let side = if old { changes[i].old } else { changes[i].new };
                         let Some(side) = side else { return Ok(None) };
                         let data = self.blob(side.id)?;
-                        Ok((!is_binary(&data)).then(|| String::from_utf8(data).ok()).flatten())
+                        Ok((!is_binary(&data))
+                            .then(|| String::from_utf8(data).ok())
+                            .flatten())
                     })
                     .collect()
             };
@@ -450,13 +576,8 @@ impl Miner {
                         fc.removed = d.removed;
                         fc.hunks = d.hunks;
                         if fc.is_python() {
-                            fc.python = Some(self.parser.changes(
-                                o,
-                                n,
-                                &d.old_changed,
-                                &d.new_changed,
-                                kind == FileKind::Test,
-                            ));
+                            fc.python =
+                                Some(self.python_changes(&c, o, n, &d, kind == FileKind::Test));
                         }
                         hunks_text = d.hunks_text;
                     }
@@ -492,6 +613,34 @@ impl Miner {
     }
 }
 
+/// The most recently used syntax trees by blob id: the old side of a commit is
+/// usually the new side of the commit mined just before it.
+struct TreeCache {
+    entries: Vec<(ObjectId, tree_sitter::Tree)>,
+}
+
+impl TreeCache {
+    const CAPACITY: usize = 48;
+
+    fn get(&mut self, id: ObjectId) -> Option<tree_sitter::Tree> {
+        let i = self.entries.iter().position(|(k, _)| *k == id)?;
+        let entry = self.entries.remove(i);
+        let tree = entry.1.clone();
+        self.entries.push(entry);
+        Some(tree)
+    }
+
+    fn put(&mut self, id: ObjectId, tree: tree_sitter::Tree) {
+        if self.entries.iter().any(|(k, _)| *k == id) {
+            return;
+        }
+        if self.entries.len() >= Self::CAPACITY {
+            self.entries.remove(0);
+        }
+        self.entries.push((id, tree));
+    }
+}
+
 /// git's test for binary content: a NUL byte in the first 8000 bytes.
 fn is_binary(data: &[u8]) -> bool {
     data[..data.len().min(8000)].contains(&0)
@@ -513,19 +662,34 @@ fn similarity(a: &str, b: &str) -> u32 {
 /// The `diff --git` header and extended header lines of one file.
 fn header(c: &RawChange, status: FileStatus) -> String {
     let a_path = c.old_path.as_deref().unwrap_or(&c.path);
-    let mut h = format!("diff --git {} {}\n", quote_path("a/", a_path), quote_path("b/", &c.path));
+    let mut h = format!(
+        "diff --git {} {}\n",
+        quote_path("a/", a_path),
+        quote_path("b/", &c.path)
+    );
     let short = |id: ObjectId| id.to_hex_with_len(7).to_string();
     const ZERO: &str = "0000000";
     match (status, c.old, c.new) {
         (FileStatus::Added, _, Some(n)) => {
-            h.push_str(&format!("new file mode {:06o}\nindex {ZERO}..{}\n", n.mode, short(n.id)));
+            h.push_str(&format!(
+                "new file mode {:06o}\nindex {ZERO}..{}\n",
+                n.mode,
+                short(n.id)
+            ));
         }
         (FileStatus::Deleted, Some(o), _) => {
-            h.push_str(&format!("deleted file mode {:06o}\nindex {}..{ZERO}\n", o.mode, short(o.id)));
+            h.push_str(&format!(
+                "deleted file mode {:06o}\nindex {}..{ZERO}\n",
+                o.mode,
+                short(o.id)
+            ));
         }
         (_, Some(o), Some(n)) => {
             if o.mode != n.mode {
-                h.push_str(&format!("old mode {:06o}\nnew mode {:06o}\n", o.mode, n.mode));
+                h.push_str(&format!(
+                    "old mode {:06o}\nnew mode {:06o}\n",
+                    o.mode, n.mode
+                ));
             }
             if let Some(old_path) = &c.old_path {
                 h.push_str(&format!(
@@ -537,7 +701,12 @@ fn header(c: &RawChange, status: FileStatus) -> String {
             }
             if o.id != n.id {
                 if o.mode == n.mode {
-                    h.push_str(&format!("index {}..{} {:06o}\n", short(o.id), short(n.id), n.mode));
+                    h.push_str(&format!(
+                        "index {}..{} {:06o}\n",
+                        short(o.id),
+                        short(n.id),
+                        n.mode
+                    ));
                 } else {
                     h.push_str(&format!("index {}..{}\n", short(o.id), short(n.id)));
                 }
@@ -562,9 +731,20 @@ pub fn mine_to_jsonl(
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
     let done = jsonl::prepare_resume(out)?;
-    let todo: Vec<ObjectId> = ids.iter().copied().filter(|id| !done.contains(&id.to_string())).collect();
-    let mut summary = MineSummary { total: ids.len(), already_done: ids.len() - todo.len(), ..Default::default() };
-    on_event(MineEvent::Planned { total: summary.total, already_done: summary.already_done });
+    let todo: Vec<ObjectId> = ids
+        .iter()
+        .copied()
+        .filter(|id| !done.contains(&id.to_string()))
+        .collect();
+    let mut summary = MineSummary {
+        total: ids.len(),
+        already_done: ids.len() - todo.len(),
+        ..Default::default()
+    };
+    on_event(MineEvent::Planned {
+        total: summary.total,
+        already_done: summary.already_done,
+    });
     if todo.is_empty() {
         return Ok(summary);
     }
@@ -575,27 +755,37 @@ pub fn mine_to_jsonl(
         .map_err(|e| Error::io(out, e))?;
     let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
     let workers = match opts.workers {
-        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
         n => n,
     }
     .min(todo.len());
+    let chunk = (todo.len() / (workers * 4)).clamp(1, MAX_CHUNK);
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let (tx, rx) = std::sync::mpsc::sync_channel::<MinedCommit>(workers * 8);
     let result = std::thread::scope(|s| -> Result<()> {
         for w in 0..workers {
             let tx = tx.clone();
-            let (ts, todo, next, stop) = (&ts, &todo, &next, &stop);
+            let (ts, todo, next, stop, chunk) = (&ts, &todo, &next, &stop, chunk);
             std::thread::Builder::new()
                 .name(format!("r2e-mine-{w}"))
                 .stack_size(16 * 1024 * 1024)
                 .spawn_scoped(s, move || {
                     let mut miner = Miner::new(ts.to_thread_local());
-                    while !stop.load(Ordering::Relaxed) {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(&id) = todo.get(i) else { break };
-                        if tx.send(miner.mine(id)).is_err() {
+                    // Runs of consecutive commits, mined oldest first, so that a
+                    // file's old version is usually the tree parsed just before.
+                    'work: while !stop.load(Ordering::Relaxed) {
+                        let start = next.fetch_add(chunk, Ordering::Relaxed);
+                        if start >= todo.len() {
                             break;
+                        }
+                        let end = (start + chunk).min(todo.len());
+                        for &id in todo[start..end].iter().rev() {
+                            if stop.load(Ordering::Relaxed) || tx.send(miner.mine(id)).is_err() {
+                                break 'work;
+                            }
                         }
                     }
                 })

@@ -22,6 +22,8 @@ pub struct TextDiff {
     pub old_changed: Vec<u32>,
     /// 1-based line numbers of added lines in the new text.
     pub new_changed: Vec<u32>,
+    /// The changes as 0-based `(old lines, new lines)` ranges, in order.
+    pub ranges: Vec<(std::ops::Range<u32>, std::ops::Range<u32>)>,
 }
 
 /// Diffs two texts line by line and renders unified hunks with `context` lines.
@@ -30,7 +32,13 @@ pub fn diff_text(old: &str, new: &str, context: u32) -> TextDiff {
     let mut diff = Diff::compute(Algorithm::Myers, &input);
     diff.postprocess_lines(&input);
     let hunks: Vec<_> = diff.hunks().collect();
-    let mut out = TextDiff::default();
+    let mut out = TextDiff {
+        ranges: hunks
+            .iter()
+            .map(|h| (h.before.clone(), h.after.clone()))
+            .collect(),
+        ..Default::default()
+    };
     if hunks.is_empty() {
         return out;
     }
@@ -40,7 +48,8 @@ pub fn diff_text(old: &str, new: &str, context: u32) -> TextDiff {
     while i < hunks.len() {
         // Group hunks whose context would overlap or touch, as git does.
         let mut j = i;
-        while j + 1 < hunks.len() && hunks[j + 1].before.start - hunks[j].before.end <= 2 * context {
+        while j + 1 < hunks.len() && hunks[j + 1].before.start - hunks[j].before.end <= 2 * context
+        {
             j += 1;
         }
         let first = &hunks[i];
@@ -129,7 +138,9 @@ fn push_line(s: &mut String, marker: char, text: &str) {
 /// Quotes a path for a diff header the way git does when it holds characters
 /// that need escaping (quotes, backslashes, control or non-ASCII bytes).
 pub fn quote_path(prefix: &str, path: &str) -> String {
-    let needs = path.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20 || b >= 0x7f);
+    let needs = path
+        .bytes()
+        .any(|b| b == b'"' || b == b'\\' || !(0x20..0x7f).contains(&b));
     if !needs {
         return format!("{prefix}{path}");
     }
@@ -141,7 +152,7 @@ pub fn quote_path(prefix: &str, path: &str) -> String {
             b'\\' => s.push_str("\\\\"),
             b'\n' => s.push_str("\\n"),
             b'\t' => s.push_str("\\t"),
-            b if b < 0x20 || b >= 0x7f => s.push_str(&format!("\\{b:03o}")),
+            b if !(0x20..0x7f).contains(&b) => s.push_str(&format!("\\{b:03o}")),
             b => s.push(b as char),
         }
     }
@@ -158,7 +169,10 @@ mod tests {
         let old = "a\nb\nc\nd\ne\nf\ng\nh\n";
         let new = "a\nb\nc\nD\ne\nf\ng\nh\n";
         let d = diff_text(old, new, 3);
-        assert_eq!(d.hunks_text, "@@ -1,7 +1,7 @@\n a\n b\n c\n-d\n+D\n e\n f\n g\n");
+        assert_eq!(
+            d.hunks_text,
+            "@@ -1,7 +1,7 @@\n a\n b\n c\n-d\n+D\n e\n f\n g\n"
+        );
         assert_eq!((d.added, d.removed, d.hunks), (1, 1, 1));
         assert_eq!(d.old_changed, vec![4]);
         assert_eq!(d.new_changed, vec![4]);
@@ -167,7 +181,10 @@ mod tests {
     #[test]
     fn new_file_and_missing_newline() {
         let d = diff_text("", "x\ny", 3);
-        assert_eq!(d.hunks_text, "@@ -0,0 +1,2 @@\n+x\n+y\n\\ No newline at end of file\n");
+        assert_eq!(
+            d.hunks_text,
+            "@@ -0,0 +1,2 @@\n+x\n+y\n\\ No newline at end of file\n"
+        );
         let d = diff_text("x\n", "", 3);
         assert_eq!(d.hunks_text, "@@ -1 +0,0 @@\n-x\n");
     }
@@ -185,7 +202,11 @@ mod tests {
         let d = diff_text(&old, &new, 3);
         assert_eq!(d.hunks, 2);
         assert!(d.hunks_text.starts_with("@@ -1,6 +1,6 @@\n"));
-        assert!(d.hunks_text.contains("@@ -23,7 +23,7 @@\n"), "{}", d.hunks_text);
+        assert!(
+            d.hunks_text.contains("@@ -23,7 +23,7 @@\n"),
+            "{}",
+            d.hunks_text
+        );
     }
 
     #[test]

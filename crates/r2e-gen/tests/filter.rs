@@ -12,23 +12,34 @@ fn funnel_counts_each_rule() {
     let h = history();
     let dir = tempfile::tempdir().expect("tempdir");
     let commits = dir.path().join("commits.jsonl");
-    mine_to_jsonl(&h.repo.path(), &commits, &MineOptions::default(), &mut |_| {}).expect("mine");
+    mine_to_jsonl(
+        &h.repo.path(),
+        &commits,
+        &MineOptions::default(),
+        &mut |_| {},
+    )
+    .expect("mine");
     let out = dir.path().join("candidates.jsonl");
     let rejected = dir.path().join("rejected.jsonl");
-    let funnel = filter_jsonl(&commits, &out, Some(&rejected), &FilterConfig::default()).expect("filter");
-    let counts: Vec<(&str, usize)> = funnel.removed.iter().map(|(r, n)| (r.as_str(), *n)).collect();
+    let funnel =
+        filter_jsonl(&commits, &out, Some(&rejected), &FilterConfig::default()).expect("filter");
+    let counts: Vec<(&str, usize)> = funnel
+        .removed
+        .iter()
+        .map(|(r, n)| (r.as_str(), *n))
+        .collect();
     assert_eq!(
         counts,
         [
-            ("analysed", 2),            // root, merge
+            ("analysed", 2), // root, merge
             ("has_non_test_change", 0),
-            ("non_test_files", 2),      // refactor over 6 files; misc over 6
+            ("non_test_files", 2), // refactor over 6 files; misc over 6
             ("non_test_edited_lines", 0),
             ("patch_chars", 0),
-            ("file_types", 1),          // docs only
-            ("code_change", 1),         // comments and docstring only
+            ("file_types", 1),  // docs only
+            ("code_change", 1), // comments and docstring only
             ("bug_edit", 0),
-            ("test_entity_edit", 1),    // fix without tests
+            ("test_entity_edit", 1), // fix without tests
             ("test_match", 0),
         ]
     );
@@ -41,7 +52,10 @@ fn funnel_counts_each_rule() {
     assert_eq!(kept, want);
     let rejected = std::fs::read_to_string(&rejected).expect("rejected");
     assert_eq!(rejected.lines().count(), 7);
-    assert!(rejected.contains(&format!("{{\"hash\":\"{}\",\"rule\":\"code_change\",\"skipped\":null}}", h.comment_only)));
+    assert!(rejected.contains(&format!(
+        "{{\"hash\":\"{}\",\"rule\":\"code_change\",\"skipped\":null}}",
+        h.comment_only
+    )));
     assert!(funnel.to_string().contains("test_entity_edit"));
 
     // Switching rules off through a config file changes the funnel.

@@ -329,7 +329,10 @@ impl ScriptedServer {
 
     /// Answers every request that finds the queue empty with `responder`'s
     /// reply (for many concurrent conversations, such as benchmarks).
-    pub fn set_responder(&self, responder: impl Fn(&RecordedRequest) -> Reply + Send + Sync + 'static) {
+    pub fn set_responder(
+        &self,
+        responder: impl Fn(&RecordedRequest) -> Reply + Send + Sync + 'static,
+    ) {
         *lock(&self.shared.responder) = Some(Arc::new(responder));
     }
 

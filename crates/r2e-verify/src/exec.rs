@@ -108,7 +108,10 @@ pub fn regression_command(task: &Task) -> Option<String> {
 }
 
 /// Runs the regression command at the base commit and keeps what passes.
-pub async fn regression_baseline(env: &RepoEnv, timeout: Duration) -> Result<Option<Regression>, EnvError> {
+pub async fn regression_baseline(
+    env: &RepoEnv,
+    timeout: Duration,
+) -> Result<Option<Regression>, EnvError> {
     let Some(command) = regression_command(env.task()) else {
         return Ok(None);
     };
@@ -122,7 +125,11 @@ pub async fn regression_baseline(env: &RepoEnv, timeout: Duration) -> Result<Opt
 }
 
 /// Runs `command` in the repository and returns each test's outcome.
-async fn run_tests(env: &RepoEnv, command: &str, timeout: Duration) -> Result<Vec<(String, bool)>, EnvError> {
+async fn run_tests(
+    env: &RepoEnv,
+    command: &str,
+    timeout: Duration,
+) -> Result<Vec<(String, bool)>, EnvError> {
     let cmd = format!("cd {} && {command} 2>&1", shell_quote(env.workdir()));
     let out = env
         .sandbox()
@@ -153,7 +160,8 @@ fn outcomes(log: &str) -> Vec<(String, bool)> {
                 s if s.starts_with("skipped") => return None,
                 _ => return None,
             };
-            seen.insert(name.to_string()).then(|| (name.to_string(), pass))
+            seen.insert(name.to_string())
+                .then(|| (name.to_string(), pass))
         })
         .collect()
 }
@@ -186,7 +194,11 @@ pub async fn run_candidate(
     }
     for test in tests {
         let path = format!("{}/{}", env.workdir(), test.path);
-        if let Err(e) = env.sandbox().write_file(&path, test.content.as_bytes(), None).await {
+        if let Err(e) = env
+            .sandbox()
+            .write_file(&path, test.content.as_bytes(), None)
+            .await
+        {
             run.error = Some(format!("writing {}: {e}", test.path));
             return run;
         }
@@ -238,7 +250,10 @@ async fn apply(env: &RepoEnv, patch: &str) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     if out.exit_code != 0 {
-        return Err(format!("the candidate patch does not apply: {}", out.stdout_text().trim()));
+        return Err(format!(
+            "the candidate patch does not apply: {}",
+            out.stdout_text().trim()
+        ));
     }
     Ok(())
 }
@@ -271,8 +286,12 @@ pub async fn score_task(
     let regression = regression?;
     let runs = futures_util::stream::iter(candidates)
         .map(|c| {
-            let (provider, pool, opts, regression) =
-                (provider.clone(), pool.cloned(), opts.clone(), regression.as_ref());
+            let (provider, pool, opts, regression) = (
+                provider.clone(),
+                pool.cloned(),
+                opts.clone(),
+                regression.as_ref(),
+            );
             async move {
                 let env = match &pool {
                     Some(p) => RepoEnv::reset_from_pool(p, task.clone(), opts).await,
@@ -311,7 +330,10 @@ mod tests {
         assert_eq!(
             got,
             [
-                ("test_callable (t.IssueTest.test_callable)".to_string(), true),
+                (
+                    "test_callable (t.IssueTest.test_callable)".to_string(),
+                    true
+                ),
                 ("test_issue (t.IssueTest.test_issue)".to_string(), false),
                 ("test_y (t.T.test_y)".to_string(), true),
             ]
@@ -321,6 +343,12 @@ mod tests {
     #[test]
     fn pytest_logs_use_the_summary() {
         let log = "============================= test session starts ==============================\ncollected 2 items\n\nt.py .F\n=========================== short test summary info ============================\nPASSED t.py::test_a\nFAILED t.py::test_b - assert 1 == 2\n";
-        assert_eq!(outcomes(log), [("t.py::test_a".to_string(), true), ("t.py::test_b".to_string(), false)]);
+        assert_eq!(
+            outcomes(log),
+            [
+                ("t.py::test_a".to_string(), true),
+                ("t.py::test_b".to_string(), false)
+            ]
+        );
     }
 }

@@ -39,13 +39,22 @@ async fn generated_tests_separate_a_correct_patch_from_wrong_ones() {
     env.close().await.unwrap();
     assert_eq!(traj.reward, None, "the testing agent is not graded");
     let instance = traj.messages[1]["content"].as_str().unwrap();
-    assert!(instance.contains("/testbed/test_r2e_issue_0.py"), "{instance}");
+    assert!(
+        instance.contains("/testbed/test_r2e_issue_0.py"),
+        "{instance}"
+    );
     let test = test.expect("the testing agent wrote its test file");
     assert_eq!(test.path, "test_r2e_issue_0.py");
-    assert!(test.content.contains("self.assertEqual(add(2, 3), 5)"), "{}", test.content);
+    assert!(
+        test.content.contains("self.assertEqual(add(2, 3), 5)"),
+        "{}",
+        test.content
+    );
     assert!(traj.patch.contains("test_r2e_issue_0.py"), "{}", traj.patch);
 
-    let wrong = task.gold_patch.replace("+    return a + b", "+    return a * b");
+    let wrong = task
+        .gold_patch
+        .replace("+    return a + b", "+    return a * b");
     assert_ne!(wrong, task.gold_patch);
     let candidates = vec![
         Candidate { rollout: 0, patch: task.gold_patch.clone() },
@@ -54,15 +63,34 @@ async fn generated_tests_separate_a_correct_patch_from_wrong_ones() {
         Candidate { rollout: 3, patch: "diff --git a/nope.py b/nope.py\n--- a/nope.py\n+++ b/nope.py\n@@ -1 +1 @@\n-x\n+y\n".into() },
     ];
     let provider: Arc<dyn Provider> = Arc::new(docker.clone());
-    let mut runs = score_task(provider, None, &task, candidates, &[test], 2, Duration::from_secs(120))
-        .await
-        .unwrap();
+    let mut runs = score_task(
+        provider,
+        None,
+        &task,
+        candidates,
+        &[test],
+        2,
+        Duration::from_secs(120),
+    )
+    .await
+    .unwrap();
     runs.sort_by_key(|(r, _)| *r);
     let summary: Vec<(u32, u32, bool)> = runs
         .iter()
         .map(|(_, r)| (r.generated_passed, r.generated_total, r.error.is_some()))
         .collect();
-    assert_eq!(summary, [(2, 2, false), (1, 2, false), (1, 2, false), (0, 1, true)], "{runs:?}");
-    assert!(runs[3].1.error.as_deref().unwrap().contains("does not apply"));
+    assert_eq!(
+        summary,
+        [(2, 2, false), (1, 2, false), (1, 2, false), (0, 1, true)],
+        "{runs:?}"
+    );
+    assert!(
+        runs[3]
+            .1
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("does not apply")
+    );
     assert!(runs.iter().all(|(_, r)| r.regression_pass_rate.is_none()));
 }

@@ -67,16 +67,26 @@ async fn bench(provider: &DockerProvider, a: BenchEnvArgs) -> anyhow::Result<Exi
             .into_iter()
             .zip(steps.iter_mut())
         {
-            out.push(time(async { env.step(tool, call).await.map(drop).map_err(Into::into) }).await?);
+            out.push(
+                time(async { env.step(tool, call).await.map(drop).map_err(Into::into) }).await?,
+            );
         }
     }
     env.close().await?;
     let [view_steps, bash_steps] = steps.map(Samples);
-    let sb = provider.start_docker(&RepoEnv::sandbox_spec(&task, &opts)).await?;
-    let python = ["python3", "-c", "import argparse, os, sys, json, re, subprocess"];
+    let sb = provider
+        .start_docker(&RepoEnv::sandbox_spec(&task, &opts))
+        .await?;
+    let python = [
+        "python3",
+        "-c",
+        "import argparse, os, sys, json, re, subprocess",
+    ];
     let mut baseline = Vec::new();
     for _ in 0..a.baseline_steps {
-        baseline.push(time(async { sb.engine_exec(&python).await.map(drop).map_err(Into::into) }).await?);
+        baseline.push(
+            time(async { sb.engine_exec(&python).await.map(drop).map_err(Into::into) }).await?,
+        );
     }
     sb.close().await?;
     let baseline = Samples(baseline);
@@ -105,13 +115,21 @@ async fn bench(provider: &DockerProvider, a: BenchEnvArgs) -> anyhow::Result<Exi
     t.load_preset(UTF8_FULL_CONDENSED)
         .set_header(vec!["measure", "n", "median", "p95"]);
     for (label, s) in [
-        ("step: file_editor view, 20 lines (RepoEnv::step)", &view_steps),
+        (
+            "step: file_editor view, 20 lines (RepoEnv::step)",
+            &view_steps,
+        ),
         ("step: execute_bash `true` (RepoEnv::step)", &bash_steps),
         ("R2E-Gym path: docker exec + Python start", &baseline),
         ("reset, cold", &cold),
         ("reset from the warm pool", &warm),
     ] {
-        t.add_row(vec![label.to_string(), s.0.len().to_string(), ms(s.median()), ms(s.p95())]);
+        t.add_row(vec![
+            label.to_string(),
+            s.0.len().to_string(),
+            ms(s.median()),
+            ms(s.p95()),
+        ]);
     }
     println!("{t}");
     let step = view_steps.median().max(bash_steps.median());
@@ -133,10 +151,19 @@ async fn bench(provider: &DockerProvider, a: BenchEnvArgs) -> anyhow::Result<Exi
     let server = ScriptedServer::start().await?;
     server.set_responder(r2e_agent::testing::demo_solver(ActionFormat::Native));
     let client: Arc<dyn r2e_llm::Client> = Arc::new(server.openai_client()?);
-    let agent = Arc::new(EditAgent::new(client, "scripted", AgentConfig::edit(ActionFormat::Native)));
+    let agent = Arc::new(EditAgent::new(
+        client,
+        "scripted",
+        AgentConfig::edit(ActionFormat::Native),
+    ));
     let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_header(vec!["workers", "episodes", "resolved", "wall", "episodes/min"]);
+    t.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
+        "workers",
+        "episodes",
+        "resolved",
+        "wall",
+        "episodes/min",
+    ]);
     let mut rates = Vec::new();
     for workers in [1, a.workers.max(1)] {
         let (n, resolved, secs) = episodes(shared.clone(), &tasks, &agent, workers, a.k).await?;
@@ -183,6 +210,14 @@ async fn episodes(
         env: EnvOptions::default(),
         retry_errors: false,
     };
-    let s = runner::run(provider, jobs, Policy::Edit(agent.clone()), opts, writer, &|_| {}).await?;
+    let s = runner::run(
+        provider,
+        jobs,
+        Policy::Edit(agent.clone()),
+        opts,
+        writer,
+        &|_| {},
+    )
+    .await?;
     Ok((s.episodes, s.resolved, s.secs))
 }

@@ -46,7 +46,9 @@ pub struct BenchMineArgs {
 /// Runs `r2e bench mine`.
 pub fn run(a: BenchMineArgs) -> anyhow::Result<ExitCode> {
     let workers = match a.workers {
-        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
         n => n,
     };
     let tmp = ScratchDir::new()?;
@@ -60,16 +62,28 @@ pub fn run(a: BenchMineArgs) -> anyhow::Result<ExitCode> {
     );
     let t = Instant::now();
     build_repo(&repo, a.commits, a.modules)?;
-    println!("  built {} in {:.1}s", repo.display(), t.elapsed().as_secs_f64());
+    println!(
+        "  built {} in {:.1}s",
+        repo.display(),
+        t.elapsed().as_secs_f64()
+    );
 
     // r2e: stage 1 + 2 over the whole history.
     let commits_out = tmp.path().join("commits.jsonl");
     let candidates_out = tmp.path().join("candidates.jsonl");
-    let opts = MineOptions { workers, ..Default::default() };
+    let opts = MineOptions {
+        workers,
+        ..Default::default()
+    };
     let t = Instant::now();
     let summary = mine_to_jsonl(&repo, &commits_out, &opts, &mut |_| {})?;
     let mine_secs = t.elapsed().as_secs_f64();
-    let funnel = filter_jsonl(&commits_out, &candidates_out, None, &FilterConfig::default())?;
+    let funnel = filter_jsonl(
+        &commits_out,
+        &candidates_out,
+        None,
+        &FilterConfig::default(),
+    )?;
     let r2e_secs = t.elapsed().as_secs_f64();
     let r2e_rate = summary.mined as f64 / r2e_secs;
 
@@ -84,7 +98,10 @@ pub fn run(a: BenchMineArgs) -> anyhow::Result<ExitCode> {
         .output()
         .context("running python3 (needed for the baseline)")?;
     if !out.status.success() {
-        bail!("baseline script failed: {}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "baseline script failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let report: serde_json::Value = serde_json::from_slice(&out.stdout)
         .with_context(|| format!("baseline output: {}", String::from_utf8_lossy(&out.stdout)))?;
@@ -94,8 +111,12 @@ pub fn run(a: BenchMineArgs) -> anyhow::Result<ExitCode> {
     let ratio = r2e_rate / base_rate;
 
     let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_header(vec!["approach", "commits", "seconds", "commits/s"]);
+    t.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
+        "approach",
+        "commits",
+        "seconds",
+        "commits/s",
+    ]);
     t.add_row(vec![
         "r2e gen mine + filter (gix, tree-sitter, in process)".to_string(),
         summary.mined.to_string(),
@@ -119,7 +140,11 @@ pub fn run(a: BenchMineArgs) -> anyhow::Result<ExitCode> {
         a.target,
         if met { "met" } else { "MISSED" }
     );
-    Ok(if met || !a.enforce { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if met || !a.enforce {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// A directory under the system's temp dir, removed on drop.
@@ -170,13 +195,21 @@ struct Module {
 
 fn func(rng: &mut Rng, name: String, indent: &str) -> Func {
     let n = 4 + rng.below(8);
-    let mut body = vec![format!("{indent}    \"\"\"Compute {name} of the inputs.\"\"\"")];
+    let mut body = vec![format!(
+        "{indent}    \"\"\"Compute {name} of the inputs.\"\"\""
+    )];
     body.push(format!("{indent}    total = 0"));
     for i in 0..n {
         body.push(match rng.below(4) {
             0 => format!("{indent}    total += x * {} + y", rng.below(100)),
-            1 => format!("{indent}    if total > {}:\n{indent}        total -= {}", rng.below(1000), i + 1),
-            2 => format!("{indent}    values = [v * {i} for v in range(y)]\n{indent}    total += sum(values)"),
+            1 => format!(
+                "{indent}    if total > {}:\n{indent}        total -= {}",
+                rng.below(1000),
+                i + 1
+            ),
+            2 => format!(
+                "{indent}    values = [v * {i} for v in range(y)]\n{indent}    total += sum(values)"
+            ),
             _ => format!("{indent}    total = max(total, x - {})", rng.below(50)),
         });
     }
@@ -186,10 +219,14 @@ fn func(rng: &mut Rng, name: String, indent: &str) -> Func {
 
 impl Module {
     fn new(rng: &mut Rng, m: usize) -> Self {
-        let funcs = (0..30).map(|i| func(rng, format!("f{m}_{i}"), "")).collect();
+        let funcs = (0..30)
+            .map(|i| func(rng, format!("f{m}_{i}"), ""))
+            .collect();
         let classes = (0..3)
             .map(|c| {
-                let methods = (0..6).map(|i| func(rng, format!("m{c}_{i}"), "    ")).collect();
+                let methods = (0..6)
+                    .map(|i| func(rng, format!("m{c}_{i}"), "    "))
+                    .collect();
                 (format!("Model{m}x{c}"), methods)
             })
             .collect();
@@ -199,18 +236,32 @@ impl Module {
                 body: vec![format!("    assert f{m}_{i}(1, 2) is not None")],
             })
             .collect();
-        Module { funcs, classes, tests }
+        Module {
+            funcs,
+            classes,
+            tests,
+        }
     }
 
     fn source(&self, m: usize) -> String {
-        let mut s = format!("\"\"\"Module {m} of the synthetic package.\"\"\"\n\nimport math\n\nSCALE = {m}\n");
+        let mut s = format!(
+            "\"\"\"Module {m} of the synthetic package.\"\"\"\n\nimport math\n\nSCALE = {m}\n"
+        );
         for f in &self.funcs {
-            s.push_str(&format!("\n\ndef {}(x, y):\n{}\n", f.name, f.body.join("\n")));
+            s.push_str(&format!(
+                "\n\ndef {}(x, y):\n{}\n",
+                f.name,
+                f.body.join("\n")
+            ));
         }
         for (name, methods) in &self.classes {
             s.push_str(&format!("\n\nclass {name}:\n    \"\"\"A model.\"\"\"\n"));
             for f in methods {
-                s.push_str(&format!("\n    def {}(self, x, y):\n{}\n", f.name, f.body.join("\n")));
+                s.push_str(&format!(
+                    "\n    def {}(self, x, y):\n{}\n",
+                    f.name,
+                    f.body.join("\n")
+                ));
             }
         }
         s
@@ -278,7 +329,10 @@ fn build_repo(dir: &Path, commits: usize, modules: usize) -> anyhow::Result<()> 
                 };
                 let line = 2 + rng.below(target.body.len() - 2);
                 let indent = if name.is_some() { "" } else { "    " };
-                target.body.insert(line, format!("{indent}    total += {}  # fix", rng.below(9) + 1));
+                target.body.insert(
+                    line,
+                    format!("{indent}    total += {}  # fix", rng.below(9) + 1),
+                );
                 if rng.below(3) == 0 {
                     target.body.remove(line + 1);
                 }
@@ -305,20 +359,26 @@ fn build_repo(dir: &Path, commits: usize, modules: usize) -> anyhow::Result<()> 
                 touch_src(&mut mods, m, &mut changed);
                 msg = format!("Add feature{next_id}");
             } else if kind < 72 {
-                readme.push_str(&format!("\nChange {c}: documented behaviour of module {m}.\n"));
+                readme.push_str(&format!(
+                    "\nChange {c}: documented behaviour of module {m}.\n"
+                ));
                 changed.push(("README.md".into(), readme.clone()));
                 msg = "Docs".to_string();
             } else if kind < 80 {
                 let md = &mut mods[m];
                 let i = rng.below(md.funcs.len());
-                md.funcs[i].body.insert(1, format!("    # note {c}: see the docs"));
+                md.funcs[i]
+                    .body
+                    .insert(1, format!("    # note {c}: see the docs"));
                 touch_src(&mut mods, m, &mut changed);
                 msg = "Comment".to_string();
             } else if kind < 88 {
                 for k in 0..6.min(modules) {
                     let mm = (m + k) % modules;
                     let i = rng.below(mods[mm].funcs.len());
-                    mods[mm].funcs[i].body.push(format!("    total = int(total)  # r{c}"));
+                    mods[mm].funcs[i]
+                        .body
+                        .push(format!("    total = int(total)  # r{c}"));
                     let last = mods[mm].funcs[i].body.len() - 1;
                     mods[mm].funcs[i].body.swap(last, last - 1);
                     touch_src(&mut mods, mm, &mut changed);
@@ -327,7 +387,9 @@ fn build_repo(dir: &Path, commits: usize, modules: usize) -> anyhow::Result<()> 
             } else {
                 for mm in [m, (m + 1) % modules] {
                     let i = rng.below(mods[mm].funcs.len());
-                    mods[mm].funcs[i].body.insert(2, format!("    y = abs(y)  # {c}"));
+                    mods[mm].funcs[i]
+                        .body
+                        .insert(2, format!("    y = abs(y)  # {c}"));
                     touch_src(&mut mods, mm, &mut changed);
                 }
                 msg = "Fix negative inputs".to_string();
@@ -342,7 +404,11 @@ fn build_repo(dir: &Path, commits: usize, modules: usize) -> anyhow::Result<()> 
             msg.len()
         )?;
         for (path, content) in &changed {
-            write!(stdin, "M 100644 inline {path}\ndata {}\n{content}\n", content.len())?;
+            write!(
+                stdin,
+                "M 100644 inline {path}\ndata {}\n{content}\n",
+                content.len()
+            )?;
         }
         stdin.write_all(b"\n")?;
     }
@@ -371,12 +437,11 @@ def entities(src):
     out = {}
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            out[node.name] = node
+            out[node.name] = (node, ast.get_source_segment(src, node))
             if isinstance(node, ast.ClassDef):
                 for ch in node.body:
                     if isinstance(ch, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                        out[node.name + "." + ch.name] = ch
-        ast.get_source_segment(src, node)
+                        out[node.name + "." + ch.name] = (ch, ast.get_source_segment(src, ch))
     return out
 
 def strip(node):
@@ -400,8 +465,11 @@ def process(commit):
             except SyntaxError:
                 continue
             n += 2
+            # Only entities whose source changed are unparsed (R2E-Gym unparses
+            # the entities its hunks touch).
             for name in a.keys() & b.keys():
-                strip(a[name]) != strip(b[name])
+                if a[name][1] != b[name][1]:
+                    strip(a[name][0]) != strip(b[name][0])
     return n
 
 if __name__ == "__main__":

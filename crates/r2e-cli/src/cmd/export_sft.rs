@@ -27,7 +27,8 @@ pub struct SftArgs {
 
 /// Writes the examples and says how many were kept and why others were not.
 pub fn run(a: SftArgs) -> anyhow::Result<ExitCode> {
-    let file = std::fs::File::create(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let file =
+        std::fs::File::create(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let mut out = std::io::BufWriter::new(file);
     let (mut kept, mut unresolved, mut modelless) = (0usize, 0usize, 0usize);
     for path in &a.trajectories {

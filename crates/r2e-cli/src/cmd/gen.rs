@@ -88,7 +88,11 @@ fn mine(a: MineArgs) -> anyhow::Result<ExitCode> {
         eprintln!("cloning {} into {} ...", a.repo, cache.display());
     }
     let repo = resolve_repo(&a.repo, &cache)?;
-    let opts = MineOptions { max_commits: a.max_commits, workers: a.workers, rev: a.rev };
+    let opts = MineOptions {
+        max_commits: a.max_commits,
+        workers: a.workers,
+        rev: a.rev,
+    };
     let bar = ProgressBar::hidden();
     bar.set_style(
         ProgressStyle::with_template(
@@ -98,9 +102,15 @@ fn mine(a: MineArgs) -> anyhow::Result<ExitCode> {
     );
     let started = std::time::Instant::now();
     let summary = mine_to_jsonl(&repo, &a.out, &opts, &mut |e| match e {
-        MineEvent::Planned { total, already_done } => {
+        MineEvent::Planned {
+            total,
+            already_done,
+        } => {
             if already_done > 0 {
-                eprintln!("{already_done} of {total} commits already in {}", a.out.display());
+                eprintln!(
+                    "{already_done} of {total} commits already in {}",
+                    a.out.display()
+                );
             }
             bar.set_length((total - already_done) as u64);
             bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
@@ -110,13 +120,21 @@ fn mine(a: MineArgs) -> anyhow::Result<ExitCode> {
     .with_context(|| format!("mining {}", a.repo))?;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
-    let skipped: Vec<String> = summary.skipped.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    let skipped: Vec<String> = summary
+        .skipped
+        .iter()
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect();
     println!(
         "mined {} commits in {:.1}s ({:.0}/s){}; {} already done; {} rows in {}",
         summary.mined,
         secs,
         summary.mined as f64 / secs.max(1e-9),
-        if skipped.is_empty() { String::new() } else { format!(", skipped: {}", skipped.join(", ")) },
+        if skipped.is_empty() {
+            String::new()
+        } else {
+            format!(", skipped: {}", skipped.join(", "))
+        },
         summary.already_done,
         summary.total,
         a.out.display()
@@ -139,16 +157,30 @@ fn filter(a: FilterArgs) -> anyhow::Result<ExitCode> {
     let funnel = filter_jsonl(&commits, &out, a.rejected.as_deref(), &config)
         .with_context(|| format!("filtering {}", commits.display()))?;
     println!("{}", funnel_table(&funnel));
-    println!("kept {} of {} commits in {}", funnel.kept, funnel.input, out.display());
+    println!(
+        "kept {} of {} commits in {}",
+        funnel.kept,
+        funnel.input,
+        out.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
 /// The funnel as a table: rule, what it keeps, removed, left.
 pub fn funnel_table(funnel: &Funnel) -> Table {
     let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_header(vec!["rule", "keeps commits that", "removed", "left"]);
-    t.add_row(vec!["(mined)".to_string(), String::new(), String::new(), funnel.input.to_string()]);
+    t.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
+        "rule",
+        "keeps commits that",
+        "removed",
+        "left",
+    ]);
+    t.add_row(vec![
+        "(mined)".to_string(),
+        String::new(),
+        String::new(),
+        funnel.input.to_string(),
+    ]);
     for (rule, desc, removed, left) in funnel.table_rows() {
         t.add_row(vec![rule, desc, removed.to_string(), left.to_string()]);
     }

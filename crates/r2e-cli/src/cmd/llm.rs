@@ -44,7 +44,8 @@ impl LlmArgs {
         let Some(model) = &self.model else {
             return Ok(None);
         };
-        let mut config = LlmConfig::new(self.provider).timeout(Duration::from_secs(self.llm_timeout));
+        let mut config =
+            LlmConfig::new(self.provider).timeout(Duration::from_secs(self.llm_timeout));
         if let Some(url) = &self.base_url {
             config = config.base_url(url);
         }

@@ -3,15 +3,16 @@
 
 pub mod bench;
 pub mod bench_env;
-pub mod bench_verify;
 pub mod bench_grade;
 pub mod bench_mine;
+pub mod bench_verify;
 pub mod dataset;
 pub mod doctor;
 pub mod eval;
 pub mod eval_script;
-pub mod r#gen;
+pub mod export;
 pub mod export_sft;
+pub mod r#gen;
 pub mod grade;
 pub mod image;
 pub mod llm;
@@ -21,7 +22,6 @@ pub mod sandbox;
 pub mod tool;
 pub mod verify;
 pub mod verify_exec;
-pub mod export;
 
 use r2e_sandbox::Provider;
 use std::future::Future;

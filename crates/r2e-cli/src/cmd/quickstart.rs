@@ -2,20 +2,20 @@
 //! registry — base image, a small real dataset, the oracle agent through the
 //! tools, the hidden tests, the reward, the trajectories.
 
+use super::llm::LlmArgs;
 use super::{DEFAULT_IMAGE, block_on, until_interrupted};
 use anyhow::Context;
 use clap::Args;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use super::llm::LlmArgs;
 use r2e_agent::runner::{Policy, episode};
 use r2e_agent::{ActionFormat, AgentConfig, EditAgent};
 use r2e_env::EnvOptions;
-use std::sync::Arc;
 use r2e_sandbox::docker::DockerProvider;
 use r2e_sandbox::image::{BootstrapOptions, bootstrap, image_id};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// Arguments of `r2e quickstart`.
 #[derive(Debug, Args)]
@@ -91,7 +91,15 @@ async fn quickstart(provider: &DockerProvider, a: QuickstartArgs) -> anyhow::Res
     let mut resolved = 0;
     let mut errors = 0;
     for task in &tasks {
-        let traj = episode(provider, None, task.clone(), 0, &policy, EnvOptions::default()).await;
+        let traj = episode(
+            provider,
+            None,
+            task.clone(),
+            0,
+            &policy,
+            EnvOptions::default(),
+        )
+        .await;
         if let Some(e) = &traj.error {
             eprintln!("    {}: {e}", traj.task_id);
             errors += 1;

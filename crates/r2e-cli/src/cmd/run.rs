@@ -124,7 +124,11 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     let policy = policy(&a)?;
     block_on(async move {
         let provider = Arc::new(DockerProvider::connect().await?);
-        until_interrupted(provider.as_ref(), rollouts(provider.clone(), tasks, policy, &a)).await
+        until_interrupted(
+            provider.as_ref(),
+            rollouts(provider.clone(), tasks, policy, &a),
+        )
+        .await
     })?
 }
 
@@ -132,7 +136,10 @@ fn select(mut tasks: Vec<Task>, a: &RunArgs) -> anyhow::Result<Vec<Task>> {
     if !a.instance_ids.is_empty() {
         for id in &a.instance_ids {
             if !tasks.iter().any(|t| &t.task_id == id) {
-                bail!("--instance-ids names {id}, which is not in {}", a.dataset.display());
+                bail!(
+                    "--instance-ids names {id}, which is not in {}",
+                    a.dataset.display()
+                );
             }
         }
         tasks.retain(|t| a.instance_ids.contains(&t.task_id));
@@ -151,10 +158,15 @@ pub fn policy(a: &RunArgs) -> anyhow::Result<Policy> {
     match a.agent {
         AgentKind::Oracle => Ok(Policy::Oracle),
         AgentKind::Replay => {
-            let path = a.replay.as_deref().context("--agent replay needs --replay TRAJECTORIES.jsonl")?;
+            let path = a
+                .replay
+                .as_deref()
+                .context("--agent replay needs --replay TRAJECTORIES.jsonl")?;
             let recorded = r2e_core::trajectory::read_file(path)?;
-            let map: HashMap<(String, u32), Trajectory> =
-                recorded.into_iter().map(|t| ((t.task_id.clone(), t.rollout), t)).collect();
+            let map: HashMap<(String, u32), Trajectory> = recorded
+                .into_iter()
+                .map(|t| ((t.task_id.clone(), t.rollout), t))
+                .collect();
             Ok(Policy::Replay(Arc::new(map)))
         }
         AgentKind::Edit => {
@@ -163,7 +175,10 @@ pub fn policy(a: &RunArgs) -> anyhow::Result<Policy> {
                     let (c, m) = AgentConfig::from_r2e_gym_yaml(path)?;
                     (c, m)
                 }
-                None => (AgentConfig::edit(a.action_format.unwrap_or(ActionFormat::Native)), None),
+                None => (
+                    AgentConfig::edit(a.action_format.unwrap_or(ActionFormat::Native)),
+                    None,
+                ),
             };
             if let Some(format) = a.action_format {
                 config.action_format = format;
@@ -188,7 +203,9 @@ pub fn policy(a: &RunArgs) -> anyhow::Result<Policy> {
                 seed: None,
             };
             Ok(Policy::Edit(Arc::new(
-                EditAgent::new(client, model, config).with_limits(limits).with_sampling(sampling),
+                EditAgent::new(client, model, config)
+                    .with_limits(limits)
+                    .with_sampling(sampling),
             )))
         }
     }
@@ -206,7 +223,10 @@ async fn rollouts(
     let total = tasks.len() * a.k as usize;
     let skipped = total - jobs.len();
     if skipped > 0 {
-        eprintln!("resuming: {skipped} of {total} episodes are already in {}", a.out.display());
+        eprintln!(
+            "resuming: {skipped} of {total} episodes are already in {}",
+            a.out.display()
+        );
     }
     let bar = progress(jobs.len() as u64);
     let resolved = AtomicUsize::new(0);
@@ -214,7 +234,10 @@ async fn rollouts(
     let cost_micros = AtomicU64::new(0);
     let on_done = |t: &Trajectory| {
         resolved.fetch_add(usize::from(t.reward == Some(1.0)), Ordering::Relaxed);
-        tokens.fetch_add(t.usage.prompt_tokens + t.usage.completion_tokens, Ordering::Relaxed);
+        tokens.fetch_add(
+            t.usage.prompt_tokens + t.usage.completion_tokens,
+            Ordering::Relaxed,
+        );
         cost_micros.fetch_add((t.cost_usd * 1e6) as u64, Ordering::Relaxed);
         if let Some(e) = &t.error {
             bar.println(format!("{} #{}: {e}", t.task_id, t.rollout));
@@ -271,30 +294,64 @@ fn human(n: u64) -> String {
 /// resolve rate and pass@k.
 fn print_summary(s: &RunSummary, all: &[Trajectory], out: &Path, k: u32) {
     let mut table = Table::new();
-    table.load_preset(UTF8_FULL_CONDENSED).set_header(vec!["", "this run", "whole file"]);
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_header(vec!["", "this run", "whole file"]);
     let finished = runner::finished(all, false);
-    let latest: HashMap<(String, u32), &Trajectory> =
-        all.iter().map(|t| ((t.task_id.clone(), t.rollout), t)).collect();
+    let latest: HashMap<(String, u32), &Trajectory> = all
+        .iter()
+        .map(|t| ((t.task_id.clone(), t.rollout), t))
+        .collect();
     let file_resolved = latest.values().filter(|t| t.reward == Some(1.0)).count();
     let mut tasks: HashMap<&str, bool> = HashMap::new();
     for t in latest.values() {
         *tasks.entry(t.task_id.as_str()).or_default() |= t.reward == Some(1.0);
     }
     let pass_at_k = tasks.values().filter(|r| **r).count();
-    let pct = |a: usize, b: usize| if b == 0 { "—".to_string() } else { format!("{a} ({:.1}%)", 100.0 * a as f64 / b as f64) };
-    table.add_row(vec!["episodes".to_string(), s.episodes.to_string(), finished.len().to_string()]);
-    table.add_row(vec!["resolved".to_string(), pct(s.resolved, s.episodes), pct(file_resolved, latest.len())]);
-    table.add_row(vec![format!("tasks solved in ≤{k} tries"), "".into(), pct(pass_at_k, tasks.len())]);
+    let pct = |a: usize, b: usize| {
+        if b == 0 {
+            "—".to_string()
+        } else {
+            format!("{a} ({:.1}%)", 100.0 * a as f64 / b as f64)
+        }
+    };
+    table.add_row(vec![
+        "episodes".to_string(),
+        s.episodes.to_string(),
+        finished.len().to_string(),
+    ]);
+    table.add_row(vec![
+        "resolved".to_string(),
+        pct(s.resolved, s.episodes),
+        pct(file_resolved, latest.len()),
+    ]);
+    table.add_row(vec![
+        format!("tasks solved in ≤{k} tries"),
+        "".into(),
+        pct(pass_at_k, tasks.len()),
+    ]);
     for (exit, n) in &s.exits {
         table.add_row(vec![format!("exit: {exit}"), n.to_string(), String::new()]);
     }
     table.add_row(vec![
         "tokens (prompt / completion)".to_string(),
-        format!("{} / {}", human(s.usage.prompt_tokens), human(s.usage.completion_tokens)),
+        format!(
+            "{} / {}",
+            human(s.usage.prompt_tokens),
+            human(s.usage.completion_tokens)
+        ),
         String::new(),
     ]);
-    table.add_row(vec!["cost".to_string(), format!("${:.4}", s.cost_usd), String::new()]);
-    table.add_row(vec!["wall time".to_string(), format!("{:.1} s", s.secs), String::new()]);
+    table.add_row(vec![
+        "cost".to_string(),
+        format!("${:.4}", s.cost_usd),
+        String::new(),
+    ]);
+    table.add_row(vec![
+        "wall time".to_string(),
+        format!("{:.1} s", s.secs),
+        String::new(),
+    ]);
     println!("{table}");
     println!("trajectories: {}", out.display());
 }

@@ -8,14 +8,14 @@ use super::dataset::{ReadArgs, load};
 use super::llm::LlmArgs;
 use super::{block_on, until_interrupted};
 use anyhow::Context;
-use futures_util::StreamExt;
 use clap::Args;
+use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use r2e_agent::{ActionFormat, AgentConfig, EditAgent, Limits};
 use r2e_core::{Task, Trajectory};
 use r2e_env::{EnvOptions, RepoEnv};
-use r2e_sandbox::{Provider, WarmPool};
 use r2e_sandbox::docker::DockerProvider;
+use r2e_sandbox::{Provider, WarmPool};
 use r2e_verify::exec::{Candidate, GeneratedTest, score_task, write_tests};
 use r2e_verify::score::{Score, ScoreWriter};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -81,11 +81,18 @@ pub fn run(a: ExecArgs) -> anyhow::Result<ExitCode> {
                 a.dataset.display()
             );
         }
-        by_task.entry(t.task_id.clone()).or_default().insert(t.rollout, t);
+        by_task
+            .entry(t.task_id.clone())
+            .or_default()
+            .insert(t.rollout, t);
     }
     block_on(async move {
         let provider = Arc::new(DockerProvider::connect().await?);
-        until_interrupted(provider.as_ref(), verify(provider.clone(), tasks, by_task, a)).await
+        until_interrupted(
+            provider.as_ref(),
+            verify(provider.clone(), tasks, by_task, a),
+        )
+        .await
     })?
 }
 
@@ -96,7 +103,10 @@ async fn verify(
     a: ExecArgs,
 ) -> anyhow::Result<ExitCode> {
     let provider: Arc<dyn Provider> = provider;
-    let tests_path = a.tests.clone().unwrap_or_else(|| a.out.with_extension("tests.jsonl"));
+    let tests_path = a
+        .tests
+        .clone()
+        .unwrap_or_else(|| a.out.with_extension("tests.jsonl"));
     let mut tests = read_tests(&tests_path)?;
     let (model, client) = a
         .llm
@@ -129,10 +139,14 @@ async fn verify(
     let bar = progress(jobs.len() as u64, "test files written");
     let mut written = futures_util::stream::iter(jobs)
         .map(|(task_id, rollout)| {
-            let agent = agent.clone().with_test_file(r2e_verify::exec::test_file(rollout));
+            let agent = agent
+                .clone()
+                .with_test_file(r2e_verify::exec::test_file(rollout));
             let (provider, task) = (provider.clone(), tasks[&task_id].clone());
             async move {
-                let outcome = match RepoEnv::reset(provider.as_ref(), task, EnvOptions::default()).await {
+                let outcome = match RepoEnv::reset(provider.as_ref(), task, EnvOptions::default())
+                    .await
+                {
                     Ok(env) => {
                         let (test, traj) = write_tests(&env, &agent, rollout).await;
                         if let Err(e) = env.close().await {
@@ -152,7 +166,9 @@ async fn verify(
                 writeln!(file, "{}", serde_json::to_string(&test)?)?;
                 tests.entry(task_id).or_default().push(test);
             }
-            Err(e) => bar.println(format!("{task_id}: testing rollout {rollout} wrote no test file ({e})")),
+            Err(e) => bar.println(format!(
+                "{task_id}: testing rollout {rollout} wrote no test file ({e})"
+            )),
         }
         bar.inc(1);
     }
@@ -166,7 +182,10 @@ async fn verify(
         .filter(|s| s.generated_tests_total.is_some() && s.error.is_none())
         .map(Score::key)
         .collect();
-    let bar = progress(by_task.values().map(|m| m.len() as u64).sum(), "candidates scored");
+    let bar = progress(
+        by_task.values().map(|m| m.len() as u64).sum(),
+        "candidates scored",
+    );
     let (mut n, mut errors) = (0usize, 0usize);
     for (task_id, trajs) in &by_task {
         let candidates: Vec<Candidate> = trajs
@@ -231,7 +250,11 @@ fn read_tests(path: &std::path::Path) -> anyhow::Result<HashMap<String, Vec<Gene
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
         let t: GeneratedTest = serde_json::from_str(line)
             .with_context(|| format!("{}: line {}: not a generated test", path.display(), i + 1))?;
         out.entry(t.task_id.clone()).or_default().push(t);
@@ -242,8 +265,10 @@ fn read_tests(path: &std::path::Path) -> anyhow::Result<HashMap<String, Vec<Gene
 fn progress(len: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(len);
     bar.set_style(
-        ProgressStyle::with_template(&format!("{{spinner}} [{{elapsed_precise}}] {{bar:30}} {{pos}}/{{len}} {what} · ETA {{eta}}"))
-            .expect("progress template"),
+        ProgressStyle::with_template(&format!(
+            "{{spinner}} [{{elapsed_precise}}] {{bar:30}} {{pos}}/{{len}} {what} · ETA {{eta}}"
+        ))
+        .expect("progress template"),
     );
     bar.enable_steady_tick(Duration::from_millis(200));
     bar

@@ -27,7 +27,11 @@ pub fn git_cmd(dir: &Path) -> Command {
 /// Runs git in `dir`, panicking with its stderr on failure; returns stdout.
 pub fn git(dir: &Path, args: &[&str]) -> String {
     let out = git_cmd(dir).args(args).output().expect("git runs");
-    assert!(out.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -69,7 +73,11 @@ impl Repo {
             .env("GIT_COMMITTER_DATE", &date)
             .output()
             .expect("git commit");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         self.head()
     }
 
@@ -82,7 +90,11 @@ impl Repo {
             .env("GIT_COMMITTER_DATE", &date)
             .output()
             .expect("git merge");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         self.head()
     }
 
@@ -162,7 +174,8 @@ pub fn history() -> History {
         TEST_V1
     );
     r.write("tests/test_calc.py", &test);
-    let fix_with_test = r.commit("Fix div by zero\n\nRaise ValueError instead of ZeroDivisionError.");
+    let fix_with_test =
+        r.commit("Fix div by zero\n\nRaise ValueError instead of ZeroDivisionError.");
 
     let calc = calc.replace(
         "    def mean(self):\n        return",
@@ -171,13 +184,21 @@ pub fn history() -> History {
     r.write("pkg/calc.py", &calc);
     let fix_without_test = r.commit("Fix mean of empty stats");
 
-    r.write("README.md", "# pkg\n\nA small calculator.\n\n## Usage\n\nImport it.\n");
+    r.write(
+        "README.md",
+        "# pkg\n\nA small calculator.\n\n## Usage\n\nImport it.\n",
+    );
     let docs = r.commit("Docs: usage");
 
     let mut refactor_calc = calc.clone();
     for i in 0..5 {
-        r.write(&format!("pkg/ops{i}.py"), format!("def op{i}(a, b):\n    return a * {i} + b\n"));
-        refactor_calc.push_str(&format!("\n\ndef use_op{i}(a):\n    from pkg.ops{i} import op{i}\n    return op{i}(a, a)\n"));
+        r.write(
+            &format!("pkg/ops{i}.py"),
+            format!("def op{i}(a, b):\n    return a * {i} + b\n"),
+        );
+        refactor_calc.push_str(&format!(
+            "\n\ndef use_op{i}(a):\n    from pkg.ops{i} import op{i}\n    return op{i}(a, a)\n"
+        ));
     }
     r.write("pkg/calc.py", &refactor_calc);
     let refactor = r.commit("Refactor: split operations into modules");
@@ -195,7 +216,10 @@ pub fn history() -> History {
         "    def total(self):\n        return sum(self.values)\n\n    def count(self):\n        return len(self.values)\n",
     );
     r.write("pkg/calc.py", &featured);
-    r.write("tests/test_calc.py", format!("{test}\n\ndef test_count():\n    assert Stats([1, 2]).count() == 2\n"));
+    r.write(
+        "tests/test_calc.py",
+        format!("{test}\n\ndef test_count():\n    assert Stats([1, 2]).count() == 2\n"),
+    );
     let feature = r.commit("Add Stats.count");
 
     r.git(&["checkout", "-q", "main"]);
@@ -209,5 +233,16 @@ pub fn history() -> History {
     let misc = r.commit("Misc: rename legacy, drop obsolete, bump version");
 
     let merge = r.merge("feature", "Merge branch 'feature'");
-    History { repo: r, root, fix_with_test, fix_without_test, docs, refactor, comment_only, feature, misc, merge }
+    History {
+        repo: r,
+        root,
+        fix_with_test,
+        fix_without_test,
+        docs,
+        refactor,
+        comment_only,
+        feature,
+        misc,
+        merge,
+    }
 }
