@@ -432,3 +432,43 @@ pub fn openai_messages(messages: &[Message]) -> Vec<Value> {
         .filter_map(|m| m.to_openai_json().ok())
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obs(n: usize) -> Message {
+        Message::user("x".repeat(n))
+    }
+
+    #[test]
+    fn condensing_replaces_old_observations_oldest_first_and_keeps_the_ends() {
+        let history = vec![
+            Message::system("s".repeat(100)),
+            obs(400),
+            Message::assistant("a"),
+            obs(4_000),
+            Message::assistant("b"),
+            obs(4_000),
+            Message::assistant("c"),
+            obs(4_000),
+        ];
+        // Under budget: untouched.
+        assert_eq!(condense(&history, 10_000, 0.25), history);
+        // Over budget: the first observation after the instance prompt goes
+        // first, then the next, until the estimate fits; never the instance
+        // prompt or the latest observation.
+        // 12,503 characters ≈ 3,126 tokens; one observation less ≈ 2,136.
+        let c = condense(&history, 2_500, 0.25);
+        assert_eq!(c[3].content, CONDENSED);
+        assert_eq!(c[5].content.len(), 4_000);
+        let c = condense(&history, 1_500, 0.25);
+        assert_eq!(c[1].content.len(), 400);
+        assert_eq!(c[3].content, CONDENSED);
+        assert_eq!(c[5].content, CONDENSED);
+        assert_eq!(c[7].content.len(), 4_000);
+        // Nothing left to condense: as small as it gets.
+        let c = condense(&history, 10, 0.25);
+        assert_eq!(c.iter().filter(|m| m.content == CONDENSED).count(), 2);
+    }
+}

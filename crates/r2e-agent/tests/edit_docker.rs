@@ -308,3 +308,130 @@ async fn a_model_that_keeps_failing_ends_the_episode_with_an_error_not_a_crash()
     assert!(traj.steps.is_empty());
     assert_eq!(traj.reward, Some(0.0));
 }
+
+/// Each limit ends the episode with its own exit reason, and the work done
+/// so far is still graded.
+#[tokio::test(flavor = "multi_thread")]
+async fn token_cost_and_time_limits_end_the_episode_with_their_reasons() {
+    let view = || {
+        call(
+            "file_editor",
+            json!({"command": "view", "path": "/testbed/calc.py"}),
+        )
+    };
+
+    // A call whose prompt + completion reaches the context budget.
+    let server = ScriptedServer::start().await.unwrap();
+    server.push(view().with_usage(70_000, 100));
+    let agent = EditAgent::new(
+        client(&server),
+        "m",
+        AgentConfig::edit(ActionFormat::Native),
+    );
+    let (_, traj) = episode(&agent).await;
+    assert_eq!(traj.exit_reason, ExitReason::TokenLimit);
+    assert_eq!(traj.steps.len(), 1);
+    assert_eq!(traj.reward, Some(0.0));
+
+    // Tokens summed over the episode.
+    let server = ScriptedServer::start().await.unwrap();
+    server.set_responder(move |_| Reply::Turn(view().with_usage(400, 100)));
+    let limits = Limits {
+        max_total_tokens: Some(1_200),
+        ..Limits::default()
+    };
+    let agent = EditAgent::new(
+        client(&server),
+        "m",
+        AgentConfig::edit(ActionFormat::Native),
+    )
+    .with_limits(limits);
+    let (_, traj) = episode(&agent).await;
+    assert_eq!(traj.exit_reason, ExitReason::TokenLimit);
+    assert_eq!(traj.steps.len(), 3);
+    assert_eq!(
+        traj.usage.prompt_tokens + traj.usage.completion_tokens,
+        1_500
+    );
+
+    // Cost, from the client's price table ($10 / $30 per million tokens).
+    let server = ScriptedServer::start().await.unwrap();
+    server.set_responder(move |_| Reply::Turn(view().with_usage(10_000, 1_000)));
+    let mut prices = r2e_llm::PriceTable::empty();
+    prices.insert("priced", r2e_llm::Price::new(10.0, 30.0));
+    let options = r2e_llm::ClientOptions {
+        base_url: Some(server.openai_base_url()),
+        api_key: Some("k".into()),
+        prices: Arc::new(prices),
+        ..Default::default()
+    };
+    let priced: Arc<dyn Client> = Arc::new(r2e_llm::OpenAiClient::new(options).unwrap());
+    let limits = Limits {
+        max_cost_usd: Some(0.25),
+        ..Limits::default()
+    };
+    let agent = EditAgent::new(priced, "priced", AgentConfig::edit(ActionFormat::Native))
+        .with_limits(limits);
+    let (_, traj) = episode(&agent).await;
+    assert_eq!(traj.exit_reason, ExitReason::CostLimit);
+    assert_eq!(
+        traj.steps.len(),
+        2,
+        "0.13 $ a step: the second step crosses 0.25 $"
+    );
+    assert!((traj.cost_usd - 0.26).abs() < 1e-9, "{}", traj.cost_usd);
+
+    // Wall time: a model that answers too slowly.
+    let server = ScriptedServer::start().await.unwrap();
+    server.push(view());
+    server.push(Reply::Delayed(
+        Duration::from_secs(10),
+        Box::new(Reply::Turn(view())),
+    ));
+    let limits = Limits {
+        max_time: Duration::from_secs(2),
+        ..Limits::default()
+    };
+    let agent = EditAgent::new(
+        client(&server),
+        "m",
+        AgentConfig::edit(ActionFormat::Native),
+    )
+    .with_limits(limits);
+    let t = std::time::Instant::now();
+    let (_, traj) = episode(&agent).await;
+    assert_eq!(traj.exit_reason, ExitReason::TimeLimit);
+    assert_eq!(traj.steps.len(), 1);
+    assert!(
+        t.elapsed() < Duration::from_secs(9),
+        "the limit cut the slow call short"
+    );
+}
+
+/// A recorded episode replays through the same tools to the same end.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replayed_trajectory_reaches_the_same_patch_and_reward() {
+    let server = ScriptedServer::start().await.unwrap();
+    server.set_responder(r2e_agent::testing::demo_solver(ActionFormat::Xml));
+    let agent = EditAgent::new(client(&server), "m", AgentConfig::edit(ActionFormat::Xml));
+    let (task, recorded) = episode(&agent).await;
+    assert_eq!(recorded.reward, Some(1.0));
+
+    let p = DockerProvider::connect().await.unwrap();
+    let env = RepoEnv::reset(&p, task.clone(), EnvOptions::default())
+        .await
+        .unwrap();
+    let replayed = r2e_agent::scripted::replay(&env, &recorded).await;
+    env.close().await.unwrap();
+    assert_eq!(replayed.agent, "replay");
+    assert_eq!(replayed.exit_reason, ExitReason::Submitted);
+    assert_eq!(replayed.patch, recorded.patch);
+    assert_eq!(replayed.reward, Some(1.0));
+    let obs = |t: &Trajectory| {
+        t.steps
+            .iter()
+            .map(|s| s.observation.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(obs(&replayed), obs(&recorded));
+}

@@ -94,11 +94,18 @@ pub struct Regression {
     pub passing: HashSet<String>,
 }
 
+/// Row field naming the regression command explicitly.
+pub const REGRESSION_CMD: &str = "regression_cmd";
+
 /// The command that runs the task's existing tests around the issue: the
-/// SWE-bench spec's test command on the test files of the test patch that
-/// already exist at the base commit (their old versions). None when the task
-/// has no spec (R2E-Gym rows keep their tests hidden).
+/// row's `regression_cmd` when it has one, else the SWE-bench spec's test
+/// command on the test files of the test patch that already exist at the
+/// base commit (their old versions). None otherwise (R2E-Gym rows keep their
+/// tests hidden).
 pub fn regression_command(task: &Task) -> Option<String> {
+    if let Some(cmd) = task.extra.get(REGRESSION_CMD).and_then(|v| v.as_str()) {
+        return Some(cmd.to_string());
+    }
     let spec = r2e_eval::spec::lookup(&task.repo, task.version.as_deref()?)?;
     let directives = r2e_eval::spec::test_directives(task);
     if directives.is_empty() {

@@ -94,3 +94,53 @@ async fn generated_tests_separate_a_correct_patch_from_wrong_ones() {
     );
     assert!(runs.iter().all(|(_, r)| r.regression_pass_rate.is_none()));
 }
+
+/// The regression score: the existing tests that pass at the base commit
+/// are run with each candidate; breaking one of them lowers the rate.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_candidate_that_breaks_existing_behaviour_loses_regression_score() {
+    let image = std::env::var("R2E_TEST_IMAGE").unwrap_or_else(|_| "r2e/base:bookworm".into());
+    let docker = DockerProvider::connect().await.expect("a Docker daemon");
+    let mut task = r2e_eval::demo::build(&docker, &image)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.task_id.ends_with("calc-add"))
+        .unwrap();
+    // Two existing checks in unittest's verbose format; both pass at the base commit.
+    let cmd = r#"python3 -c 'import calc; print("test_sub (reg.T.test_sub) ... " + ("ok" if calc.sub(5, 3) == 2 else "FAIL")); print("test_mul (reg.T.test_mul) ... " + ("ok" if callable(calc.mul) else "FAIL"))'"#;
+    task.extra
+        .insert(r2e_verify::exec::REGRESSION_CMD.into(), cmd.into());
+    let breaks_sub = "diff --git a/calc.py b/calc.py\n--- a/calc.py\n+++ b/calc.py\n@@ -6,7 +6,7 @@ def add(a, b):\n \n \n def sub(a, b):\n-    return a - b\n+    return b - a\n \n \n def mul(a, b):\n";
+    let candidates = vec![
+        Candidate {
+            rollout: 0,
+            patch: task.gold_patch.clone(),
+        },
+        Candidate {
+            rollout: 1,
+            patch: breaks_sub.into(),
+        },
+    ];
+    let provider: Arc<dyn Provider> = Arc::new(docker.clone());
+    let mut runs = score_task(
+        provider,
+        None,
+        &task,
+        candidates,
+        &[],
+        2,
+        Duration::from_secs(120),
+    )
+    .await
+    .unwrap();
+    runs.sort_by_key(|(r, _)| *r);
+    assert_eq!(runs[0].1.error, None, "{runs:?}");
+    assert_eq!(runs[1].1.error, None, "{runs:?}");
+    assert_eq!(runs[0].1.regression_pass_rate, Some(1.0));
+    assert_eq!(runs[1].1.regression_pass_rate, Some(0.5));
+    assert_eq!(
+        (runs[0].1.generated_passed, runs[0].1.generated_total),
+        (0, 0)
+    );
+}
