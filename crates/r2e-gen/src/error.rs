@@ -68,6 +68,28 @@ pub enum Error {
         /// What was wrong.
         message: String,
     },
+    /// A sandbox operation failed (Docker unreachable, image missing, container died).
+    #[error(transparent)]
+    Sandbox(#[from] r2e_sandbox::SandboxError),
+    /// A step run inside a sandbox failed.
+    #[error("sandbox step `{step}` failed (exit {code}): {stderr}")]
+    Step {
+        /// The command.
+        step: String,
+        /// Its exit code.
+        code: i32,
+        /// The end of its stderr.
+        stderr: String,
+    },
+    /// Reading or writing a JSONL or dataset file of r2e-core failed.
+    #[error(transparent)]
+    Jsonl(#[from] r2e_core::jsonl::JsonlError),
+    /// Writing a dataset failed.
+    #[error(transparent)]
+    Dataset(#[from] r2e_core::dataset::DatasetError),
+    /// The model client failed.
+    #[error(transparent)]
+    Llm(#[from] r2e_llm::LlmError),
 }
 
 impl Error {

@@ -10,17 +10,25 @@
 //! 2. [`filter`]: R2E-Gym's commit heuristics as named, configurable rules, with
 //!    a funnel of how many commits each rule removed.
 //!
-//! Later stages (environments, validation, test generation, back-translation)
-//! build on the row types in [`model`].
+//! 4. [`validate`]: run each candidate's tests in Docker on the old and the new
+//!    code; keep commits with a fail-to-pass test and nothing broken, drop flaky
+//!    tests, save a task image per kept commit, and write r2e tasks.
+//! 6. [`issue`]: back-translation, an LLM writes the issue text of each task
+//!    from its fix, failing tests and their failure output.
+//!
+//! Environments (stage 3) and test generation (stage 5) are not implemented yet;
+//! validation takes the environment as an image.
 
 pub mod classify;
 pub mod error;
 pub mod filter;
+pub mod issue;
 pub mod jsonl;
 pub mod mine;
 pub mod model;
 pub mod python;
 pub mod udiff;
+pub mod validate;
 
 pub use error::{Error, Result};
 pub use filter::{FilterConfig, Funnel};

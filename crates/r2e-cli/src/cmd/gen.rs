@@ -1,15 +1,21 @@
 //! `r2e gen`: SWE-Gen, tasks made from a repository's commits.
 //!
 //! `r2e gen mine` walks a history into commit rows (stage 1), `r2e gen filter`
-//! keeps the likely bug fixes and prints the funnel (stage 2). The logic lives in
-//! `r2e-gen`; this module parses arguments and shows progress and tables.
+//! keeps the likely bug fixes and prints the funnel (stage 2), `r2e gen
+//! validate` runs each candidate's tests in Docker and writes tasks (stage 4),
+//! `r2e gen issue` has a model write their issue texts (stage 6). The logic
+//! lives in `r2e-gen`; this module parses arguments and shows progress and tables.
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use indicatif::{ProgressBar, ProgressStyle};
 use r2e_gen::filter::{FilterConfig, Funnel, filter_jsonl};
+use r2e_gen::issue::{IssueEvent, IssueOptions, errors_path, issue_jsonl};
 use r2e_gen::mine::{MineEvent, MineOptions, mine_to_jsonl, resolve_repo};
+use r2e_gen::validate::{
+    Outcome, ValidateEvent, ValidateOptions, output_paths, validate_jsonl, write_tasks,
+};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -21,6 +27,59 @@ pub enum GenCmd {
     Mine(MineArgs),
     /// Stage 2: keep commits that pass R2E-Gym's heuristics; print the funnel.
     Filter(FilterArgs),
+    /// Stage 4: run each candidate's tests in Docker on the old and the new code;
+    /// keep commits with a fail-to-pass test, save task images, write tasks. Resumable.
+    Validate(ValidateArgs),
+    /// Stage 6: have a model write each task's issue text from its fix, failing
+    /// tests and their failure output. Resumable.
+    Issue(IssueArgs),
+}
+
+/// Arguments of `r2e gen validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The repository the candidates come from (a local clone).
+    #[arg(long)]
+    repo: PathBuf,
+    /// Candidate commits (output of `r2e gen filter`, or any `r2e gen mine` rows).
+    #[arg(long)]
+    candidates: PathBuf,
+    /// Output directory: validated.jsonl (every candidate, resumable) and
+    /// tasks.jsonl (the valid ones as r2e tasks).
+    #[arg(long)]
+    out: PathBuf,
+    /// Image with the repository's Python environment.
+    #[arg(long, default_value = r2e_gen::validate::DEFAULT_IMAGE)]
+    image: String,
+    /// Candidates validated at the same time.
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+    /// Repository name for task ids and images (default: the directory name).
+    #[arg(long)]
+    name: Option<String>,
+    /// Seconds one test run may take.
+    #[arg(long, default_value_t = 600.0)]
+    test_timeout: f64,
+}
+
+/// Arguments of `r2e gen issue`.
+#[derive(Debug, Args)]
+pub struct IssueArgs {
+    /// Tasks from `r2e gen validate` (DIR/tasks.jsonl).
+    #[arg(long)]
+    tasks: PathBuf,
+    /// Output dataset (JSONL) of the tasks with issue texts; failures go to
+    /// NAME.errors.jsonl next to it.
+    #[arg(long)]
+    out: PathBuf,
+    /// Tasks sent to the model at the same time.
+    #[arg(long, default_value_t = 4)]
+    workers: usize,
+    /// Sampling temperature.
+    #[arg(long, default_value_t = 0.7)]
+    temperature: f64,
+    #[command(flatten)]
+    llm: super::llm::LlmArgs,
 }
 
 /// Arguments of `r2e gen mine`.
@@ -71,6 +130,8 @@ pub fn run(cmd: GenCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         GenCmd::Mine(a) => mine(a),
         GenCmd::Filter(a) => filter(a),
+        GenCmd::Validate(a) => super::block_on(validate(a))?,
+        GenCmd::Issue(a) => super::block_on(issue(a))?,
     }
 }
 
@@ -185,4 +246,135 @@ pub fn funnel_table(funnel: &Funnel) -> Table {
         t.add_row(vec![rule, desc, removed.to_string(), left.to_string()]);
     }
     t
+}
+
+fn bar(template: &str) -> anyhow::Result<ProgressBar> {
+    let bar = ProgressBar::hidden();
+    bar.set_style(ProgressStyle::with_template(template)?.progress_chars("=> "));
+    Ok(bar)
+}
+
+async fn validate(a: ValidateArgs) -> anyhow::Result<ExitCode> {
+    let provider = r2e_sandbox::docker::DockerProvider::connect().await?;
+    let opts = ValidateOptions {
+        image: a.image,
+        repo_name: a.name,
+        workers: a.workers,
+        test_timeout_secs: a.test_timeout,
+        build_images: true,
+    };
+    let (validated, tasks) = output_paths(&a.out);
+    let bar = bar("{spinner} validating [{bar:30}] {pos}/{len} commits, {msg}, ETA {eta}")?;
+    let mut valid = 0usize;
+    let work = async {
+        validate_jsonl(
+            &provider,
+            &a.repo,
+            &a.candidates,
+            &validated,
+            &opts,
+            &mut |e| match e {
+                ValidateEvent::Preparing => eprintln!("copying the repository into an image ..."),
+                ValidateEvent::Planned {
+                    total,
+                    already_done,
+                } => {
+                    if already_done > 0 {
+                        eprintln!(
+                            "{already_done} of {total} candidates already in {}",
+                            validated.display()
+                        );
+                    }
+                    bar.set_length((total - already_done) as u64);
+                    bar.set_message("0 valid");
+                    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                }
+                ValidateEvent::Done(row) => {
+                    if row.outcome == Outcome::Valid {
+                        valid += 1;
+                    }
+                    bar.set_message(format!("{valid} valid"));
+                    bar.inc(1);
+                }
+            },
+        )
+        .await
+    };
+    let summary = tokio::select! {
+        r = work => r.with_context(|| format!("validating {}", a.candidates.display()))?,
+        _ = tokio::signal::ctrl_c() => {
+            bar.abandon();
+            let n = r2e_sandbox::Provider::close_all(&provider).await;
+            eprintln!("interrupted; removed {n} sandboxes; rerun to resume");
+            return Ok(ExitCode::from(130));
+        }
+    };
+    bar.finish_and_clear();
+    let n_tasks = write_tasks(&validated, &tasks)?;
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_header(vec!["outcome", "commits"]);
+    for (reason, n) in &summary.by_reason {
+        t.add_row(vec![reason.clone(), n.to_string()]);
+    }
+    println!("{t}");
+    println!(
+        "funnel: {} candidates → {} validated ({} this run, {} earlier); {} tasks in {}",
+        summary.input,
+        summary.valid,
+        summary.input - summary.already_done,
+        summary.already_done,
+        n_tasks,
+        tasks.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn issue(a: IssueArgs) -> anyhow::Result<ExitCode> {
+    let Some((model, client)) = a.llm.client()? else {
+        anyhow::bail!("--model is required");
+    };
+    let opts = IssueOptions {
+        model,
+        temperature: a.temperature,
+        workers: a.workers,
+    };
+    let bar = bar("{spinner} writing issues [{bar:30}] {pos}/{len} tasks, {msg}, ETA {eta}")?;
+    let mut failed = 0usize;
+    let summary = issue_jsonl(&client, &a.tasks, &a.out, &opts, &mut |e| match e {
+        IssueEvent::Planned {
+            total,
+            already_done,
+        } => {
+            if already_done > 0 {
+                eprintln!(
+                    "{already_done} of {total} tasks already in {}",
+                    a.out.display()
+                );
+            }
+            bar.set_length((total - already_done) as u64);
+            bar.set_message("0 failed");
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        }
+        IssueEvent::Done { task_id, error } => {
+            if let Some(error) = error {
+                failed += 1;
+                bar.println(format!("{task_id}: {error}"));
+            }
+            bar.set_message(format!("{failed} failed"));
+            bar.inc(1);
+        }
+    })
+    .await
+    .with_context(|| format!("writing issues for {}", a.tasks.display()))?;
+    bar.finish_and_clear();
+    println!(
+        "funnel: {} tasks → {} with issue text, {} failed (see {}); output {}",
+        summary.input,
+        summary.written,
+        summary.failed,
+        errors_path(&a.out).display(),
+        a.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }

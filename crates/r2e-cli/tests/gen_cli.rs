@@ -1,0 +1,166 @@
+//! SWE-Gen as a user runs it, in Docker: `r2e gen mine`, `filter`, `validate`
+//! and `issue` (scripted model) on a real test history; every emitted task is
+//! resolved by its gold patch under `r2e eval` and solved by the oracle agent
+//! under `r2e run`.
+
+#[path = "../../r2e-gen/tests/common/mod.rs"]
+mod common;
+
+use r2e_llm::testing::{ScriptedServer, Turn};
+use std::path::Path;
+use tokio::process::Command;
+
+fn r2e(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_r2e"));
+    c.current_dir(dir);
+    c
+}
+
+async fn ok(cmd: &mut Command) -> String {
+    let o = cmd.output().await.expect("r2e runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.status.success(), "{text}");
+    text
+}
+
+/// An image with pytest: the base image plus `pip install pytest` (built once).
+fn pytest_image() -> String {
+    use std::process::Command;
+    let base = std::env::var("R2E_TEST_IMAGE").unwrap_or_else(|_| "r2e/base:bookworm".into());
+    let image = "r2e-gen-test/pytest:bookworm".to_string();
+    let exists = Command::new("docker")
+        .args(["image", "inspect", &image])
+        .output()
+        .expect("docker runs")
+        .status
+        .success();
+    if exists {
+        return image;
+    }
+    let name = format!("r2e-gen-cli-pytest-{}", std::process::id());
+    let run = Command::new("docker")
+        .args(["run", "--name", &name, &base, "sh", "-c"])
+        .arg("python3 -m pip install -q --break-system-packages pytest")
+        .output()
+        .expect("docker run");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let commit = Command::new("docker")
+        .args(["commit", &name, &image])
+        .output()
+        .expect("docker commit");
+    let _ = Command::new("docker").args(["rm", "-f", &name]).output();
+    assert!(commit.status.success());
+    image
+}
+
+const ISSUE: &str = "Calculator gives wrong results for some inputs\n\n\
+                     Using the calculator on edge cases does not behave as documented.";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mine_filter_validate_issue_then_eval_and_oracle() {
+    let h = common::history();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let repo = h.repo.path();
+    ok(r2e(dir)
+        .args(["gen", "mine", "--repo"])
+        .arg(&repo)
+        .args(["--out", "commits.jsonl"]))
+    .await;
+    ok(r2e(dir).args([
+        "gen",
+        "filter",
+        "--commits",
+        "commits.jsonl",
+        "--out",
+        "candidates.jsonl",
+    ]))
+    .await;
+    let validate = || {
+        let mut c = r2e(dir);
+        c.args(["gen", "validate", "--repo"])
+            .arg(&repo)
+            .args(["--candidates", "candidates.jsonl", "--out", "gen"])
+            .args([
+                "--image",
+                &pytest_image(),
+                "--name",
+                "calc-cli",
+                "--workers",
+                "2",
+            ]);
+        c
+    };
+    let text = ok(&mut validate()).await;
+    assert!(
+        text.contains("funnel: 2 candidates → 2 validated"),
+        "{text}"
+    );
+    let text = ok(&mut validate()).await;
+    assert!(text.contains("(0 this run, 2 earlier)"), "{text}");
+
+    let server = ScriptedServer::start().await.expect("server");
+    server.push(Turn::text(ISSUE));
+    server.push(Turn::text(ISSUE));
+    let text = ok(r2e(dir)
+        .args([
+            "gen",
+            "issue",
+            "--tasks",
+            "gen/tasks.jsonl",
+            "--model",
+            "scripted",
+        ])
+        .args(["--base-url", &server.openai_base_url()])
+        .args(["--out", "tasks_with_issues.jsonl"])
+        .env("R2E_API_KEY", "k"))
+    .await;
+    assert!(
+        text.contains("2 tasks → 2 with issue text, 0 failed"),
+        "{text}"
+    );
+    let tasks = r2e_core::dataset::load(&dir.join("tasks_with_issues.jsonl"), &Default::default())
+        .expect("tasks")
+        .tasks;
+    assert_eq!(tasks.len(), 2);
+    assert!(tasks.iter().all(|t| t.problem_statement == ISSUE));
+
+    let text = ok(r2e(dir).args([
+        "eval",
+        "--dataset",
+        "tasks_with_issues.jsonl",
+        "--predictions",
+        "gold",
+        "--run-id",
+        "x",
+        "--workers",
+        "2",
+    ]))
+    .await;
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("gold.x.json")).expect("summary"))
+            .expect("json");
+    assert_eq!(summary["resolved_instances"], 2, "{summary}\n{text}");
+
+    ok(r2e(dir).args([
+        "run",
+        "--agent",
+        "oracle",
+        "--dataset",
+        "tasks_with_issues.jsonl",
+        "--out",
+        "t.jsonl",
+    ]))
+    .await;
+    let trajs = r2e_core::trajectory::read_file(&dir.join("t.jsonl")).expect("trajectories");
+    assert_eq!(trajs.len(), 2);
+    assert!(trajs.iter().all(|t| t.reward == Some(1.0)), "{trajs:?}");
+}

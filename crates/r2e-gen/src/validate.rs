@@ -1,0 +1,784 @@
+//! Stage 4, `validate`: run a candidate commit's tests in Docker on the old
+//! code (with the new tests) and on the new code, and keep the commit only when
+//! it makes a good task.
+//!
+//! Per repository, the history is copied once into a sandbox (a `git bundle`
+//! of every ref, cloned to `/testbed`) and saved as a repository image. Each
+//! candidate then runs in its own sandbox from that image:
+//!
+//! ```text
+//! git checkout -f PARENT; git apply TEST_PATCH   → run TEST_CMD → old statuses
+//! git apply GOLD_PATCH                           → run TEST_CMD twice → new statuses
+//! keep when: same test ids on both sides, no PASS → non-PASS,
+//!            at least one FAIL → PASS (tests whose two new runs differ are dropped)
+//! then: git checkout -f PARENT; git clean -fdx; drop refs → task image
+//! ```
+//!
+//! `TEST_CMD` runs only the test files the test patch touches: pytest with
+//! `-rA` when the image can import it (log parser `pytest`), else
+//! `python3 -m unittest -v MODULES` (log parser `django`, which reads
+//! unittest's verbose lines). Statuses are parsed with [`r2e_grade::Parser`]
+//! under [`Rules::V5`], the rules `r2e eval` applies to rows that carry
+//! `log_parser`. Rows are appended to a JSONL file as they finish, and a rerun
+//! skips commits already in it.
+
+use crate::error::{Error, Result};
+use crate::model::{FileKind, FileStatus, MinedCommit};
+use futures_util::StreamExt;
+use r2e_core::jsonl::JsonlWriter;
+use r2e_core::{SourceFormat, Task};
+use r2e_grade::{Parser, Rules, StatusMap};
+use r2e_sandbox::docker::DockerProvider;
+use r2e_sandbox::{ExecOptions, ExecOutput, Sandbox, SandboxSpec, shell_quote};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+/// Default image validation runs in.
+pub const DEFAULT_IMAGE: &str = "r2e/base:bookworm";
+/// Where the repository lives in sandboxes and task images.
+pub const REPO_DIR: &str = "/testbed";
+/// Image label holding the commit a task image was made for.
+pub const COMMIT_LABEL: &str = "dev.r2e.gen.commit";
+/// Characters of the old-code test log kept in a row (the end of the log).
+const LOG_TAIL: usize = 6000;
+
+/// Settings of [`validate_jsonl`].
+#[derive(Debug, Clone)]
+pub struct ValidateOptions {
+    /// Image with the repository's environment (Python and its dependencies).
+    pub image: String,
+    /// Repository name used in task ids and image names (default: the
+    /// directory name of the repository, without `.git`).
+    pub repo_name: Option<String>,
+    /// Candidates validated at the same time.
+    pub workers: usize,
+    /// Seconds one test run may take.
+    pub test_timeout_secs: f64,
+    /// Save a task image per kept commit (`r2e-gen/NAME:SHORT`).
+    pub build_images: bool,
+}
+
+impl Default for ValidateOptions {
+    fn default() -> Self {
+        ValidateOptions {
+            image: DEFAULT_IMAGE.to_string(),
+            repo_name: None,
+            workers: 2,
+            test_timeout_secs: 600.0,
+            build_images: true,
+        }
+    }
+}
+
+/// What became of a candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// A good task: kept.
+    Valid,
+    /// The commit does not make a task (see [`ValidatedCommit::reason`]).
+    Rejected,
+    /// Validation itself failed (sandbox, image); a rerun tries again only
+    /// after the row is removed.
+    Error,
+}
+
+/// One validated (or rejected) commit: a row of `validated.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValidatedCommit {
+    /// Full hex id of the commit.
+    pub hash: String,
+    /// Its parent, the task's base commit.
+    #[serde(default)]
+    pub parent: Option<String>,
+    /// Repository name (task ids are `NAME__SHORT`).
+    pub repo: String,
+    /// Valid, rejected or error.
+    pub outcome: Outcome,
+    /// Why the commit was rejected (a stable label such as `no_fail_to_pass`,
+    /// then details), or the error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The command that runs the commit's tests in `/testbed`.
+    #[serde(default)]
+    pub test_cmd: String,
+    /// The r2e-grade parser for the command's log (`pytest` or `django`).
+    #[serde(default)]
+    pub log_parser: String,
+    /// Tests failing on the old code and passing on the new.
+    #[serde(default)]
+    pub fail_to_pass: Vec<String>,
+    /// Tests passing on both sides.
+    #[serde(default)]
+    pub pass_to_pass: Vec<String>,
+    /// Tests whose status differed between two runs on the new code (left out
+    /// of every list).
+    #[serde(default)]
+    pub flaky: Vec<String>,
+    /// Status of every (non-flaky) test on the new code: the reward reference.
+    #[serde(default)]
+    pub expected_statuses: BTreeMap<String, String>,
+    /// Status of every test on the old code with the new tests.
+    #[serde(default)]
+    pub old_statuses: BTreeMap<String, String>,
+    /// The end of the old-code test log (failure output for issue writing).
+    #[serde(default)]
+    pub old_log: String,
+    /// The task image (repository at the parent commit), when built.
+    #[serde(default)]
+    pub image: String,
+    /// Author date of the commit (RFC 3339).
+    #[serde(default)]
+    pub created_at: String,
+    /// The fix.
+    #[serde(default)]
+    pub gold_patch: String,
+    /// The tests.
+    #[serde(default)]
+    pub test_patch: String,
+}
+
+impl ValidatedCommit {
+    fn new(c: &MinedCommit, repo: &str) -> Self {
+        ValidatedCommit {
+            hash: c.hash.clone(),
+            parent: c.parent.clone(),
+            repo: repo.to_string(),
+            outcome: Outcome::Rejected,
+            reason: None,
+            test_cmd: String::new(),
+            log_parser: String::new(),
+            fail_to_pass: Vec::new(),
+            pass_to_pass: Vec::new(),
+            flaky: Vec::new(),
+            expected_statuses: BTreeMap::new(),
+            old_statuses: BTreeMap::new(),
+            old_log: String::new(),
+            image: String::new(),
+            created_at: c.author_date.clone(),
+            gold_patch: c.gold_patch.clone(),
+            test_patch: c.test_patch.clone(),
+        }
+    }
+
+    fn reject(mut self, reason: impl Into<String>) -> Self {
+        self.outcome = Outcome::Rejected;
+        self.reason = Some(reason.into());
+        self
+    }
+
+    /// The label of [`Self::reason`] (its first word), or the outcome.
+    pub fn reason_label(&self) -> &str {
+        match (&self.outcome, &self.reason) {
+            (Outcome::Valid, _) => "valid",
+            (Outcome::Error, _) => "error",
+            (Outcome::Rejected, Some(r)) => r.split([':', ' ']).next().unwrap_or(r),
+            (Outcome::Rejected, None) => "rejected",
+        }
+    }
+
+    /// The r2e task of a valid row: SWE-bench shape, `extra.test_cmd` and
+    /// `extra.log_parser` for r2e's generic eval script, no issue text yet
+    /// (stage 6 writes it). `None` for rejected rows.
+    pub fn to_task(&self) -> Option<Task> {
+        if self.outcome != Outcome::Valid {
+            return None;
+        }
+        let mut extra = serde_json::Map::new();
+        extra.insert("test_cmd".into(), self.test_cmd.clone().into());
+        extra.insert("log_parser".into(), self.log_parser.clone().into());
+        extra.insert("commit".into(), self.hash.clone().into());
+        extra.insert("old_log".into(), self.old_log.clone().into());
+        Some(Task {
+            task_id: format!("{}__{}", self.repo, short(&self.hash)),
+            source: SourceFormat::SweBench,
+            repo: self.repo.clone(),
+            base_commit: self.parent.clone().unwrap_or_default(),
+            image: self.image.clone(),
+            problem_statement: String::new(),
+            hints_text: None,
+            gold_patch: self.gold_patch.clone(),
+            test_patch: self.test_patch.clone(),
+            test_files: Vec::new(),
+            fail_to_pass: self.fail_to_pass.clone(),
+            pass_to_pass: self.pass_to_pass.clone(),
+            expected_statuses: self.expected_statuses.clone(),
+            version: None,
+            environment_setup_commit: None,
+            created_at: Some(self.created_at.clone()).filter(|s| !s.is_empty()),
+            extra,
+        })
+    }
+}
+
+/// Progress of [`validate_jsonl`].
+#[derive(Debug, Clone)]
+pub enum ValidateEvent {
+    /// The repository image is being built (once per repository).
+    Preparing,
+    /// How many candidates will run, and how many the output already holds.
+    Planned {
+        /// Candidates in the input.
+        total: usize,
+        /// Of those, already in the output.
+        already_done: usize,
+    },
+    /// One candidate finished.
+    Done(Box<ValidatedCommit>),
+}
+
+/// Counts of a validation run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ValidateSummary {
+    /// Candidates read.
+    pub input: usize,
+    /// Already validated by an earlier run.
+    pub already_done: usize,
+    /// Rows by reason label (`valid`, `error`, `no_test_patch`, ...), this run
+    /// and earlier runs together.
+    pub by_reason: BTreeMap<String, usize>,
+    /// Valid rows in the output.
+    pub valid: usize,
+}
+
+/// How the image runs the tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Runner {
+    Pytest,
+    Unittest,
+}
+
+impl Runner {
+    fn parser(self) -> Parser {
+        match self {
+            Runner::Pytest => Parser::Pytest,
+            Runner::Unittest => Parser::Django,
+        }
+    }
+
+    fn parser_name(self) -> &'static str {
+        match self {
+            Runner::Pytest => "pytest",
+            Runner::Unittest => "django",
+        }
+    }
+
+    /// The command running `files` (paths relative to the repository root).
+    fn command(self, files: &[String]) -> String {
+        match self {
+            Runner::Pytest => {
+                let quoted: Vec<String> = files.iter().map(|f| shell_quote(f)).collect();
+                format!(
+                    "python3 -m pytest -rA -p no:cacheprovider {}",
+                    quoted.join(" ")
+                )
+            }
+            Runner::Unittest => {
+                let modules: Vec<String> = files
+                    .iter()
+                    .map(|f| shell_quote(&f.trim_end_matches(".py").replace('/', ".")))
+                    .collect();
+                format!("python3 -m unittest -v {}", modules.join(" "))
+            }
+        }
+    }
+}
+
+/// The first 12 hex digits of a commit id.
+fn short(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
+}
+
+/// A Docker-safe name component: lowercase `[a-z0-9._-]`, other bytes as `-`.
+fn docker_name(s: &str) -> String {
+    let n: String = s
+        .chars()
+        .map(|c| {
+            let c = c.to_ascii_lowercase();
+            if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let n = n
+        .trim_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_string();
+    if n.is_empty() { "repo".to_string() } else { n }
+}
+
+/// The repository name of `repo` (its directory name without `.git`).
+pub fn repo_name(repo: &Path) -> String {
+    let base = repo
+        .canonicalize()
+        .unwrap_or_else(|_| repo.to_path_buf())
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    docker_name(base.strip_suffix(".git").unwrap_or(&base))
+}
+
+/// The test files of a commit that a runner can run: Python test modules the
+/// test patch adds or modifies (`test_*.py` / `*_test.py`), in path order.
+pub fn test_modules(c: &MinedCommit) -> Vec<String> {
+    let mut files: Vec<String> = c
+        .files
+        .iter()
+        .filter(|f| f.kind == FileKind::Test && f.status != FileStatus::Deleted)
+        .filter(|f| f.omitted.is_none())
+        .filter(|f| {
+            let name = f.path.rsplit('/').next().unwrap_or(&f.path);
+            name.ends_with(".py") && (name.starts_with("test_") || name.ends_with("_test.py"))
+        })
+        .map(|f| f.path.clone())
+        .collect();
+    files.sort();
+    files.dedup();
+    files
+}
+
+/// Why a commit cannot be validated without running anything, if it cannot.
+fn static_rejection(c: &MinedCommit) -> Option<String> {
+    if let Some(skip) = &c.skipped {
+        return Some(format!("not_analysed: {}", skip.label()));
+    }
+    if c.parent.is_none() {
+        return Some("not_analysed: root".into());
+    }
+    if c.test_patch.trim().is_empty() {
+        return Some("no_test_patch".into());
+    }
+    if c.gold_patch.trim().is_empty() {
+        return Some("no_gold_patch".into());
+    }
+    if test_modules(c).is_empty() {
+        return Some("no_test_modules".into());
+    }
+    None
+}
+
+/// Runs `cmd` in `/testbed`, failing on a non-zero exit.
+async fn step(sb: &dyn Sandbox, cmd: &str) -> Result<ExecOutput> {
+    let opts = ExecOptions {
+        cwd: Some(REPO_DIR.into()),
+        timeout: Some(std::time::Duration::from_secs(600)),
+        ..Default::default()
+    };
+    let out = sb.exec(cmd, &opts).await?;
+    if !out.success() {
+        let err = out.stderr_text();
+        let tail = err.get(err.len().saturating_sub(2000)..).unwrap_or(&err);
+        return Err(Error::Step {
+            step: cmd.to_string(),
+            code: out.exit_code,
+            stderr: tail.trim().to_string(),
+        });
+    }
+    Ok(out)
+}
+
+/// A `git bundle` of every ref of the repository at `repo` (git CLI).
+fn bundle(repo: &Path) -> Result<Vec<u8>> {
+    let dir = std::env::temp_dir().join(format!("r2e-gen-bundle-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let file = dir.join(format!("{}-{seq}.bundle", repo_name(repo)));
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(["bundle", "create", "-q"])
+        .arg(&file)
+        .arg("--all")
+        .output()
+        .map_err(|e| Error::io(repo, e))?;
+    if !out.status.success() {
+        return Err(Error::git(
+            "git bundle create --all",
+            String::from_utf8_lossy(&out.stderr).trim(),
+        ));
+    }
+    let data = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
+    let _ = std::fs::remove_file(&file);
+    Ok(data)
+}
+
+/// The id of HEAD of the repository at `repo`, for naming its image.
+fn head_id(repo: &Path) -> Result<String> {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .map_err(|e| Error::io(repo, e))?;
+    if !out.status.success() {
+        return Err(Error::git(
+            "git rev-parse HEAD",
+            String::from_utf8_lossy(&out.stderr).trim(),
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Builds the repository image: `image` plus the full history at `/testbed`.
+/// Returns its name and the test runner the image has.
+async fn prepare_repo(
+    provider: &DockerProvider,
+    repo: &Path,
+    name: &str,
+    image: &str,
+) -> Result<(String, Runner)> {
+    let data = bundle(repo)?;
+    let tag = format!("r2e-gen/{name}:repo-{}", short(&head_id(repo)?));
+    let sb = provider.start_docker(&SandboxSpec::new(image)).await?;
+    let result = async {
+        sb.write_file("/tmp/repo.bundle", &data, None).await?;
+        let opts = ExecOptions::default();
+        let cmd = format!(
+            "rm -rf {REPO_DIR} && git clone -q --no-checkout /tmp/repo.bundle {REPO_DIR} \
+             && rm /tmp/repo.bundle"
+        );
+        let out = sb.exec(&cmd, &opts).await?;
+        if !out.success() {
+            return Err(Error::Step {
+                step: cmd,
+                code: out.exit_code,
+                stderr: out.stderr_text().trim().to_string(),
+            });
+        }
+        let probe = sb
+            .exec("python3 -c 'import pytest' 2>/dev/null", &opts)
+            .await?;
+        let runner = if probe.success() {
+            Runner::Pytest
+        } else {
+            Runner::Unittest
+        };
+        let labels = HashMap::from([("dev.r2e.gen.repo".to_string(), name.to_string())]);
+        provider.commit(&sb, &tag, labels).await?;
+        Ok(runner)
+    }
+    .await;
+    let _ = sb.close().await;
+    Ok((tag, result?))
+}
+
+/// Parses a test log, keeping the end of the log for the record.
+fn statuses(runner: Runner, out: &ExecOutput) -> StatusMap {
+    let log = format!("{}\n{}", out.stdout_text(), out.stderr_text());
+    runner.parser().parse(&log, Rules::V5)
+}
+
+fn to_map(s: &StatusMap) -> BTreeMap<String, String> {
+    s.iter()
+        .map(|(k, v)| (k.to_string(), v.as_str().to_string()))
+        .collect()
+}
+
+/// Decides a row from the three runs (the verdict rules of the module docs).
+fn judge(
+    mut row: ValidatedCommit,
+    old: &StatusMap,
+    new: &StatusMap,
+    new_again: &StatusMap,
+) -> ValidatedCommit {
+    row.old_statuses = to_map(old);
+    if new.is_empty() {
+        return row.reject("no_test_results: nothing parsed from the new-code run");
+    }
+    let new_ids: BTreeSet<&str> = new.iter().map(|(k, _)| k).collect();
+    let old_ids: BTreeSet<&str> = old.iter().map(|(k, _)| k).collect();
+    if new_ids != old_ids {
+        let only_new: Vec<&str> = new_ids.difference(&old_ids).copied().collect();
+        let only_old: Vec<&str> = old_ids.difference(&new_ids).copied().collect();
+        return row.reject(format!(
+            "test_sets_differ: only on new code {only_new:?}, only on old code {only_old:?}"
+        ));
+    }
+    let mut broken = Vec::new();
+    for (id, status) in new.iter() {
+        if new_again.get(id) != Some(status) {
+            row.flaky.push(id.to_string());
+            continue;
+        }
+        row.expected_statuses
+            .insert(id.to_string(), status.as_str().to_string());
+        let was = old.get(id);
+        match (was.is_some_and(|s| s.is_pass()), status.is_pass()) {
+            (false, true) => row.fail_to_pass.push(id.to_string()),
+            (true, true) => row.pass_to_pass.push(id.to_string()),
+            (true, false) => broken.push(id.to_string()),
+            (false, false) => {}
+        }
+    }
+    if !broken.is_empty() {
+        return row.reject(format!("breaks_passing: {broken:?}"));
+    }
+    if row.fail_to_pass.is_empty() {
+        return row.reject("no_fail_to_pass");
+    }
+    row.outcome = Outcome::Valid;
+    row
+}
+
+/// Validates one candidate in a sandbox from the repository image.
+async fn validate_one(
+    provider: &DockerProvider,
+    repo_image: &str,
+    runner: Runner,
+    c: &MinedCommit,
+    name: &str,
+    opts: &ValidateOptions,
+) -> ValidatedCommit {
+    let row = ValidatedCommit::new(c, name);
+    if let Some(reason) = static_rejection(c) {
+        return row.reject(reason);
+    }
+    match run_candidate(provider, repo_image, runner, c, row.clone(), opts).await {
+        Ok(row) => row,
+        Err(e) => {
+            let mut row = row;
+            row.outcome = Outcome::Error;
+            row.reason = Some(e.to_string());
+            row
+        }
+    }
+}
+
+async fn run_candidate(
+    provider: &DockerProvider,
+    repo_image: &str,
+    runner: Runner,
+    c: &MinedCommit,
+    mut row: ValidatedCommit,
+    opts: &ValidateOptions,
+) -> Result<ValidatedCommit> {
+    let parent = c.parent.clone().unwrap_or_default();
+    let files = test_modules(c);
+    row.test_cmd = runner.command(&files);
+    row.log_parser = runner.parser_name().to_string();
+    let mut spec = SandboxSpec::new(repo_image);
+    spec.workdir = Some(REPO_DIR.into());
+    spec.network = false;
+    let sb = provider.start_docker(&spec).await?;
+    let result = async {
+        step(
+            &sb,
+            &format!("git checkout -q -f {} && git clean -fdxq", shell_quote(&parent)),
+        )
+        .await?;
+        sb.write_file("/tmp/r2e_test.patch", c.test_patch.as_bytes(), None)
+            .await?;
+        sb.write_file("/tmp/r2e_gold.patch", c.gold_patch.as_bytes(), None)
+            .await?;
+        if step(&sb, "git apply /tmp/r2e_test.patch").await.is_err() {
+            return Ok(row.clone().reject("test_patch_does_not_apply"));
+        }
+        let test_opts = ExecOptions {
+            cwd: Some(REPO_DIR.into()),
+            timeout: Some(std::time::Duration::from_secs_f64(opts.test_timeout_secs)),
+            ..Default::default()
+        };
+        let old_out = sb.exec(&row.test_cmd, &test_opts).await?;
+        let old = statuses(runner, &old_out);
+        let log = format!("{}\n{}", old_out.stdout_text(), old_out.stderr_text());
+        let start = log.len().saturating_sub(LOG_TAIL);
+        let start = (start..log.len())
+            .find(|&i| log.is_char_boundary(i))
+            .unwrap_or(log.len());
+        row.old_log = log[start..].to_string();
+        if step(&sb, "git apply /tmp/r2e_gold.patch").await.is_err() {
+            return Ok(row.clone().reject("gold_patch_does_not_apply"));
+        }
+        let new = statuses(runner, &sb.exec(&row.test_cmd, &test_opts).await?);
+        let new_again = statuses(runner, &sb.exec(&row.test_cmd, &test_opts).await?);
+        let mut row = judge(row.clone(), &old, &new, &new_again);
+        if row.outcome == Outcome::Valid && opts.build_images {
+            // The task image: the repository at the parent, refs dropped so that
+            // `git log --all` does not show the fix.
+            step(
+                &sb,
+                &format!(
+                    "git checkout -q -f {p} && git clean -fdxq && rm -f /tmp/r2e_*.patch \
+                     && git for-each-ref --format='%(refname)' | while read r; do git update-ref --no-deref -d \"$r\" || true; done \
+                     && git reflog expire --expire=now --all && git checkout -q --detach {p}",
+                    p = shell_quote(&parent)
+                ),
+            )
+            .await?;
+            let image = format!("r2e-gen/{name}:{}", short(&c.hash), name = row.repo);
+            let labels = HashMap::from([(COMMIT_LABEL.to_string(), c.hash.clone())]);
+            provider.commit(&sb, &image, labels).await?;
+            row.image = image;
+        }
+        Ok(row)
+    }
+    .await;
+    let _ = sb.close().await;
+    result
+}
+
+/// Validates the candidates in `candidates` (JSONL of [`MinedCommit`]) of the
+/// repository at `repo`, appending one [`ValidatedCommit`] per candidate to
+/// `out`; commits already in `out` are skipped.
+pub async fn validate_jsonl(
+    provider: &DockerProvider,
+    repo: &Path,
+    candidates: &Path,
+    out: &Path,
+    opts: &ValidateOptions,
+    on_event: &mut (dyn FnMut(ValidateEvent) + Send),
+) -> Result<ValidateSummary> {
+    let rows: Vec<MinedCommit> = crate::jsonl::read_rows(candidates)?;
+    let (mut writer, done) = JsonlWriter::<ValidatedCommit>::open(out)?;
+    let mut summary = ValidateSummary {
+        input: rows.len(),
+        ..Default::default()
+    };
+    let done_hashes: BTreeSet<String> = done.iter().map(|r| r.hash.clone()).collect();
+    for r in &done {
+        *summary
+            .by_reason
+            .entry(r.reason_label().to_string())
+            .or_default() += 1;
+    }
+    let todo: Vec<&MinedCommit> = rows
+        .iter()
+        .filter(|c| !done_hashes.contains(&c.hash))
+        .collect();
+    summary.already_done = rows.len() - todo.len();
+    let name = opts
+        .repo_name
+        .clone()
+        .map(|n| docker_name(&n))
+        .unwrap_or_else(|| repo_name(repo));
+    let needs_sandbox = todo.iter().any(|c| static_rejection(c).is_none());
+    let (repo_image, runner) = if needs_sandbox {
+        on_event(ValidateEvent::Preparing);
+        prepare_repo(provider, repo, &name, &opts.image).await?
+    } else {
+        (String::new(), Runner::Unittest)
+    };
+    on_event(ValidateEvent::Planned {
+        total: rows.len(),
+        already_done: summary.already_done,
+    });
+    let mut stream = futures_util::stream::iter(todo)
+        .map(|c| validate_one(provider, &repo_image, runner, c, &name, opts))
+        .buffer_unordered(opts.workers.max(1));
+    while let Some(row) = stream.next().await {
+        writer.append(&row)?;
+        *summary
+            .by_reason
+            .entry(row.reason_label().to_string())
+            .or_default() += 1;
+        on_event(ValidateEvent::Done(Box::new(row)));
+    }
+    let all: Vec<ValidatedCommit> = r2e_core::jsonl::read(out)?;
+    summary.valid = all.iter().filter(|r| r.outcome == Outcome::Valid).count();
+    Ok(summary)
+}
+
+/// Writes the tasks of the valid rows of `validated` (a `validated.jsonl`) to
+/// `out` (JSONL or Parquet by extension). Returns how many.
+pub fn write_tasks(validated: &Path, out: &Path) -> Result<usize> {
+    let rows: Vec<ValidatedCommit> = r2e_core::jsonl::read(validated)?;
+    let tasks: Vec<Task> = rows.iter().filter_map(ValidatedCommit::to_task).collect();
+    r2e_core::dataset::write(out, &tasks)?;
+    Ok(tasks.len())
+}
+
+/// Default output paths under a directory: `validated.jsonl`, `tasks.jsonl`.
+pub fn output_paths(dir: &Path) -> (PathBuf, PathBuf) {
+    (dir.join("validated.jsonl"), dir.join("tasks.jsonl"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use r2e_grade::TestStatus;
+
+    fn map(pairs: &[(&str, TestStatus)]) -> StatusMap {
+        let mut m = StatusMap::new();
+        for (k, v) in pairs {
+            m.record(k, v.clone());
+        }
+        m
+    }
+
+    fn row() -> ValidatedCommit {
+        ValidatedCommit::new(
+            &MinedCommit {
+                hash: "abcdef0123456789".into(),
+                parent: Some("0123".into()),
+                author: String::new(),
+                author_time: 0,
+                author_date: String::new(),
+                commit_time: 0,
+                subject: String::new(),
+                message: String::new(),
+                skipped: None,
+                files: Vec::new(),
+                added: 0,
+                removed: 0,
+                gold_patch: String::new(),
+                test_patch: String::new(),
+            },
+            "r",
+        )
+    }
+
+    #[test]
+    fn verdicts() {
+        use TestStatus::{Failed as F, Passed as P};
+        let old = map(&[("a", F), ("b", P), ("c", F)]);
+        let new = map(&[("a", P), ("b", P), ("c", P)]);
+        let again = map(&[("a", P), ("b", P), ("c", F)]);
+        let r = judge(row(), &old, &new, &again);
+        assert_eq!(r.outcome, Outcome::Valid);
+        assert_eq!(
+            (r.fail_to_pass, r.pass_to_pass, r.flaky),
+            (
+                vec!["a".to_string()],
+                vec!["b".to_string()],
+                vec!["c".to_string()]
+            )
+        );
+        let r = judge(
+            row(),
+            &map(&[("a", P), ("b", P)]),
+            &map(&[("a", P), ("b", F)]),
+            &map(&[("a", P), ("b", F)]),
+        );
+        assert_eq!(r.reason_label(), "breaks_passing");
+        let r = judge(
+            row(),
+            &map(&[("a", P)]),
+            &map(&[("a", P)]),
+            &map(&[("a", P)]),
+        );
+        assert_eq!(r.reason_label(), "no_fail_to_pass");
+        let r = judge(
+            row(),
+            &map(&[("a", F)]),
+            &map(&[("a", P), ("b", P)]),
+            &map(&[("a", P), ("b", P)]),
+        );
+        assert_eq!(r.reason_label(), "test_sets_differ");
+    }
+
+    #[test]
+    fn names_and_commands() {
+        assert_eq!(docker_name("My Repo!"), "my-repo");
+        assert_eq!(
+            Runner::Unittest.command(&["tests/test_a.py".into()]),
+            "python3 -m unittest -v tests.test_a"
+        );
+        assert_eq!(
+            Runner::Pytest.command(&["tests/test_a.py".into()]),
+            "python3 -m pytest -rA -p no:cacheprovider tests/test_a.py"
+        );
+    }
+}

@@ -1,0 +1,214 @@
+//! Stage 4 in Docker on the test history: the bug fix with a test and the
+//! feature with a test are kept with the right FAIL_TO_PASS / PASS_TO_PASS,
+//! every other commit is dropped for its own reason, a flaky test is left out,
+//! the task images hold the repository at the base commit, and a rerun resumes.
+
+mod common;
+
+use common::history;
+use r2e_gen::mine::{MineOptions, mine_to_jsonl};
+use r2e_gen::validate::{Outcome, ValidateOptions, ValidatedCommit, validate_jsonl, write_tasks};
+use std::collections::HashMap;
+use std::process::Command;
+
+/// An image with pytest: the base image plus `pip install pytest` (built once).
+fn pytest_image() -> String {
+    let base = std::env::var("R2E_TEST_IMAGE").unwrap_or_else(|_| "r2e/base:bookworm".into());
+    let image = "r2e-gen-test/pytest:bookworm".to_string();
+    let exists = Command::new("docker")
+        .args(["image", "inspect", &image])
+        .output()
+        .expect("docker runs")
+        .status
+        .success();
+    if exists {
+        return image;
+    }
+    let name = format!("r2e-gen-pytest-{}", std::process::id());
+    let run = Command::new("docker")
+        .args(["run", "--name", &name, &base, "sh", "-c"])
+        .arg("python3 -m pip install -q --break-system-packages pytest")
+        .output()
+        .expect("docker run");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let commit = Command::new("docker")
+        .args(["commit", &name, &image])
+        .output()
+        .expect("docker commit");
+    let _ = Command::new("docker").args(["rm", "-f", &name]).output();
+    assert!(commit.status.success());
+    image
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keeps_fixes_with_tests_and_drops_the_rest() {
+    let mut h = history();
+    // A change whose new test already passes on the old code.
+    let calc = std::fs::read_to_string(h.repo.path().join("pkg/calc.py")).expect("calc");
+    let tests = std::fs::read_to_string(h.repo.path().join("tests/test_calc.py")).expect("tests");
+    h.repo.write(
+        "pkg/calc.py",
+        calc.replace("return sum(self.values)\n", "return sum(self.values, 0)\n"),
+    );
+    let tests = format!("{tests}\n\ndef test_total():\n    assert Stats([1, 2]).total() == 3\n");
+    h.repo.write("tests/test_calc.py", &tests);
+    let passes_already = h.repo.commit("Total starts at 0");
+    // A fix whose tests include one that flips on every run.
+    let calc = std::fs::read_to_string(h.repo.path().join("pkg/calc.py")).expect("calc");
+    h.repo.write(
+        "pkg/calc.py",
+        calc.replace(
+            "def add(a, b):\n",
+            "def add(a, b):\n    if b is None:\n        return a\n",
+        ),
+    );
+    let tests = format!(
+        "{tests}\n\ndef test_add_none():\n    assert add(1, None) == 1\n\n\n\
+         def test_flaky():\n    import os\n    p = '/tmp/r2e_flaky'\n    \
+         n = int(open(p).read()) + 1 if os.path.exists(p) else 1\n    \
+         open(p, 'w').write(str(n))\n    assert n % 2 == 0\n"
+    );
+    h.repo.write("tests/test_calc.py", &tests);
+    let flaky_fix = h.repo.commit("Let add take None");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let commits = dir.path().join("commits.jsonl");
+    mine_to_jsonl(
+        &h.repo.path(),
+        &commits,
+        &MineOptions::default(),
+        &mut |_| {},
+    )
+    .expect("mine");
+    let provider = r2e_sandbox::docker::DockerProvider::connect()
+        .await
+        .expect("docker");
+    let opts = ValidateOptions {
+        image: pytest_image(),
+        repo_name: Some("calc".into()),
+        workers: 2,
+        ..Default::default()
+    };
+    let out = dir.path().join("validated.jsonl");
+    let summary = validate_jsonl(
+        &provider,
+        &h.repo.path(),
+        &commits,
+        &out,
+        &opts,
+        &mut |_| {},
+    )
+    .await
+    .expect("validate");
+    let rows: Vec<ValidatedCommit> = r2e_core::jsonl::read(&out).expect("rows");
+    let by_hash: HashMap<&str, &ValidatedCommit> =
+        rows.iter().map(|r| (r.hash.as_str(), r)).collect();
+    let label = |h: &str| by_hash[h].reason_label().to_string();
+    assert_eq!(
+        label(&h.fix_with_test),
+        "valid",
+        "{:?}",
+        by_hash[h.fix_with_test.as_str()]
+    );
+    assert_eq!(
+        label(&h.feature),
+        "valid",
+        "{:?}",
+        by_hash[h.feature.as_str()]
+    );
+    assert_eq!(
+        label(&flaky_fix),
+        "valid",
+        "{:?}",
+        by_hash[flaky_fix.as_str()]
+    );
+    assert_eq!(label(&passes_already), "no_fail_to_pass");
+    for c in [
+        &h.fix_without_test,
+        &h.docs,
+        &h.refactor,
+        &h.comment_only,
+        &h.misc,
+    ] {
+        assert_eq!(label(c), "no_test_patch", "{c}");
+    }
+    assert_eq!(label(&h.root), "not_analysed");
+    assert_eq!(label(&h.merge), "not_analysed");
+    assert_eq!(summary.valid, 3);
+    assert_eq!(summary.input, 11);
+
+    let t = |n: &str| format!("tests/test_calc.py::{n}");
+    let fix = by_hash[h.fix_with_test.as_str()];
+    assert_eq!(fix.fail_to_pass, [t("test_div_by_zero")]);
+    assert_eq!(fix.pass_to_pass, [t("test_add"), t("test_div")]);
+    assert_eq!(fix.expected_statuses[&t("test_div_by_zero")], "PASSED");
+    assert_eq!(fix.old_statuses[&t("test_div_by_zero")], "FAILED");
+    assert_eq!(fix.log_parser, "pytest");
+    assert_eq!(
+        fix.test_cmd,
+        "python3 -m pytest -rA -p no:cacheprovider tests/test_calc.py"
+    );
+    assert!(fix.old_log.contains("ZeroDivisionError"), "{}", fix.old_log);
+    let feature = by_hash[h.feature.as_str()];
+    assert_eq!(feature.fail_to_pass, [t("test_count")]);
+    assert_eq!(feature.pass_to_pass.len(), 3);
+    let flaky = by_hash[flaky_fix.as_str()];
+    assert_eq!(flaky.fail_to_pass, [t("test_add_none")]);
+    assert_eq!(flaky.flaky, [t("test_flaky")]);
+    assert!(!flaky.pass_to_pass.contains(&t("test_flaky")));
+
+    // The task image holds the repository at the parent, without later refs.
+    assert_eq!(
+        fix.image,
+        format!("r2e-gen/calc:{}", &h.fix_with_test[..12])
+    );
+    let probe = Command::new("docker")
+        .args(["run", "--rm", "--entrypoint", "sh", &fix.image, "-c"])
+        .arg("cd /testbed && git rev-parse HEAD && git status --porcelain && git log --all --format=%H")
+        .output()
+        .expect("docker run");
+    let text = String::from_utf8_lossy(&probe.stdout);
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some(h.root.as_str()), "{text}");
+    assert!(!text.contains(&h.fix_with_test), "{text}");
+
+    // Tasks.
+    let tasks_path = dir.path().join("tasks.jsonl");
+    assert_eq!(write_tasks(&out, &tasks_path).expect("tasks"), 3);
+    let tasks = r2e_core::dataset::load(&tasks_path, &Default::default())
+        .expect("load")
+        .tasks;
+    let task = tasks
+        .iter()
+        .find(|t| t.task_id == format!("calc__{}", &h.fix_with_test[..12]))
+        .expect("fix task");
+    assert_eq!(task.base_commit, h.root);
+    assert_eq!(task.extra["log_parser"], "pytest");
+    assert_eq!(task.fail_to_pass, fix.fail_to_pass);
+    assert!(task.problem_statement.is_empty());
+
+    // A rerun has nothing left to do.
+    let again = validate_jsonl(
+        &provider,
+        &h.repo.path(),
+        &commits,
+        &out,
+        &opts,
+        &mut |_| {},
+    )
+    .await
+    .expect("validate again");
+    assert_eq!(again.already_done, 11);
+    assert_eq!(again.valid, 3);
+    assert_eq!(
+        r2e_core::jsonl::read::<ValidatedCommit>(&out)
+            .expect("rows")
+            .len(),
+        11
+    );
+    assert!(rows.iter().all(|r| r.outcome != Outcome::Error), "{rows:?}");
+}
