@@ -24,8 +24,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// First contact: base image, a small real dataset, the oracle agent through the
-    /// tools, reward from the hidden tests — no LLM, no registry.
+    /// First contact: base image, a small real dataset, an agent through the tools,
+    /// reward from the hidden tests — the oracle with no LLM or registry, or
+    /// --model/--base-url for an LLM agent.
     Quickstart(cmd::quickstart::QuickstartArgs),
     /// Run an agent on a dataset: K rollouts per task, N at a time, trajectories
     /// written as they finish (rerun to resume).
@@ -53,13 +54,14 @@ enum Command {
     /// Measure r2e's speed against its baselines.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCmd),
-    /// Verifiers: judge candidate patches, report best@k / pass@k with plots.
+    /// Verifiers: score candidate patches (judge model, generated tests), report
+    /// best@k / pass@k with plots.
     #[command(subcommand)]
     Verify(cmd::verify::VerifyCmd),
     /// Export training data from trajectories.
     #[command(subcommand)]
     Export(cmd::export::ExportCmd),
-    /// SWE-Gen: make tasks from a repository's commits (mine, filter).
+    /// SWE-Gen: make tasks from a repository's commits (mine, filter, validate, issue, run).
     #[command(subcommand)]
     Gen(cmd::r#gen::GenCmd),
 }
@@ -106,4 +108,15 @@ fn init_tracing(verbose: u8) {
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every subcommand's arguments are consistent (unique names, valid
+    /// defaults): clap checks this only when a subcommand is first built.
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

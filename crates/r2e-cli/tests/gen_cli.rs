@@ -164,3 +164,46 @@ async fn mine_filter_validate_issue_then_eval_and_oracle() {
     assert_eq!(trajs.len(), 2);
     assert!(trajs.iter().all(|t| t.reward == Some(1.0)), "{trajs:?}");
 }
+
+/// `r2e gen run`: every stage for each repository of a list, one funnel
+/// table, one dataset; a rerun resumes every stage and gives the same result.
+#[tokio::test(flavor = "multi_thread")]
+async fn gen_run_chains_the_stages_for_a_list_of_repositories() {
+    let h = common::history();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let list = dir.join("repos.txt");
+    std::fs::write(
+        &list,
+        format!("# test repositories\n{}\n", h.repo.path().display()),
+    )
+    .unwrap();
+    let run = || {
+        let mut c = r2e(dir);
+        c.args(["gen", "run", "--repos"]).arg(&list).args([
+            "--out",
+            "out",
+            "--image",
+            &pytest_image(),
+            "--workers",
+            "2",
+        ]);
+        c
+    };
+    let first = ok(&mut run()).await;
+    let tasks = r2e_core::dataset::load(&dir.join("out/tasks.jsonl"), &Default::default())
+        .unwrap()
+        .tasks;
+    assert!(!tasks.is_empty(), "{first}");
+    assert!(
+        first.contains(&format!("{} tasks from 1 repositories", tasks.len())),
+        "{first}"
+    );
+    assert!(first.contains("no --model"), "{first}");
+    let second = ok(&mut run()).await;
+    assert!(second.contains("already"), "{second}");
+    let again = r2e_core::dataset::load(&dir.join("out/tasks.jsonl"), &Default::default())
+        .unwrap()
+        .tasks;
+    assert_eq!(again.len(), tasks.len());
+}

@@ -3,7 +3,8 @@
 //! `r2e gen mine` walks a history into commit rows (stage 1), `r2e gen filter`
 //! keeps the likely bug fixes and prints the funnel (stage 2), `r2e gen
 //! validate` runs each candidate's tests in Docker and writes tasks (stage 4),
-//! `r2e gen issue` has a model write their issue texts (stage 6). The logic
+//! `r2e gen issue` has a model write their issue texts (stage 6), `r2e gen
+//! run` chains them for a list of repositories. The logic
 //! lives in `r2e-gen`; this module parses arguments and shows progress and tables.
 
 use anyhow::Context;
@@ -33,6 +34,41 @@ pub enum GenCmd {
     /// Stage 6: have a model write each task's issue text from its fix, failing
     /// tests and their failure output. Resumable.
     Issue(IssueArgs),
+    /// All stages for every repository of a list (mine, filter, validate, and
+    /// issue with --model), then one funnel table and one dataset. Restart-safe.
+    Run(RunArgs),
+}
+
+/// Arguments of `r2e gen run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// A file with one repository per line: a local clone or a URL (`#` starts a comment).
+    #[arg(long)]
+    repos: PathBuf,
+    /// Output directory: DIR/<repo>/ holds each stage's files, DIR/tasks.jsonl all tasks.
+    #[arg(long)]
+    out: PathBuf,
+    /// Candidates validated (and issue texts written) at the same time.
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+    /// Mine only the newest N commits of each repository.
+    #[arg(long)]
+    max_commits: Option<usize>,
+    /// Filter rule settings (JSON; see `r2e gen filter --print-config`).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Image with the repositories' Python environment.
+    #[arg(long, default_value = r2e_gen::validate::DEFAULT_IMAGE)]
+    image: String,
+    /// Seconds one test run may take.
+    #[arg(long, default_value_t = 600.0)]
+    test_timeout: f64,
+    /// Where URLs are cloned (default: ~/.cache/r2e/repos).
+    #[arg(long)]
+    clone_dir: Option<PathBuf>,
+    /// With --model, stage 6 writes issue texts.
+    #[command(flatten)]
+    llm: super::llm::LlmArgs,
 }
 
 /// Arguments of `r2e gen validate`.
@@ -132,7 +168,180 @@ pub fn run(cmd: GenCmd) -> anyhow::Result<ExitCode> {
         GenCmd::Filter(a) => filter(a),
         GenCmd::Validate(a) => super::block_on(validate(a))?,
         GenCmd::Issue(a) => super::block_on(issue(a))?,
+        GenCmd::Run(a) => run_all(a),
     }
+}
+
+/// The name of a repository entry: its directory or URL's last segment.
+fn repo_name(entry: &str) -> String {
+    let last = entry
+        .trim_end_matches('/')
+        .rsplit(['/', ':'])
+        .next()
+        .unwrap_or(entry);
+    let name = last.trim_end_matches(".git");
+    if name.is_empty() || name == "repo" {
+        // Mirrors laid out as OWNER+NAME/repo: take the parent.
+        let parent = entry
+            .trim_end_matches('/')
+            .rsplit('/')
+            .nth(1)
+            .unwrap_or("repo");
+        return parent.replace('+', "__");
+    }
+    name.to_string()
+}
+
+/// Rows in a JSONL file (0 when it does not exist).
+fn rows(path: &std::path::Path) -> usize {
+    std::fs::read_to_string(path).map_or(0, |t| t.lines().filter(|l| !l.trim().is_empty()).count())
+}
+
+fn run_all(a: RunArgs) -> anyhow::Result<ExitCode> {
+    let list = std::fs::read_to_string(&a.repos)
+        .with_context(|| format!("reading {}", a.repos.display()))?;
+    let entries: Vec<&str> = list
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .collect();
+    anyhow::ensure!(
+        !entries.is_empty(),
+        "{} names no repository",
+        a.repos.display()
+    );
+    let cache = a.clone_dir.clone().unwrap_or_else(default_cache_dir);
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
+        "repository",
+        "commits",
+        "candidates",
+        "validated",
+        "with issue text",
+        "note",
+    ]);
+    let mut all_tasks = Vec::new();
+    let mut failures = 0;
+    for (i, entry) in entries.iter().enumerate() {
+        let name = repo_name(entry);
+        let dir = a.out.join(&name);
+        eprintln!(
+            "== [{}/{}] {entry} → {}",
+            i + 1,
+            entries.len(),
+            dir.display()
+        );
+        let outcome = run_repo(&a, entry, &name, &dir, &cache);
+        let (commits, candidates) = (
+            rows(&dir.join("commits.jsonl")),
+            rows(&dir.join("candidates.jsonl")),
+        );
+        let tasks_file = dir.join("tasks.jsonl");
+        let issues_file = dir.join("tasks_with_issues.jsonl");
+        let note = match &outcome {
+            Ok(()) => String::new(),
+            Err(e) => {
+                failures += 1;
+                format!("stopped: {e:#}")
+            }
+        };
+        let final_tasks = if a.llm.model.is_some() {
+            &issues_file
+        } else {
+            &tasks_file
+        };
+        if final_tasks.exists() {
+            all_tasks.extend(r2e_core::dataset::load(final_tasks, &Default::default())?.tasks);
+        }
+        table.add_row(vec![
+            name,
+            commits.to_string(),
+            candidates.to_string(),
+            rows(&tasks_file).to_string(),
+            if a.llm.model.is_some() {
+                rows(&issues_file).to_string()
+            } else {
+                "— (no --model)".into()
+            },
+            note,
+        ]);
+    }
+    let dataset = a.out.join("tasks.jsonl");
+    r2e_core::dataset::write(&dataset, &all_tasks)?;
+    println!("{table}");
+    println!(
+        "{} tasks from {} repositories in {}",
+        all_tasks.len(),
+        entries.len(),
+        dataset.display()
+    );
+    Ok(if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Every stage for one repository; each stage resumes from its own file.
+fn run_repo(
+    a: &RunArgs,
+    entry: &str,
+    name: &str,
+    dir: &std::path::Path,
+    cache: &std::path::Path,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let ok = |code: ExitCode, stage: &str| {
+        anyhow::ensure!(code == ExitCode::SUCCESS, "{stage} did not finish");
+        Ok(())
+    };
+    ok(
+        mine(MineArgs {
+            repo: entry.to_string(),
+            out: dir.join("commits.jsonl"),
+            max_commits: a.max_commits,
+            workers: 0,
+            rev: None,
+            cache_dir: Some(cache.to_path_buf()),
+        })?,
+        "mine",
+    )?;
+    ok(
+        filter(FilterArgs {
+            commits: Some(dir.join("commits.jsonl")),
+            out: Some(dir.join("candidates.jsonl")),
+            config: a.config.clone(),
+            rejected: Some(dir.join("rejected.jsonl")),
+            print_config: false,
+        })?,
+        "filter",
+    )?;
+    let repo = resolve_repo(entry, cache)?;
+    ok(
+        super::block_on(validate(ValidateArgs {
+            repo,
+            candidates: dir.join("candidates.jsonl"),
+            out: dir.to_path_buf(),
+            image: a.image.clone(),
+            workers: a.workers,
+            name: Some(name.to_string()),
+            test_timeout: a.test_timeout,
+        }))??,
+        "validate",
+    )?;
+    if a.llm.model.is_some() {
+        ok(
+            super::block_on(issue(IssueArgs {
+                tasks: dir.join("tasks.jsonl"),
+                out: dir.join("tasks_with_issues.jsonl"),
+                workers: a.workers,
+                temperature: 0.7,
+                llm: a.llm.clone(),
+            }))??,
+            "issue",
+        )?;
+    }
+    Ok(())
 }
 
 fn default_cache_dir() -> PathBuf {
