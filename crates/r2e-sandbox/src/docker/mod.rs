@@ -360,18 +360,40 @@ impl Provider for DockerProvider {
 }
 
 /// Force-removes a container, ignoring "already gone" and "removal in progress".
+/// Removes a container and returns once it is gone. When the engine is
+/// already removing it (AutoRemove after the shim exited: 409), waits for
+/// that removal to finish (up to 10 s) so that callers never see it linger.
 async fn remove(docker: &Docker, id: &str) {
     let opts = RemoveContainerOptionsBuilder::default().force(true).build();
-    if let Err(e) = docker.remove_container(id, Some(opts)).await
-        && !matches!(
-            e,
-            bollard::errors::Error::DockerResponseServerError {
-                status_code: 404 | 409,
-                ..
+    match docker.remove_container(id, Some(opts)).await {
+        Ok(()) => {}
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => {}
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 409, ..
+        }) => {
+            for _ in 0..100 {
+                let gone = matches!(
+                    docker
+                        .inspect_container(
+                            id,
+                            None::<bollard::query_parameters::InspectContainerOptions>
+                        )
+                        .await,
+                    Err(bollard::errors::Error::DockerResponseServerError {
+                        status_code: 404,
+                        ..
+                    })
+                );
+                if gone {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
-        )
-    {
-        tracing::warn!("removing container {id}: {e}");
+            tracing::warn!("container {id} is still being removed after 10 s");
+        }
+        Err(e) => tracing::warn!("removing container {id}: {e}"),
     }
 }
 
