@@ -6,6 +6,8 @@
 #[path = "../../r2e-gen/tests/common/mod.rs"]
 mod common;
 
+use common::pytest_image;
+
 use r2e_llm::testing::{ScriptedServer, Turn};
 use std::path::Path;
 use tokio::process::Command;
@@ -25,40 +27,6 @@ async fn ok(cmd: &mut Command) -> String {
     );
     assert!(o.status.success(), "{text}");
     text
-}
-
-/// An image with pytest: the base image plus `pip install pytest` (built once).
-fn pytest_image() -> String {
-    use std::process::Command;
-    let base = std::env::var("R2E_TEST_IMAGE").unwrap_or_else(|_| "r2e/base:bookworm".into());
-    let image = "r2e-gen-test/pytest:bookworm".to_string();
-    let exists = Command::new("docker")
-        .args(["image", "inspect", &image])
-        .output()
-        .expect("docker runs")
-        .status
-        .success();
-    if exists {
-        return image;
-    }
-    let name = format!("r2e-gen-cli-pytest-{}", std::process::id());
-    let run = Command::new("docker")
-        .args(["run", "--name", &name, &base, "sh", "-c"])
-        .arg("python3 -m pip install -q --break-system-packages pytest")
-        .output()
-        .expect("docker run");
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let commit = Command::new("docker")
-        .args(["commit", &name, &image])
-        .output()
-        .expect("docker commit");
-    let _ = Command::new("docker").args(["rm", "-f", &name]).output();
-    assert!(commit.status.success());
-    image
 }
 
 const ISSUE: &str = "Calculator gives wrong results for some inputs\n\n\

@@ -237,22 +237,7 @@ impl Miner {
 
     /// Mines one commit. Never fails: problems end up as [`SkipReason::Error`].
     pub fn mine(&mut self, id: ObjectId) -> MinedCommit {
-        let mut row = MinedCommit {
-            hash: id.to_string(),
-            parent: None,
-            author: String::new(),
-            author_time: 0,
-            author_date: rfc3339(0, 0),
-            commit_time: 0,
-            subject: String::new(),
-            message: String::new(),
-            skipped: None,
-            files: Vec::new(),
-            added: 0,
-            removed: 0,
-            gold_patch: String::new(),
-            test_patch: String::new(),
-        };
+        let mut row = MinedCommit::empty(id.to_string());
         if let Err(e) = self.mine_into(id, &mut row) {
             row.files.clear();
             row.gold_patch.clear();

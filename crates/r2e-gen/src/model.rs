@@ -51,6 +51,28 @@ pub struct MinedCommit {
     pub test_patch: String,
 }
 
+impl MinedCommit {
+    /// A row for commit `hash` with nothing filled in yet (the miner fills it).
+    pub fn empty(hash: impl Into<String>) -> Self {
+        MinedCommit {
+            hash: hash.into(),
+            parent: None,
+            author: String::new(),
+            author_time: 0,
+            author_date: rfc3339(0, 0),
+            commit_time: 0,
+            subject: String::new(),
+            message: String::new(),
+            skipped: None,
+            files: Vec::new(),
+            added: 0,
+            removed: 0,
+            gold_patch: String::new(),
+            test_patch: String::new(),
+        }
+    }
+}
+
 /// Why a commit was recorded without analysis.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]

@@ -711,20 +711,8 @@ mod tests {
     fn row() -> ValidatedCommit {
         ValidatedCommit::new(
             &MinedCommit {
-                hash: "abcdef0123456789".into(),
                 parent: Some("0123".into()),
-                author: String::new(),
-                author_time: 0,
-                author_date: String::new(),
-                commit_time: 0,
-                subject: String::new(),
-                message: String::new(),
-                skipped: None,
-                files: Vec::new(),
-                added: 0,
-                removed: 0,
-                gold_patch: String::new(),
-                test_patch: String::new(),
+                ..MinedCommit::empty("abcdef0123456789")
             },
             "r",
         )

@@ -5,44 +5,11 @@
 
 mod common;
 
-use common::history;
+use common::{history, pytest_image};
 use r2e_gen::mine::{MineOptions, mine_to_jsonl};
 use r2e_gen::validate::{Outcome, ValidateOptions, ValidatedCommit, validate_jsonl, write_tasks};
 use std::collections::HashMap;
 use std::process::Command;
-
-/// An image with pytest: the base image plus `pip install pytest` (built once).
-fn pytest_image() -> String {
-    let base = std::env::var("R2E_TEST_IMAGE").unwrap_or_else(|_| "r2e/base:bookworm".into());
-    let image = "r2e-gen-test/pytest:bookworm".to_string();
-    let exists = Command::new("docker")
-        .args(["image", "inspect", &image])
-        .output()
-        .expect("docker runs")
-        .status
-        .success();
-    if exists {
-        return image;
-    }
-    let name = format!("r2e-gen-pytest-{}", std::process::id());
-    let run = Command::new("docker")
-        .args(["run", "--name", &name, &base, "sh", "-c"])
-        .arg("python3 -m pip install -q --break-system-packages pytest")
-        .output()
-        .expect("docker run");
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let commit = Command::new("docker")
-        .args(["commit", &name, &image])
-        .output()
-        .expect("docker commit");
-    let _ = Command::new("docker").args(["rm", "-f", &name]).output();
-    assert!(commit.status.success());
-    image
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn keeps_fixes_with_tests_and_drops_the_rest() {

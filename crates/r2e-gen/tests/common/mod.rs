@@ -246,3 +246,36 @@ pub fn history() -> History {
         merge,
     }
 }
+
+/// An image with pytest: the base image plus `pip install pytest` (built once).
+pub fn pytest_image() -> String {
+    let base = std::env::var("R2E_TEST_IMAGE").unwrap_or_else(|_| "r2e/base:bookworm".into());
+    let image = "r2e-gen-test/pytest:bookworm".to_string();
+    let exists = Command::new("docker")
+        .args(["image", "inspect", &image])
+        .output()
+        .expect("docker runs")
+        .status
+        .success();
+    if exists {
+        return image;
+    }
+    let name = format!("r2e-gen-pytest-{}", std::process::id());
+    let run = Command::new("docker")
+        .args(["run", "--name", &name, &base, "sh", "-c"])
+        .arg("python3 -m pip install -q --break-system-packages pytest")
+        .output()
+        .expect("docker run");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let commit = Command::new("docker")
+        .args(["commit", &name, &image])
+        .output()
+        .expect("docker commit");
+    let _ = Command::new("docker").args(["rm", "-f", &name]).output();
+    assert!(commit.status.success());
+    image
+}
