@@ -57,6 +57,11 @@ pub struct ValidateOptions {
     pub test_timeout_secs: f64,
     /// Save a task image per kept commit (`r2e-gen/NAME:SHORT`).
     pub build_images: bool,
+    /// Per-commit environments from `r2e gen env`: commit id → an image that
+    /// holds the repository at `/testbed` with its dependencies installed, or
+    /// why none could be built. When set, `image` is not used, and a commit
+    /// without an environment is rejected as `no_env`.
+    pub envs: Option<BTreeMap<String, std::result::Result<String, String>>>,
 }
 
 impl Default for ValidateOptions {
@@ -67,6 +72,7 @@ impl Default for ValidateOptions {
             workers: 2,
             test_timeout_secs: 600.0,
             build_images: true,
+            envs: None,
         }
     }
 }
@@ -242,22 +248,26 @@ pub struct ValidateSummary {
     pub valid: usize,
 }
 
-/// How the image runs the tests.
+/// How an image runs the tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Runner {
+pub enum Runner {
+    /// `python3 -m pytest -rA` (log parser `pytest`).
     Pytest,
+    /// `python3 -m unittest -v` (log parser `django`).
     Unittest,
 }
 
 impl Runner {
-    fn parser(self) -> Parser {
+    /// The parser of this runner's logs.
+    pub fn parser(self) -> Parser {
         match self {
             Runner::Pytest => Parser::Pytest,
             Runner::Unittest => Parser::Django,
         }
     }
 
-    fn parser_name(self) -> &'static str {
+    /// The name of [`Self::parser`] as task rows carry it.
+    pub fn parser_name(self) -> &'static str {
         match self {
             Runner::Pytest => "pytest",
             Runner::Unittest => "django",
@@ -265,7 +275,7 @@ impl Runner {
     }
 
     /// The command running `files` (paths relative to the repository root).
-    fn command(self, files: &[String]) -> String {
+    pub fn command(self, files: &[String]) -> String {
         match self {
             Runner::Pytest => {
                 let quoted: Vec<String> = files.iter().map(|f| shell_quote(f)).collect();
@@ -422,47 +432,88 @@ fn head_id(repo: &Path) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-/// Builds the repository image: `image` plus the full history at `/testbed`.
-/// Returns its name and the test runner the image has.
-async fn prepare_repo(
-    provider: &DockerProvider,
-    repo: &Path,
-    name: &str,
-    image: &str,
-) -> Result<(String, Runner)> {
-    let data = bundle(repo)?;
-    let tag = format!("r2e-gen/{name}:repo-{}", short(&head_id(repo)?));
-    let sb = provider.start_docker(&SandboxSpec::new(image)).await?;
-    let result = async {
-        sb.write_file("/tmp/repo.bundle", &data, None).await?;
-        let opts = ExecOptions::default();
-        let cmd = format!(
-            "rm -rf {REPO_DIR} && git clone -q --no-checkout /tmp/repo.bundle {REPO_DIR} \
-             && rm /tmp/repo.bundle"
-        );
-        let out = sb.exec(&cmd, &opts).await?;
-        if !out.success() {
-            return Err(Error::Step {
-                step: cmd,
-                code: out.exit_code,
-                stderr: out.stderr_text().trim().to_string(),
-            });
+/// An image with the repository's full history at `/testbed` and a Python
+/// that can run its tests: what each candidate's sandbox starts from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workspace {
+    /// The image.
+    pub image: String,
+    /// How it runs tests (pytest when it can import pytest).
+    pub runner: Runner,
+}
+
+impl Workspace {
+    /// Builds a workspace from an environment image without the repository:
+    /// `image` plus the full history of `repo` at `/testbed`, saved as
+    /// `r2e-gen/NAME:repo-HEAD`.
+    pub async fn prepare(
+        provider: &DockerProvider,
+        repo: &Path,
+        name: &str,
+        image: &str,
+    ) -> Result<Workspace> {
+        let tag = format!("r2e-gen/{name}:repo-{}", short(&head_id(repo)?));
+        let sb = provider.start_docker(&SandboxSpec::new(image)).await?;
+        let result: Result<Runner> = async {
+            copy_repo(&sb, repo).await?;
+            let runner = probe_runner(&sb).await?;
+            let labels = HashMap::from([("dev.r2e.gen.repo".to_string(), name.to_string())]);
+            provider.commit(&sb, &tag, labels).await?;
+            Ok(runner)
         }
-        let probe = sb
-            .exec("python3 -c 'import pytest' 2>/dev/null", &opts)
-            .await?;
-        let runner = if probe.success() {
-            Runner::Pytest
-        } else {
-            Runner::Unittest
-        };
-        let labels = HashMap::from([("dev.r2e.gen.repo".to_string(), name.to_string())]);
-        provider.commit(&sb, &tag, labels).await?;
-        Ok(runner)
+        .await;
+        let _ = sb.close().await;
+        Ok(Workspace {
+            image: tag,
+            runner: result?,
+        })
     }
-    .await;
-    let _ = sb.close().await;
-    Ok((tag, result?))
+
+    /// A workspace from an image that already holds the repository at
+    /// `/testbed` (an environment layer of `r2e gen env`).
+    pub async fn existing(provider: &DockerProvider, image: &str) -> Result<Workspace> {
+        let sb = provider.start_docker(&SandboxSpec::new(image)).await?;
+        let runner = probe_runner(&sb).await;
+        let _ = sb.close().await;
+        Ok(Workspace {
+            image: image.to_string(),
+            runner: runner?,
+        })
+    }
+}
+
+/// Clones the full history of `repo` into `/testbed` of `sb` (no checkout).
+pub async fn copy_repo(sb: &dyn Sandbox, repo: &Path) -> Result<()> {
+    let data = bundle(repo)?;
+    sb.write_file("/tmp/repo.bundle", &data, None).await?;
+    let cmd = format!(
+        "rm -rf {REPO_DIR} && git clone -q --no-checkout /tmp/repo.bundle {REPO_DIR} \
+         && rm /tmp/repo.bundle"
+    );
+    let out = sb.exec(&cmd, &ExecOptions::default()).await?;
+    if !out.success() {
+        return Err(Error::Step {
+            step: cmd,
+            code: out.exit_code,
+            stderr: out.stderr_text().trim().to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// pytest when the sandbox's `python3` imports it, else unittest.
+async fn probe_runner(sb: &dyn Sandbox) -> Result<Runner> {
+    let probe = sb
+        .exec(
+            "python3 -c 'import pytest' 2>/dev/null",
+            &ExecOptions::default(),
+        )
+        .await?;
+    Ok(if probe.success() {
+        Runner::Pytest
+    } else {
+        Runner::Unittest
+    })
 }
 
 /// Parses a test log, keeping the end of the log for the record.
@@ -523,11 +574,11 @@ fn judge(
     row
 }
 
-/// Validates one candidate in a sandbox from the repository image.
-async fn validate_one(
+/// Validates one candidate of repository `name` in a sandbox from `ws`:
+/// never fails, a sandbox failure is an [`Outcome::Error`] row.
+pub async fn validate_commit(
     provider: &DockerProvider,
-    repo_image: &str,
-    runner: Runner,
+    ws: &Workspace,
     c: &MinedCommit,
     name: &str,
     opts: &ValidateOptions,
@@ -536,7 +587,7 @@ async fn validate_one(
     if let Some(reason) = static_rejection(c) {
         return row.reject(reason);
     }
-    match run_candidate(provider, repo_image, runner, c, row.clone(), opts).await {
+    match run_candidate(provider, &ws.image, ws.runner, c, row.clone(), opts).await {
         Ok(row) => row,
         Err(e) => {
             let mut row = row;
@@ -654,19 +705,49 @@ pub async fn validate_jsonl(
         .clone()
         .map(|n| docker_name(&n))
         .unwrap_or_else(|| repo_name(repo));
-    let needs_sandbox = todo.iter().any(|c| static_rejection(c).is_none());
-    let (repo_image, runner) = if needs_sandbox {
-        on_event(ValidateEvent::Preparing);
-        prepare_repo(provider, repo, &name, &opts.image).await?
-    } else {
-        (String::new(), Runner::Unittest)
-    };
+    // Each commit's workspace image, or the reason it is rejected unrun.
+    let mut workspaces: HashMap<String, Workspace> = HashMap::new();
+    let mut plan: Vec<(&MinedCommit, std::result::Result<Workspace, String>)> = Vec::new();
+    for c in todo {
+        let image = match (static_rejection(c), &opts.envs) {
+            (Some(why), _) => Err(why),
+            (None, None) => Ok(opts.image.clone()),
+            (None, Some(envs)) => match envs.get(&c.hash) {
+                Some(Ok(image)) => Ok(image.clone()),
+                Some(Err(why)) => Err(format!("no_env: {why}")),
+                None => Err("no_env: not in the environments file".to_string()),
+            },
+        };
+        let ws = match image {
+            Ok(image) => Ok(match workspaces.get(&image) {
+                Some(ws) => ws.clone(),
+                None => {
+                    let ws = if opts.envs.is_some() {
+                        Workspace::existing(provider, &image).await?
+                    } else {
+                        on_event(ValidateEvent::Preparing);
+                        Workspace::prepare(provider, repo, &name, &image).await?
+                    };
+                    workspaces.insert(image, ws.clone());
+                    ws
+                }
+            }),
+            Err(why) => Err(why),
+        };
+        plan.push((c, ws));
+    }
     on_event(ValidateEvent::Planned {
         total: rows.len(),
         already_done: summary.already_done,
     });
-    let mut stream = futures_util::stream::iter(todo)
-        .map(|c| validate_one(provider, &repo_image, runner, c, &name, opts))
+    let name = &name;
+    let mut stream = futures_util::stream::iter(plan)
+        .map(|(c, ws)| async move {
+            match ws {
+                Ok(ws) => validate_commit(provider, &ws, c, name, opts).await,
+                Err(why) => ValidatedCommit::new(c, name).reject(why),
+            }
+        })
         .buffer_unordered(opts.workers.max(1));
     while let Some(row) = stream.next().await {
         writer.append(&row)?;

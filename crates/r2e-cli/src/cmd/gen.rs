@@ -471,6 +471,7 @@ async fn validate(a: ValidateArgs) -> anyhow::Result<ExitCode> {
         workers: a.workers,
         test_timeout_secs: a.test_timeout,
         build_images: true,
+        envs: None,
     };
     let (validated, tasks) = output_paths(&a.out);
     let bar = bar("{spinner} validating [{bar:30}] {pos}/{len} commits, {msg}, ETA {eta}")?;
