@@ -482,6 +482,82 @@ impl Workspace {
     }
 }
 
+/// The workspace of each commit, built or probed once per image: the
+/// environment of [`ValidateOptions::envs`] when set, else
+/// [`ValidateOptions::image`] with the repository copied in.
+pub struct Workspaces<'a> {
+    provider: &'a DockerProvider,
+    repo: &'a Path,
+    name: &'a str,
+    opts: &'a ValidateOptions,
+    ready: HashMap<String, Workspace>,
+}
+
+impl<'a> Workspaces<'a> {
+    /// Workspaces for commits of the repository at `repo`, named `name`.
+    pub fn new(
+        provider: &'a DockerProvider,
+        repo: &'a Path,
+        name: &'a str,
+        opts: &'a ValidateOptions,
+    ) -> Self {
+        Workspaces {
+            provider,
+            repo,
+            name,
+            opts,
+            ready: HashMap::new(),
+        }
+    }
+
+    /// The image `c` runs in, or why it is rejected without running
+    /// (a static reason such as `no_test_patch`, or `no_env`).
+    fn image_for(&self, c: &MinedCommit) -> std::result::Result<String, String> {
+        if let Some(why) = static_rejection(c) {
+            return Err(why);
+        }
+        match &self.opts.envs {
+            None => Ok(self.opts.image.clone()),
+            Some(envs) => match envs.get(&c.hash) {
+                Some(Ok(image)) => Ok(image.clone()),
+                Some(Err(why)) => Err(format!("no_env: {why}")),
+                None => Err("no_env: not in the environments file".to_string()),
+            },
+        }
+    }
+
+    /// Whether [`Self::for_commit`] will copy the repository into an image
+    /// (slow, once per image) for `c`.
+    pub fn needs_preparing(&self, c: &MinedCommit) -> bool {
+        self.opts.envs.is_none()
+            && self
+                .image_for(c)
+                .is_ok_and(|image| !self.ready.contains_key(&image))
+    }
+
+    /// The workspace of `c`, or why `c` is rejected without running. Errors
+    /// only when an image cannot be prepared or probed.
+    pub async fn for_commit(
+        &mut self,
+        c: &MinedCommit,
+    ) -> Result<std::result::Result<Workspace, String>> {
+        let image = match self.image_for(c) {
+            Ok(image) => image,
+            Err(why) => return Ok(Err(why)),
+        };
+        if let Some(ws) = self.ready.get(&image) {
+            return Ok(Ok(ws.clone()));
+        }
+        let ws = if self.opts.envs.is_some() {
+            Workspace::existing(self.provider, &image).await?
+        } else {
+            Workspace::prepare(self.provider, self.repo, self.name, &image).await?
+        };
+        self.ready.insert(image, ws.clone());
+        Ok(Ok(ws))
+    }
+}
+
 /// Clones the full history of `repo` into `/testbed` of `sb` (no checkout).
 pub async fn copy_repo(sb: &dyn Sandbox, repo: &Path) -> Result<()> {
     let data = bundle(repo)?;
@@ -705,36 +781,13 @@ pub async fn validate_jsonl(
         .clone()
         .map(|n| docker_name(&n))
         .unwrap_or_else(|| repo_name(repo));
-    // Each commit's workspace image, or the reason it is rejected unrun.
-    let mut workspaces: HashMap<String, Workspace> = HashMap::new();
+    let mut workspaces = Workspaces::new(provider, repo, &name, opts);
     let mut plan: Vec<(&MinedCommit, std::result::Result<Workspace, String>)> = Vec::new();
     for c in todo {
-        let image = match (static_rejection(c), &opts.envs) {
-            (Some(why), _) => Err(why),
-            (None, None) => Ok(opts.image.clone()),
-            (None, Some(envs)) => match envs.get(&c.hash) {
-                Some(Ok(image)) => Ok(image.clone()),
-                Some(Err(why)) => Err(format!("no_env: {why}")),
-                None => Err("no_env: not in the environments file".to_string()),
-            },
-        };
-        let ws = match image {
-            Ok(image) => Ok(match workspaces.get(&image) {
-                Some(ws) => ws.clone(),
-                None => {
-                    let ws = if opts.envs.is_some() {
-                        Workspace::existing(provider, &image).await?
-                    } else {
-                        on_event(ValidateEvent::Preparing);
-                        Workspace::prepare(provider, repo, &name, &image).await?
-                    };
-                    workspaces.insert(image, ws.clone());
-                    ws
-                }
-            }),
-            Err(why) => Err(why),
-        };
-        plan.push((c, ws));
+        if workspaces.needs_preparing(c) {
+            on_event(ValidateEvent::Preparing);
+        }
+        plan.push((c, workspaces.for_commit(c).await?));
     }
     on_event(ValidateEvent::Planned {
         total: rows.len(),
