@@ -29,6 +29,16 @@ async fn ok(cmd: &mut Command) -> String {
     text
 }
 
+/// The directory `r2e gen run` gives a repository: its directory name.
+fn repo_dir_name(h: &common::History) -> String {
+    h.repo
+        .path()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
 const ISSUE: &str = "Calculator gives wrong results for some inputs\n\n\
                      Using the calculator on edge cases does not behave as documented.";
 
@@ -133,8 +143,10 @@ async fn mine_filter_validate_issue_then_eval_and_oracle() {
     assert!(trajs.iter().all(|t| t.reward == Some(1.0)), "{trajs:?}");
 }
 
-/// `r2e gen run`: every stage for each repository of a list, one funnel
-/// table, one dataset; a rerun resumes every stage and gives the same result.
+/// `r2e gen run`: every stage for each repository of a list, environments
+/// built from the repository's metadata (stage 3, uv from PyPI) instead of a
+/// ready-made image, one funnel table, one dataset; a rerun resumes every
+/// stage and gives the same result.
 #[tokio::test(flavor = "multi_thread")]
 async fn gen_run_chains_the_stages_for_a_list_of_repositories() {
     let h = common::history();
@@ -148,14 +160,9 @@ async fn gen_run_chains_the_stages_for_a_list_of_repositories() {
     .unwrap();
     let run = || {
         let mut c = r2e(dir);
-        c.args(["gen", "run", "--repos"]).arg(&list).args([
-            "--out",
-            "out",
-            "--image",
-            &pytest_image(),
-            "--workers",
-            "2",
-        ]);
+        c.args(["gen", "run", "--repos"])
+            .arg(&list)
+            .args(["--out", "out", "--workers", "2"]);
         c
     };
     let first = ok(&mut run()).await;
@@ -168,6 +175,18 @@ async fn gen_run_chains_the_stages_for_a_list_of_repositories() {
         "{first}"
     );
     assert!(first.contains("no --model"), "{first}");
+    assert!(first.contains("env built"), "{first}");
+    let envs: Vec<r2e_gen::env::EnvRow> =
+        r2e_core::jsonl::read(&dir.join(format!("out/{}/envs.jsonl", repo_dir_name(&h)))).unwrap();
+    let built: Vec<_> = envs
+        .iter()
+        .filter(|r| r.outcome == r2e_gen::env::EnvOutcome::Built)
+        .collect();
+    assert!(built.len() >= tasks.len(), "{envs:#?}");
+    assert!(
+        tasks.iter().all(|t| t.image.starts_with("r2e-gen/")),
+        "{tasks:?}"
+    );
     let second = ok(&mut run()).await;
     assert!(second.contains("already"), "{second}");
     let again = r2e_core::dataset::load(&dir.join("out/tasks.jsonl"), &Default::default())

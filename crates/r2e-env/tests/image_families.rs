@@ -21,7 +21,9 @@ async fn image(p: &DockerProvider, name: &str, script: &str) -> String {
     let out = sb.exec(script, &ExecOptions::timeout(120.0)).await.unwrap();
     assert_eq!(out.exit_code, 0, "{}", out.stderr_text());
     let tag = format!("r2e-test/{name}:latest");
-    p.commit(sb.as_ref(), &tag, HashMap::new()).await.unwrap();
+    p.commit(sb.as_ref(), &tag, HashMap::new(), &[])
+        .await
+        .unwrap();
     sb.close().await.unwrap();
     tag
 }

@@ -202,7 +202,7 @@ async fn build_in(
         serde_json::to_string(&tasks).expect("tasks serialize"),
     )]);
     provider
-        .commit(sb, image, labels)
+        .commit(sb, image, labels, &[])
         .await
         .map_err(|e| DemoError::Commit(e.to_string()))?;
     Ok(tasks)

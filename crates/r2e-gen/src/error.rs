@@ -60,8 +60,8 @@ pub enum Error {
         /// What serde said.
         message: String,
     },
-    /// A filter configuration file could not be read.
-    #[error("filter config {path}: {message}")]
+    /// A configuration file (filter rules, environment overrides) could not be read.
+    #[error("config {path}: {message}")]
     Config {
         /// The file.
         path: PathBuf,

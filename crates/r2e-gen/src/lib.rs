@@ -9,17 +9,21 @@
 //!    deleted ([`python`], tree-sitter-python).
 //! 2. [`filter`]: R2E-Gym's commit heuristics as named, configurable rules, with
 //!    a funnel of how many commits each rule removed.
-//!
+//! 3. [`env`]: a pinned environment per commit from the repository's
+//!    metadata, installed with uv `--exclude-newer` at the commit's date, with
+//!    a search over Pythons and build-tool pins; commits with the same
+//!    dependency set share one image.
 //! 4. [`validate`]: run each candidate's tests in Docker on the old and the new
 //!    code; keep commits with a fail-to-pass test and nothing broken, drop flaky
 //!    tests, save a task image per kept commit, and write r2e tasks.
+//! 5. [`testgen`]: for bug fixes without usable tests, a model writes a test
+//!    module against the change; it is validated like mined tests, and an
+//!    unusable module is sent back with the reason, up to a number of attempts.
 //! 6. [`issue`]: back-translation, an LLM writes the issue text of each task
 //!    from its fix, failing tests and their failure output.
-//!
-//! Environments (stage 3) and test generation (stage 5) are not implemented yet;
-//! validation takes the environment as an image.
 
 pub mod classify;
+pub mod env;
 pub mod error;
 pub mod filter;
 pub mod issue;
@@ -27,6 +31,7 @@ pub mod jsonl;
 pub mod mine;
 pub mod model;
 pub mod python;
+pub mod testgen;
 pub mod udiff;
 pub mod validate;
 

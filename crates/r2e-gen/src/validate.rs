@@ -143,10 +143,14 @@ pub struct ValidatedCommit {
     /// The tests.
     #[serde(default)]
     pub test_patch: String,
+    /// Whether the tests were written by a model (stage 5, `testgen`) rather
+    /// than taken from the commit; tasks carry it as `extra.tests_generated`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub generated_tests: bool,
 }
 
 impl ValidatedCommit {
-    fn new(c: &MinedCommit, repo: &str) -> Self {
+    pub(crate) fn new(c: &MinedCommit, repo: &str) -> Self {
         ValidatedCommit {
             hash: c.hash.clone(),
             parent: c.parent.clone(),
@@ -165,10 +169,11 @@ impl ValidatedCommit {
             created_at: c.author_date.clone(),
             gold_patch: c.gold_patch.clone(),
             test_patch: c.test_patch.clone(),
+            generated_tests: false,
         }
     }
 
-    fn reject(mut self, reason: impl Into<String>) -> Self {
+    pub(crate) fn reject(mut self, reason: impl Into<String>) -> Self {
         self.outcome = Outcome::Rejected;
         self.reason = Some(reason.into());
         self
@@ -196,6 +201,9 @@ impl ValidatedCommit {
         extra.insert("log_parser".into(), self.log_parser.clone().into());
         extra.insert("commit".into(), self.hash.clone().into());
         extra.insert("old_log".into(), self.old_log.clone().into());
+        if self.generated_tests {
+            extra.insert("tests_generated".into(), true.into());
+        }
         Some(Task {
             task_id: format!("{}__{}", self.repo, short(&self.hash)),
             source: SourceFormat::SweBench,
@@ -301,7 +309,7 @@ fn short(hash: &str) -> &str {
 }
 
 /// A Docker-safe name component: lowercase `[a-z0-9._-]`, other bytes as `-`.
-fn docker_name(s: &str) -> String {
+pub(crate) fn docker_name(s: &str) -> String {
     let n: String = s
         .chars()
         .map(|c| {
@@ -458,7 +466,7 @@ impl Workspace {
             copy_repo(&sb, repo).await?;
             let runner = probe_runner(&sb).await?;
             let labels = HashMap::from([("dev.r2e.gen.repo".to_string(), name.to_string())]);
-            provider.commit(&sb, &tag, labels).await?;
+            provider.commit(&sb, &tag, labels, &[]).await?;
             Ok(runner)
         }
         .await;
@@ -737,7 +745,7 @@ async fn run_candidate(
             .await?;
             let image = format!("r2e-gen/{name}:{}", short(&c.hash), name = row.repo);
             let labels = HashMap::from([(COMMIT_LABEL.to_string(), c.hash.clone())]);
-            provider.commit(&sb, &image, labels).await?;
+            provider.commit(&sb, &image, labels, &[]).await?;
             row.image = image;
         }
         Ok(row)

@@ -212,8 +212,10 @@ async fn build(
                 "pip",
                 "install",
                 "--no-cache-dir",
-                "--root-user-action=ignore",
             ])
+            // An environment variable, not the flag: bullseye's pip 20.3 has
+            // no --root-user-action and would refuse to run.
+            .env("PIP_ROOT_USER_ACTION", "ignore")
             .env("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt")
             .env(
                 "PATH",

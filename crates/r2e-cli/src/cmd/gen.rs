@@ -28,9 +28,17 @@ pub enum GenCmd {
     Mine(MineArgs),
     /// Stage 2: keep commits that pass R2E-Gym's heuristics; print the funnel.
     Filter(FilterArgs),
+    /// Stage 3: a pinned environment per candidate from the repository's metadata
+    /// (uv --exclude-newer at the commit's date, a search over Pythons and
+    /// build-tool pins); commits with the same dependency set share an image. Resumable.
+    Env(super::gen_env::EnvArgs),
     /// Stage 4: run each candidate's tests in Docker on the old and the new code;
     /// keep commits with a fail-to-pass test, save task images, write tasks. Resumable.
     Validate(ValidateArgs),
+    /// Stage 5: for bug fixes rejected only for their tests, have a model write
+    /// a test module against the change, validated like mined tests (failures
+    /// fed back, up to --attempts); write tasks. Resumable.
+    Tests(super::gen_tests::TestsArgs),
     /// Stage 6: have a model write each task's issue text from its fix, failing
     /// tests and their failure output. Resumable.
     Issue(IssueArgs),
@@ -57,9 +65,13 @@ pub struct RunArgs {
     /// Filter rule settings (JSON; see `r2e gen filter --print-config`).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Image with the repositories' Python environment.
-    #[arg(long, default_value = r2e_gen::validate::DEFAULT_IMAGE)]
-    image: String,
+    /// One ready-made image with the repositories' Python environment for every
+    /// commit, instead of building environments (stage 3).
+    #[arg(long)]
+    image: Option<String>,
+    /// Stage 3's settings.
+    #[command(flatten)]
+    env: super::gen_env::EnvSettings,
     /// Seconds one test run may take.
     #[arg(long, default_value_t = 600.0)]
     test_timeout: f64,
@@ -84,9 +96,13 @@ pub struct ValidateArgs {
     /// tasks.jsonl (the valid ones as r2e tasks).
     #[arg(long)]
     out: PathBuf,
-    /// Image with the repository's Python environment.
+    /// Image with the repository's Python environment (when there is no --envs).
     #[arg(long, default_value = r2e_gen::validate::DEFAULT_IMAGE)]
     image: String,
+    /// Each commit's environment from `r2e gen env` (its envs.jsonl); commits
+    /// without one are rejected as no_env.
+    #[arg(long, conflicts_with = "image")]
+    envs: Option<PathBuf>,
     /// Candidates validated at the same time.
     #[arg(long, default_value_t = 2)]
     workers: usize,
@@ -166,8 +182,10 @@ pub fn run(cmd: GenCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         GenCmd::Mine(a) => mine(a),
         GenCmd::Filter(a) => filter(a),
+        GenCmd::Env(a) => super::block_on(super::gen_env::run(a))?,
         GenCmd::Validate(a) => super::block_on(validate(a))?,
         GenCmd::Issue(a) => super::block_on(issue(a))?,
+        GenCmd::Tests(a) => super::block_on(super::gen_tests::run(a))?,
         GenCmd::Run(a) => run_all(a),
     }
 }
@@ -190,6 +208,15 @@ fn repo_name(entry: &str) -> String {
         return parent.replace('+', "__");
     }
     name.to_string()
+}
+
+/// Commits with an environment in an `envs.jsonl` (0 when it does not exist).
+fn env_built(path: &std::path::Path) -> usize {
+    r2e_core::jsonl::read::<r2e_gen::env::EnvRow>(path).map_or(0, |rows| {
+        rows.iter()
+            .filter(|r| r.outcome == r2e_gen::env::EnvOutcome::Built)
+            .count()
+    })
 }
 
 /// Rows in a JSONL file (0 when it does not exist).
@@ -216,6 +243,7 @@ fn run_all(a: RunArgs) -> anyhow::Result<ExitCode> {
         "repository",
         "commits",
         "candidates",
+        "env built",
         "validated",
         "with issue text",
         "note",
@@ -257,6 +285,10 @@ fn run_all(a: RunArgs) -> anyhow::Result<ExitCode> {
             name,
             commits.to_string(),
             candidates.to_string(),
+            match &a.image {
+                Some(_) => "— (--image)".to_string(),
+                None => env_built(&dir.join("envs.jsonl")).to_string(),
+            },
             rows(&tasks_file).to_string(),
             if a.llm.model.is_some() {
                 rows(&issues_file).to_string()
@@ -317,12 +349,33 @@ fn run_repo(
         "filter",
     )?;
     let repo = resolve_repo(entry, cache)?;
+    let envs = match &a.image {
+        Some(_) => None,
+        None => {
+            let envs = dir.join("envs.jsonl");
+            ok(
+                super::block_on(super::gen_env::run(super::gen_env::EnvArgs {
+                    repo: repo.clone(),
+                    candidates: dir.join("candidates.jsonl"),
+                    out: envs.clone(),
+                    settings: a.env.clone(),
+                    name: Some(name.to_string()),
+                }))??,
+                "env",
+            )?;
+            Some(envs)
+        }
+    };
     ok(
         super::block_on(validate(ValidateArgs {
             repo,
             candidates: dir.join("candidates.jsonl"),
             out: dir.to_path_buf(),
-            image: a.image.clone(),
+            image: a
+                .image
+                .clone()
+                .unwrap_or_else(|| r2e_gen::validate::DEFAULT_IMAGE.to_string()),
+            envs,
             workers: a.workers,
             name: Some(name.to_string()),
             test_timeout: a.test_timeout,
@@ -471,7 +524,10 @@ async fn validate(a: ValidateArgs) -> anyhow::Result<ExitCode> {
         workers: a.workers,
         test_timeout_secs: a.test_timeout,
         build_images: true,
-        envs: None,
+        envs: match &a.envs {
+            Some(path) => Some(r2e_gen::env::load_env_map(path)?),
+            None => None,
+        },
     };
     let (validated, tasks) = output_paths(&a.out);
     let bar = bar("{spinner} validating [{bar:30}] {pos}/{len} commits, {msg}, ETA {eta}")?;

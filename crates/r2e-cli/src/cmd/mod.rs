@@ -13,6 +13,8 @@ pub mod eval_script;
 pub mod export;
 pub mod export_sft;
 pub mod r#gen;
+pub mod gen_env;
+pub mod gen_tests;
 pub mod grade;
 pub mod image;
 pub mod llm;

@@ -65,12 +65,20 @@ impl Repo {
     /// Commits everything with a date one hour after the previous commit.
     pub fn commit(&mut self, msg: &str) -> String {
         self.n += 1;
-        let date = format!("{} +0100", 1_700_000_000 + self.n * 3600);
+        self.commit_dated(msg, &format!("{} +0100", 1_700_000_000 + self.n * 3600))
+    }
+
+    /// Commits everything as of `unix` seconds, UTC (author and committer date).
+    pub fn commit_at(&mut self, msg: &str, unix: u64) -> String {
+        self.commit_dated(msg, &format!("{unix} +0000"))
+    }
+
+    fn commit_dated(&mut self, msg: &str, date: &str) -> String {
         self.git(&["add", "-A"]);
         let out = git_cmd(self.dir.path())
             .args(["commit", "-q", "--allow-empty", "-m", msg])
-            .env("GIT_AUTHOR_DATE", &date)
-            .env("GIT_COMMITTER_DATE", &date)
+            .env("GIT_AUTHOR_DATE", date)
+            .env("GIT_COMMITTER_DATE", date)
             .output()
             .expect("git commit");
         assert!(

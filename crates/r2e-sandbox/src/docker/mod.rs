@@ -274,13 +274,30 @@ impl DockerProvider {
         }
     }
 
+    /// Whether the engine has image `image`.
+    pub async fn image_exists(&self, image: &str) -> Result<bool> {
+        match self.docker.inspect_image(image).await {
+            Ok(_) => Ok(true),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(false),
+            Err(source) => Err(SandboxError::Docker {
+                context: format!("inspecting image {image}"),
+                source,
+            }),
+        }
+    }
+
     /// Saves a sandbox's filesystem as image `image` (`repo:tag`) with
     /// `labels`, the way task images are made from a prepared sandbox.
+    /// `env` (`KEY=value`) is set in the image's configuration, on top of the
+    /// sandbox's own environment (e.g. a `PATH` with a virtualenv first).
     pub async fn commit(
         &self,
         sandbox: &dyn Sandbox,
         image: &str,
         labels: std::collections::HashMap<String, String>,
+        env: &[String],
     ) -> Result<()> {
         let (repo, tag) = match image.rsplit_once(':') {
             Some((r, t)) if !t.contains('/') => (r, t),
@@ -293,6 +310,7 @@ impl DockerProvider {
             .build();
         let config = bollard::models::ContainerConfig {
             labels: Some(labels),
+            env: (!env.is_empty()).then(|| env.to_vec()),
             ..Default::default()
         };
         self.docker

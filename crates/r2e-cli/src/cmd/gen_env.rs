@@ -1,0 +1,207 @@
+//! `r2e gen env`: stage 3 of SWE-Gen, a pinned environment per candidate
+//! commit (the logic is `r2e_gen::env`; this module parses arguments, finds
+//! the Python images, shows progress and prints the summary).
+
+use anyhow::Context;
+use clap::Args;
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use r2e_gen::env::python::PyVersion;
+use r2e_gen::env::{EnvEvent, EnvOptions, EnvOutcome, EnvSummary, Overrides, PythonImage};
+use r2e_sandbox::docker::DockerProvider;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The base images `r2e image bootstrap` makes, tried when no `--python` is given.
+pub const DEFAULT_PYTHON_IMAGES: &[&str] =
+    &["r2e/base:bullseye", "r2e/base:bookworm", "r2e/base:trixie"];
+
+/// Arguments of `r2e gen env`.
+#[derive(Debug, Clone, Args)]
+pub struct EnvArgs {
+    /// The repository the candidates come from (a local clone).
+    #[arg(long)]
+    pub repo: PathBuf,
+    /// Candidate commits (output of `r2e gen filter`).
+    #[arg(long)]
+    pub candidates: PathBuf,
+    /// Output JSONL, one row per candidate (resumable): the environment image,
+    /// the Python, method and pins that worked, and every try.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub settings: EnvSettings,
+    /// Repository name for images (default: the directory name).
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+/// The environment settings `r2e gen env` and `r2e gen run` share.
+#[derive(Debug, Clone, Args)]
+pub struct EnvSettings {
+    /// An image with python3, git and uv the search may use (repeatable).
+    /// Default: whichever of r2e/base:bullseye (3.9), bookworm (3.11) and
+    /// trixie (3.13) exist; build them with `r2e image bootstrap --suite S`.
+    #[arg(long = "python", value_name = "IMAGE")]
+    pub python_images: Vec<String>,
+    /// Also try these Pythons, downloaded by uv (needs GitHub access), e.g. 3.8,3.10.
+    #[arg(long, value_delimiter = ',', value_name = "VERSIONS")]
+    pub managed_python: Vec<String>,
+    /// Per-repository overrides (TOML): Pythons, extra requirements, build
+    /// constraints, a pre-install command, a custom install command.
+    #[arg(long = "env-config", value_name = "TOML")]
+    pub env_config: Option<PathBuf>,
+    /// Dependency sets built at the same time.
+    #[arg(long = "env-workers", default_value_t = 2)]
+    pub env_workers: usize,
+    /// Tries per dependency set (Pythons × build-tool pins × install methods).
+    #[arg(long, default_value_t = 6)]
+    pub max_attempts: usize,
+    /// Commits with the same metadata share an environment when made within
+    /// this many days of each other (0: one per commit date).
+    #[arg(long, default_value_t = 90)]
+    pub share_days: u32,
+    /// Seconds one install may take.
+    #[arg(long, default_value_t = 1200.0)]
+    pub install_timeout: f64,
+}
+
+impl EnvSettings {
+    /// The options of `r2e_gen::env`, probing each Python image.
+    pub async fn options(
+        &self,
+        provider: &DockerProvider,
+        name: Option<String>,
+    ) -> anyhow::Result<EnvOptions> {
+        let explicit = !self.python_images.is_empty();
+        let images: Vec<String> = if explicit {
+            self.python_images.clone()
+        } else {
+            let mut found = Vec::new();
+            for image in DEFAULT_PYTHON_IMAGES {
+                if provider.image_exists(image).await? {
+                    found.push(image.to_string());
+                }
+            }
+            found
+        };
+        anyhow::ensure!(
+            !images.is_empty(),
+            "no Python image to build environments in: build one with \
+             `r2e image bootstrap --suite bookworm --tag r2e/base:bookworm` \
+             (bullseye: Python 3.9, trixie: 3.13), or pass --python IMAGE"
+        );
+        let mut pythons = Vec::new();
+        for image in &images {
+            pythons.push(
+                PythonImage::probe(provider, image)
+                    .await
+                    .with_context(|| format!("{image} cannot build environments"))?,
+            );
+        }
+        for v in &self.managed_python {
+            let version = PyVersion::parse(v)
+                .with_context(|| format!("--managed-python {v}: not a version like 3.10"))?;
+            pythons.push(PythonImage::managed(version, &pythons[0].image));
+        }
+        let overrides = match &self.env_config {
+            Some(path) => Overrides::load(path)?,
+            None => Overrides::default(),
+        };
+        Ok(EnvOptions {
+            pythons,
+            repo_name: name,
+            workers: self.env_workers,
+            max_attempts: self.max_attempts,
+            share_days: self.share_days,
+            install_timeout_secs: self.install_timeout,
+            overrides,
+        })
+    }
+}
+
+/// Runs `r2e gen env`.
+pub async fn run(a: EnvArgs) -> anyhow::Result<ExitCode> {
+    let provider = DockerProvider::connect().await?;
+    let opts = a.settings.options(&provider, a.name.clone()).await?;
+    let found: Vec<String> = opts
+        .pythons
+        .iter()
+        .map(|p| format!("{} ({})", p.version, p.image))
+        .collect();
+    eprintln!("Pythons: {}", found.join(", "));
+    let bar = ProgressBar::hidden();
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} environments [{bar:30}] {pos}/{len} dependency sets, {msg}, ETA {eta}",
+        )?
+        .progress_chars("=> "),
+    );
+    let on_event = |e: EnvEvent| match e {
+        EnvEvent::Planned {
+            commits,
+            already_done,
+            sets,
+        } => {
+            if already_done > 0 {
+                eprintln!(
+                    "{already_done} of {commits} candidates already in {}",
+                    a.out.display()
+                );
+            }
+            bar.set_length(sets as u64);
+            bar.set_message("building");
+            bar.set_draw_target(ProgressDrawTarget::stderr());
+        }
+        EnvEvent::Attempt { key, attempt } => {
+            let how = match attempt.label() {
+                None => "ok".to_string(),
+                Some(label) => label.to_string(),
+            };
+            bar.set_message(format!(
+                "{key}: Python {} {:?} → {how}",
+                attempt.python, attempt.method
+            ));
+        }
+        EnvEvent::SetDone { .. } => bar.inc(1),
+    };
+    let work =
+        r2e_gen::env::build_envs(&provider, &a.repo, &a.candidates, &a.out, &opts, &on_event);
+    let summary = tokio::select! {
+        r = work => r.with_context(|| format!("building environments for {}", a.candidates.display()))?,
+        _ = tokio::signal::ctrl_c() => {
+            bar.abandon();
+            let n = r2e_sandbox::Provider::close_all(&provider).await;
+            eprintln!("interrupted; removed {n} sandboxes; rerun to resume");
+            return Ok(ExitCode::from(130));
+        }
+    };
+    bar.finish_and_clear();
+    println!("{}", summary_table(&summary));
+    println!(
+        "funnel: {} candidates → {} with an environment ({} images); rows in {}",
+        summary.input,
+        summary.built,
+        summary.images,
+        a.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Outcomes and failure labels of an environment run.
+pub fn summary_table(s: &EnvSummary) -> Table {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_header(vec!["outcome", "commits"]);
+    let outcomes = [
+        (EnvOutcome::Built, s.built),
+        (EnvOutcome::Skipped, s.skipped),
+    ];
+    for (o, n) in outcomes {
+        t.add_row(vec![format!("{o:?}").to_lowercase(), n.to_string()]);
+    }
+    for (label, n) in &s.failures {
+        t.add_row(vec![format!("failed: {label}"), n.to_string()]);
+    }
+    t
+}

@@ -1,0 +1,286 @@
+//! Stage 3 in Docker, against PyPI through uv: environments are pinned to
+//! the commit's date (a fix that needs `packaging<22` validates only because
+//! `--exclude-newer` keeps packaging 22 out), commits with the same metadata
+//! share one image, a module the tests import but the metadata does not
+//! declare is found and added, a Python whose standard library lacks a
+//! module the code imports is passed over for an older one, and a rerun
+//! builds nothing.
+
+mod common;
+
+use common::Repo;
+use r2e_gen::env::{
+    EnvEvent, EnvOptions, EnvOutcome, EnvRow, Method, PythonImage, build_envs, load_env_map,
+};
+use r2e_gen::mine::{MineOptions, mine_to_jsonl};
+use r2e_gen::validate::{Outcome, ValidateOptions, ValidatedCommit, validate_jsonl};
+use r2e_sandbox::docker::DockerProvider;
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Mutex;
+
+/// 2022-11-15T00:00:00Z: packaging 21.3 is the newest release (22.0, without
+/// `LegacyVersion`, came out in December 2022), and Python 3.11 is a month old.
+const NOV_2022: u64 = 1_668_470_400;
+const DAY: u64 = 86_400;
+
+const SETUP: &str = "from setuptools import setup\n\nsetup(\n    name=\"verlib\",\n    version=\"0.1\",\n    packages=[\"verlib\"],\n    install_requires=[\"packaging\"],\n)\n";
+
+const LIB_V1: &str = "from packaging import version\n\n\ndef is_legacy(v):\n    \"\"\"Whether v is not a PEP 440 version.\"\"\"\n    return False\n";
+
+const TEST_V1: &str =
+    "from verlib import is_legacy\n\n\ndef test_pep440():\n    assert not is_legacy(\"1.0\")\n";
+
+struct Verlib {
+    repo: Repo,
+    legacy: String,
+    none: String,
+    yaml: String,
+}
+
+/// A package whose fixes rely on `packaging.version.LegacyVersion`.
+fn verlib() -> Verlib {
+    let mut r = Repo::new();
+    r.write("setup.py", SETUP);
+    r.write("verlib/__init__.py", LIB_V1);
+    r.write("tests/test_verlib.py", TEST_V1);
+    r.commit_at("Initial commit", NOV_2022 - 30 * DAY);
+
+    let lib = LIB_V1.replace(
+        "    return False\n",
+        "    return isinstance(version.parse(v), version.LegacyVersion)\n",
+    );
+    r.write("verlib/__init__.py", &lib);
+    let tests =
+        format!("{TEST_V1}\n\ndef test_legacy():\n    assert is_legacy(\"not a version\")\n");
+    r.write("tests/test_verlib.py", &tests);
+    let legacy = r.commit_at("Detect legacy versions", NOV_2022);
+
+    let lib = lib.replace(
+        "    return isinstance(",
+        "    if v is None:\n        return False\n    return isinstance(",
+    );
+    r.write("verlib/__init__.py", &lib);
+    let tests = format!("{tests}\n\ndef test_none():\n    assert not is_legacy(None)\n");
+    r.write("tests/test_verlib.py", &tests);
+    let none = r.commit_at("None is not a legacy version", NOV_2022 + DAY);
+
+    // New metadata (a new dependency set) and a test that imports a module
+    // no metadata declares.
+    r.write(
+        "setup.py",
+        SETUP.replace("\"packaging\"", "\"packaging>=20\""),
+    );
+    let lib = lib.replace("    if v is None:\n", "    if v is None or v == \"\":\n");
+    r.write("verlib/__init__.py", &lib);
+    let tests = format!(
+        "import yaml\n{tests}\n\ndef test_empty_from_yaml():\n    assert not is_legacy(yaml.safe_load(\"''\"))\n"
+    );
+    r.write("tests/test_verlib.py", &tests);
+    let yaml = r.commit_at(
+        "The empty string is not a legacy version",
+        NOV_2022 + 2 * DAY,
+    );
+    Verlib {
+        repo: r,
+        legacy,
+        none,
+        yaml,
+    }
+}
+
+fn mine(repo: &Path, out: &Path) {
+    mine_to_jsonl(repo, out, &MineOptions::default(), &mut |_| {}).expect("mine");
+}
+
+fn python_in(image: &str, code: &str) -> String {
+    let out = Command::new("docker")
+        .args(["run", "--rm", "--entrypoint", "python", image, "-c", code])
+        .output()
+        .expect("docker run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pins_to_the_commit_date_shares_sets_and_adds_missing_modules() {
+    let v = verlib();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let commits = dir.path().join("commits.jsonl");
+    mine(&v.repo.path(), &commits);
+    let provider = DockerProvider::connect().await.expect("docker");
+    let bookworm = PythonImage::probe(&provider, "r2e/base:bookworm")
+        .await
+        .expect("probe");
+    assert_eq!(bookworm.version.to_string(), "3.11");
+    let opts = EnvOptions {
+        pythons: vec![bookworm],
+        repo_name: Some("verlib".into()),
+        ..Default::default()
+    };
+    let envs = dir.path().join("envs.jsonl");
+    let events = Mutex::new(Vec::new());
+    let summary = build_envs(&provider, &v.repo.path(), &commits, &envs, &opts, &|e| {
+        events.lock().expect("lock").push(e)
+    })
+    .await
+    .expect("envs");
+    let rows: Vec<EnvRow> = r2e_core::jsonl::read(&envs).expect("rows");
+    let by: HashMap<&str, &EnvRow> = rows.iter().map(|r| (r.hash.as_str(), r)).collect();
+    assert_eq!(rows.len(), 4, "{rows:#?}");
+    assert_eq!(summary.skipped, 1, "the root commit has no parent");
+    assert_eq!((summary.built, summary.images), (3, 2), "{rows:#?}");
+
+    let legacy = by[v.legacy.as_str()];
+    assert_eq!(legacy.outcome, EnvOutcome::Built, "{legacy:#?}");
+    assert!(legacy.exclude_newer.starts_with("2022-11-15T00:00:00"));
+    assert_eq!(legacy.python.as_deref(), Some("3.11"));
+    assert_eq!(legacy.spec.requires, vec!["packaging"]);
+    assert_eq!(legacy.spec.sources, vec!["setup.py"]);
+    // The next day's fix shares the image, built at the earlier commit.
+    let none = by[v.none.as_str()];
+    assert_eq!((&none.image, &none.built_at), (&legacy.image, &v.legacy));
+    assert!(none.attempts.is_empty());
+    // The newest release before the date, not today's.
+    let packaging = python_in(
+        &legacy.image,
+        "import packaging; print(packaging.__version__)",
+    );
+    assert_eq!(packaging, "21.3");
+    let yaml = by[v.yaml.as_str()];
+    assert_ne!(yaml.image, legacy.image);
+    assert_eq!(yaml.added, vec!["PyYAML"], "{yaml:#?}");
+    let labels: Vec<Option<&str>> = yaml.attempts.iter().map(|a| a.label()).collect();
+    assert_eq!(labels.last(), Some(&None), "{yaml:#?}");
+    assert!(labels.contains(&Some("missing_module")), "{yaml:#?}");
+    let pyyaml = python_in(&yaml.image, "import yaml; print(yaml.__version__)");
+    assert_eq!(pyyaml, "6.0", "the newest PyYAML of November 2022");
+    assert!(
+        events
+            .lock()
+            .expect("lock")
+            .iter()
+            .any(|e| matches!(e, EnvEvent::Planned { sets: 2, .. }))
+    );
+
+    // Validation in those environments: every fix is a task, which needs
+    // packaging < 22 and PyYAML.
+    let map = load_env_map(&envs).expect("map");
+    let vopts = ValidateOptions {
+        repo_name: Some("verlib".into()),
+        envs: Some(map),
+        ..Default::default()
+    };
+    let validated = dir.path().join("validated.jsonl");
+    validate_jsonl(
+        &provider,
+        &v.repo.path(),
+        &commits,
+        &validated,
+        &vopts,
+        &mut |_| {},
+    )
+    .await
+    .expect("validate");
+    let vrows: Vec<ValidatedCommit> = r2e_core::jsonl::read(&validated).expect("rows");
+    let vby: HashMap<&str, &ValidatedCommit> = vrows.iter().map(|r| (r.hash.as_str(), r)).collect();
+    for (hash, f2p) in [
+        (&v.legacy, "tests/test_verlib.py::test_legacy"),
+        (&v.none, "tests/test_verlib.py::test_none"),
+        (&v.yaml, "tests/test_verlib.py::test_empty_from_yaml"),
+    ] {
+        let row = vby[hash.as_str()];
+        assert_eq!(row.outcome, Outcome::Valid, "{row:#?}");
+        assert_eq!(row.fail_to_pass, vec![f2p.to_string()]);
+    }
+
+    // A rerun builds nothing and keeps the rows.
+    let again = Mutex::new(0usize);
+    build_envs(&provider, &v.repo.path(), &commits, &envs, &opts, &|e| {
+        if let EnvEvent::Attempt { .. } = e {
+            *again.lock().expect("lock") += 1;
+        }
+    })
+    .await
+    .expect("rerun");
+    assert_eq!(*again.lock().expect("lock"), 0);
+    assert_eq!(
+        r2e_core::jsonl::read::<EnvRow>(&envs).expect("rows").len(),
+        4
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn passes_over_a_python_too_new_for_the_code() {
+    // Made in December 2025: Python 3.13 is the newest, but the package
+    // imports `imp`, gone from 3.12 on.
+    let dec_2025: u64 = 1_764_547_200;
+    let mut r = Repo::new();
+    r.write(
+        "pyproject.toml",
+        "[build-system]\nrequires = [\"setuptools>=64\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"oldimp\"\nversion = \"0.1\"\nrequires-python = \">=3.8\"\n",
+    );
+    r.write(
+        "oldimp/__init__.py",
+        "import imp\n\n\ndef half(x):\n    return x // 2\n",
+    );
+    r.write(
+        "tests/test_oldimp.py",
+        "from oldimp import half\n\n\ndef test_half():\n    assert half(4) == 2\n",
+    );
+    r.commit_at("Initial commit", dec_2025 - DAY);
+    r.write(
+        "oldimp/__init__.py",
+        "import imp\n\n\ndef half(x):\n    return x / 2\n",
+    );
+    r.write(
+        "tests/test_oldimp.py",
+        "from oldimp import half\n\n\ndef test_half():\n    assert half(4) == 2\n\n\ndef test_half_odd():\n    assert half(3) == 1.5\n",
+    );
+    let fix = r.commit_at("half of odd numbers", dec_2025);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let commits = dir.path().join("commits.jsonl");
+    mine(&r.path(), &commits);
+    let provider = DockerProvider::connect().await.expect("docker");
+    let mut pythons = Vec::new();
+    for image in ["r2e/base:bookworm", "r2e/base:trixie"] {
+        pythons.push(PythonImage::probe(&provider, image).await.expect("probe"));
+    }
+    let opts = EnvOptions {
+        pythons,
+        repo_name: Some("oldimp".into()),
+        ..Default::default()
+    };
+    let envs = dir.path().join("envs.jsonl");
+    build_envs(&provider, &r.path(), &commits, &envs, &opts, &|_| {})
+        .await
+        .expect("envs");
+    let rows: Vec<EnvRow> = r2e_core::jsonl::read(&envs).expect("rows");
+    let row = rows.iter().find(|r| r.hash == fix).expect("fix row");
+    assert_eq!(row.outcome, EnvOutcome::Built, "{row:#?}");
+    let tried: Vec<(&str, Option<&str>)> = row
+        .attempts
+        .iter()
+        .map(|a| (a.python.as_str(), a.label()))
+        .collect();
+    assert_eq!(
+        tried,
+        vec![("3.13", Some("python_too_new")), ("3.11", None)],
+        "{row:#?}"
+    );
+    assert_eq!(row.python.as_deref(), Some("3.11"));
+    assert_eq!(row.method, Some(Method::Editable));
+    assert_eq!(
+        python_in(
+            &row.image,
+            "import sys, oldimp; print(sys.version_info[:2], oldimp.half(3))"
+        ),
+        "(3, 11) 1.5"
+    );
+}
