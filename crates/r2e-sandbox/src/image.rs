@@ -206,13 +206,7 @@ async fn build(
         progress("installing uv with pip");
         let mut cmd = Command::new("chroot");
         cmd.arg(rootfs)
-            .args([
-                "/usr/bin/python3",
-                "-m",
-                "pip",
-                "install",
-                "--no-cache-dir",
-            ])
+            .args(["/usr/bin/python3", "-m", "pip", "install", "--no-cache-dir"])
             // An environment variable, not the flag: bullseye's pip 20.3 has
             // no --root-user-action and would refuse to run.
             .env("PIP_ROOT_USER_ACTION", "ignore")
