@@ -806,7 +806,8 @@ pub async fn generate_tests_jsonl(
         .map(docker_name)
         .unwrap_or_else(|| repo_name(repo));
     let fallback = opts.test_dir.as_deref().unwrap_or(DEFAULT_TEST_DIR);
-    let mut workspaces = Workspaces::new(provider, repo, &name, &opts.validate);
+    let mut workspaces =
+        Workspaces::new(provider, repo, &name, &opts.validate).with_commits(todo.iter().copied());
     type Planned<'c> = (
         &'c MinedCommit,
         String,
@@ -871,6 +872,17 @@ pub async fn generate_tests_jsonl(
     Ok(summary)
 }
 
+/// The commits [`run_stage`] works on: [`select_commits`] by `opts.rules`,
+/// at most `opts.max` of them. (`r2e gen run` builds their environments
+/// before stage 5 runs.)
+pub fn selected(commits: &Path, rejected: &Path, opts: &TestGenOptions) -> Result<Selection> {
+    let mut selection = select_commits(commits, rejected, &opts.rules)?;
+    if let Some(max) = opts.max {
+        selection.commits.truncate(max);
+    }
+    Ok(selection)
+}
+
 /// The whole stage for one repository: [`select_commits`] by
 /// [`TestGenOptions::rules`] (at most [`TestGenOptions::max`]), then
 /// [`generate_tests_jsonl`] into [`output_paths`]`(dir)`, then the tasks of the
@@ -886,11 +898,8 @@ pub async fn run_stage(
     opts: &TestGenOptions,
     on_event: &mut (dyn FnMut(TestGenEvent) + Send),
 ) -> Result<TestGenSummary> {
-    let selection = select_commits(commits, rejected, &opts.rules)?;
-    let mut rows = selection.commits;
-    if let Some(max) = opts.max {
-        rows.truncate(max);
-    }
+    let selection = selected(commits, rejected, opts)?;
+    let rows = selection.commits;
     let mut opts = opts.clone();
     if opts.test_dir.is_none() {
         opts.test_dir = selection.test_dir;

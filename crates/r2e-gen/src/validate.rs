@@ -399,11 +399,10 @@ async fn step(sb: &dyn Sandbox, cmd: &str) -> Result<ExecOutput> {
 
 /// A `git bundle` of every ref of the repository at `repo` (git CLI).
 fn bundle(repo: &Path) -> Result<Vec<u8>> {
-    let dir = std::env::temp_dir().join(format!("r2e-gen-bundle-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let file = dir.join(format!("{}-{seq}.bundle", repo_name(repo)));
+    let file = scratch_path(repo, "bundle");
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
     let out = std::process::Command::new("git")
         .arg("-C")
         .arg(repo)
@@ -454,16 +453,19 @@ impl Workspace {
     /// Builds a workspace from an environment image without the repository:
     /// `image` plus the full history of `repo` at `/testbed`, saved as
     /// `r2e-gen/NAME:repo-HEAD`.
+    /// `revs` are the commits the workspace must hold when the repository
+    /// cannot be copied whole (see [`copy_repo`]).
     pub async fn prepare(
         provider: &DockerProvider,
         repo: &Path,
         name: &str,
         image: &str,
+        revs: &[String],
     ) -> Result<Workspace> {
         let tag = format!("r2e-gen/{name}:repo-{}", short(&head_id(repo)?));
         let sb = provider.start_docker(&SandboxSpec::new(image)).await?;
         let result: Result<Runner> = async {
-            copy_repo(&sb, repo).await?;
+            copy_repo(&sb, repo, revs).await?;
             let runner = probe_runner(&sb).await?;
             let labels = HashMap::from([("dev.r2e.gen.repo".to_string(), name.to_string())]);
             provider.commit(&sb, &tag, labels, &[]).await?;
@@ -499,6 +501,7 @@ pub struct Workspaces<'a> {
     name: &'a str,
     opts: &'a ValidateOptions,
     ready: HashMap<String, Workspace>,
+    revs: Vec<String>,
 }
 
 impl<'a> Workspaces<'a> {
@@ -515,7 +518,15 @@ impl<'a> Workspaces<'a> {
             name,
             opts,
             ready: HashMap::new(),
+            revs: Vec::new(),
         }
+    }
+
+    /// The commits a workspace must hold when the repository cannot be
+    /// copied whole: give every commit that will be validated.
+    pub fn with_commits<'c>(mut self, commits: impl IntoIterator<Item = &'c MinedCommit>) -> Self {
+        self.revs = revs_of(commits);
+        self
     }
 
     /// The image `c` runs in, or why it is rejected without running
@@ -559,21 +570,61 @@ impl<'a> Workspaces<'a> {
         let ws = if self.opts.envs.is_some() {
             Workspace::existing(self.provider, &image).await?
         } else {
-            Workspace::prepare(self.provider, self.repo, self.name, &image).await?
+            Workspace::prepare(self.provider, self.repo, self.name, &image, &self.revs).await?
         };
         self.ready.insert(image, ws.clone());
         Ok(Ok(ws))
     }
 }
 
-/// Clones the full history of `repo` into `/testbed` of `sb` (no checkout).
-pub async fn copy_repo(sb: &dyn Sandbox, repo: &Path) -> Result<()> {
-    let data = bundle(repo)?;
-    sb.write_file("/tmp/repo.bundle", &data, None).await?;
-    let cmd = format!(
-        "rm -rf {REPO_DIR} && git clone -q --no-checkout /tmp/repo.bundle {REPO_DIR} \
-         && rm /tmp/repo.bundle"
-    );
+/// The commits and parents of `commits`: what a sandbox checks out.
+pub fn revs_of<'c>(commits: impl IntoIterator<Item = &'c MinedCommit>) -> Vec<String> {
+    let mut revs: Vec<String> = commits
+        .into_iter()
+        .flat_map(|c| std::iter::once(c.hash.clone()).chain(c.parent.clone()))
+        .collect();
+    revs.sort();
+    revs.dedup();
+    revs
+}
+
+/// Copies the history of `repo` into `/testbed` of `sb` (no checkout): every
+/// ref, as a `git bundle --all`. When the repository cannot be bundled whole
+/// (objects missing from a partial clone or a damaged snapshot), only `revs`
+/// are copied, fetched shallow into a fresh repository whose `.git` is
+/// unpacked in the sandbox; `revs` should name every commit the sandbox
+/// checks out (candidates and their parents).
+pub async fn copy_repo(sb: &dyn Sandbox, repo: &Path, revs: &[String]) -> Result<()> {
+    let (file, cmd) = match bundle(repo) {
+        Ok(data) => {
+            sb.write_file("/tmp/repo.bundle", &data, None).await?;
+            (
+                "/tmp/repo.bundle",
+                format!(
+                    "rm -rf {REPO_DIR} && git clone -q --no-checkout /tmp/repo.bundle {REPO_DIR}"
+                ),
+            )
+        }
+        Err(whole) if !revs.is_empty() => {
+            let data = shallow_git_dir(repo, revs).map_err(|e| {
+                Error::git(
+                    "copying the repository",
+                    format!("{whole}; and fetching only the commits needed failed too: {e}"),
+                )
+            })?;
+            sb.write_file("/tmp/repo.tar", &data, None).await?;
+            (
+                "/tmp/repo.tar",
+                format!(
+                    "rm -rf {REPO_DIR} && mkdir -p {REPO_DIR}/.git \
+                     && tar -xf /tmp/repo.tar -C {REPO_DIR}/.git \
+                     && git -C {REPO_DIR} config core.bare false"
+                ),
+            )
+        }
+        Err(e) => return Err(e),
+    };
+    let cmd = format!("{cmd} && rm {file}");
     let out = sb.exec(&cmd, &ExecOptions::default()).await?;
     if !out.success() {
         return Err(Error::Step {
@@ -583,6 +634,62 @@ pub async fn copy_repo(sb: &dyn Sandbox, repo: &Path) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// A tar of the `.git` directory of a fresh repository holding `revs` (and
+/// nothing below them), fetched from `repo` with depth 1.
+fn shallow_git_dir(repo: &Path, revs: &[String]) -> Result<Vec<u8>> {
+    let tmp = scratch_path(repo, "shallow");
+    let _ = std::fs::remove_dir_all(&tmp);
+    let run = |args: &[&str], cwd: &Path| -> Result<Vec<u8>> {
+        let out = std::process::Command::new(args[0])
+            .args(&args[1..])
+            .current_dir(cwd)
+            .output()
+            .map_err(|e| Error::io(cwd, e))?;
+        if !out.status.success() {
+            return Err(Error::git(
+                args[..args.len().min(4)].join(" "),
+                String::from_utf8_lossy(&out.stderr).trim(),
+            ));
+        }
+        Ok(out.stdout)
+    };
+    std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    let result = (|| {
+        let source = repo
+            .canonicalize()
+            .map_err(|e| Error::io(repo, e))?
+            .to_string_lossy()
+            .into_owned();
+        run(&["git", "init", "-q", "--bare", "."], &tmp)?;
+        let mut fetch = vec![
+            "git",
+            "fetch",
+            "-q",
+            "--depth=1",
+            "--upload-pack=git -c uploadpack.allowAnySHA1InWant=true upload-pack",
+        ];
+        let url = format!("file://{source}");
+        fetch.push(&url);
+        let mut wanted: Vec<&str> = revs.iter().map(String::as_str).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        fetch.extend(wanted);
+        run(&fetch, &tmp)?;
+        run(&["tar", "-cf", "-", "."], &tmp)
+    })();
+    let _ = std::fs::remove_dir_all(&tmp);
+    result
+}
+
+/// A fresh scratch path for `repo` under the temporary directory.
+fn scratch_path(repo: &Path, what: &str) -> PathBuf {
+    static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::env::temp_dir()
+        .join(format!("r2e-gen-{}", std::process::id()))
+        .join(format!("{}-{what}-{seq}", repo_name(repo)))
 }
 
 /// pytest when the sandbox's `python3` imports it, else unittest.
@@ -789,7 +896,8 @@ pub async fn validate_jsonl(
         .clone()
         .map(|n| docker_name(&n))
         .unwrap_or_else(|| repo_name(repo));
-    let mut workspaces = Workspaces::new(provider, repo, &name, opts);
+    let mut workspaces =
+        Workspaces::new(provider, repo, &name, opts).with_commits(todo.iter().copied());
     let mut plan: Vec<(&MinedCommit, std::result::Result<Workspace, String>)> = Vec::new();
     for c in todo {
         if workspaces.needs_preparing(c) {

@@ -179,3 +179,69 @@ async fn keeps_fixes_with_tests_and_drops_the_rest() {
     );
     assert!(rows.iter().all(|r| r.outcome != Outcome::Error), "{rows:?}");
 }
+
+/// A repository that cannot be bundled whole (an object of another branch is
+/// missing, as in partial clones and damaged snapshots) is copied shallow,
+/// only the commits validation checks out, and validates the same.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_repository_with_missing_objects_is_copied_shallow() {
+    let mut h = history();
+    h.repo.git(&["checkout", "-q", "-b", "side"]);
+    h.repo.write("big.bin", "a large file the snapshot lost\n");
+    h.repo.commit("Add a large file");
+    let blob = h.repo.git(&["rev-parse", "side:big.bin"]);
+    let blob = blob.trim();
+    h.repo.git(&["checkout", "-q", "main"]);
+    let loose = h
+        .repo
+        .path()
+        .join(".git/objects")
+        .join(&blob[..2])
+        .join(&blob[2..]);
+    std::fs::remove_file(&loose).expect("remove the blob");
+    let bundle = Command::new("git")
+        .current_dir(h.repo.path())
+        .args(["bundle", "create", "/dev/null", "--all"])
+        .output()
+        .expect("git");
+    assert!(
+        !bundle.status.success(),
+        "the repository must not bundle whole"
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let commits = dir.path().join("commits.jsonl");
+    mine_to_jsonl(
+        &h.repo.path(),
+        &commits,
+        &MineOptions::default(),
+        &mut |_| {},
+    )
+    .expect("mine");
+    let provider = r2e_sandbox::docker::DockerProvider::connect()
+        .await
+        .expect("docker");
+    let opts = ValidateOptions {
+        image: pytest_image(),
+        repo_name: Some("calc-shallow".into()),
+        ..Default::default()
+    };
+    let out = dir.path().join("validated.jsonl");
+    let summary = validate_jsonl(
+        &provider,
+        &h.repo.path(),
+        &commits,
+        &out,
+        &opts,
+        &mut |_| {},
+    )
+    .await
+    .expect("validate");
+    assert_eq!(summary.valid, 2, "{summary:?}");
+    let rows: Vec<ValidatedCommit> = r2e_core::jsonl::read(&out).expect("rows");
+    let fix = rows
+        .iter()
+        .find(|r| r.hash == h.fix_with_test)
+        .expect("fix row");
+    assert_eq!(fix.outcome, Outcome::Valid, "{fix:?}");
+}

@@ -72,6 +72,10 @@ pub struct RunArgs {
     /// Stage 3's settings.
     #[command(flatten)]
     env: super::gen_env::EnvSettings,
+    /// With --model, stage 5 writes tests for at most N of the fixes that the
+    /// filter rejected for their tests only (newest first; default: all).
+    #[arg(long)]
+    max_test_commits: Option<usize>,
     /// Seconds one test run may take.
     #[arg(long, default_value_t = 600.0)]
     test_timeout: f64,
@@ -245,6 +249,7 @@ fn run_all(a: RunArgs) -> anyhow::Result<ExitCode> {
         "candidates",
         "env built",
         "validated",
+        "generated tests",
         "with issue text",
         "note",
     ]);
@@ -265,7 +270,11 @@ fn run_all(a: RunArgs) -> anyhow::Result<ExitCode> {
             rows(&dir.join("candidates.jsonl")),
         );
         let tasks_file = dir.join("tasks.jsonl");
-        let issues_file = dir.join("tasks_with_issues.jsonl");
+        let generated_file = dir.join("tests_tasks.jsonl");
+        let issue_files = [
+            dir.join("tasks_with_issues.jsonl"),
+            dir.join("tests_tasks_with_issues.jsonl"),
+        ];
         let note = match &outcome {
             Ok(()) => String::new(),
             Err(e) => {
@@ -273,13 +282,13 @@ fn run_all(a: RunArgs) -> anyhow::Result<ExitCode> {
                 format!("stopped: {e:#}")
             }
         };
-        let final_tasks = if a.llm.model.is_some() {
-            &issues_file
+        let final_tasks: &[std::path::PathBuf] = if a.llm.model.is_some() {
+            &issue_files
         } else {
-            &tasks_file
+            std::slice::from_ref(&tasks_file)
         };
-        if final_tasks.exists() {
-            all_tasks.extend(r2e_core::dataset::load(final_tasks, &Default::default())?.tasks);
+        for file in final_tasks.iter().filter(|f| f.exists()) {
+            all_tasks.extend(r2e_core::dataset::load(file, &Default::default())?.tasks);
         }
         table.add_row(vec![
             name,
@@ -291,7 +300,16 @@ fn run_all(a: RunArgs) -> anyhow::Result<ExitCode> {
             },
             rows(&tasks_file).to_string(),
             if a.llm.model.is_some() {
-                rows(&issues_file).to_string()
+                rows(&generated_file).to_string()
+            } else {
+                "— (no --model)".into()
+            },
+            if a.llm.model.is_some() {
+                issue_files
+                    .iter()
+                    .map(|f| rows(f))
+                    .sum::<usize>()
+                    .to_string()
             } else {
                 "— (no --model)".into()
             },
@@ -366,16 +384,17 @@ fn run_repo(
             Some(envs)
         }
     };
+    let image = a
+        .image
+        .clone()
+        .unwrap_or_else(|| r2e_gen::validate::DEFAULT_IMAGE.to_string());
     ok(
         super::block_on(validate(ValidateArgs {
-            repo,
+            repo: repo.clone(),
             candidates: dir.join("candidates.jsonl"),
             out: dir.to_path_buf(),
-            image: a
-                .image
-                .clone()
-                .unwrap_or_else(|| r2e_gen::validate::DEFAULT_IMAGE.to_string()),
-            envs,
+            image: image.clone(),
+            envs: envs.clone(),
             workers: a.workers,
             name: Some(name.to_string()),
             test_timeout: a.test_timeout,
@@ -383,16 +402,75 @@ fn run_repo(
         "validate",
     )?;
     if a.llm.model.is_some() {
+        // Stage 5 for the fixes the filter rejected for their tests only; their
+        // environments first, in the same envs.jsonl.
+        let rules: Vec<String> = r2e_gen::testgen::DEFAULT_RULES
+            .iter()
+            .map(|r| r.to_string())
+            .collect();
+        if let Some(envs) = &envs {
+            let selection = r2e_gen::testgen::selected(
+                &dir.join("commits.jsonl"),
+                &dir.join("rejected.jsonl"),
+                &r2e_gen::testgen::TestGenOptions {
+                    rules: rules.clone(),
+                    max: a.max_test_commits,
+                    ..Default::default()
+                },
+            )?;
+            let selected = dir.join("test_candidates.jsonl");
+            let mut text = String::new();
+            for c in &selection.commits {
+                text.push_str(&serde_json::to_string(c)?);
+                text.push('\n');
+            }
+            std::fs::write(&selected, text)
+                .with_context(|| format!("writing {}", selected.display()))?;
+            ok(
+                super::block_on(super::gen_env::run(super::gen_env::EnvArgs {
+                    repo: repo.clone(),
+                    candidates: selected,
+                    out: envs.clone(),
+                    settings: a.env.clone(),
+                    name: Some(name.to_string()),
+                }))??,
+                "env (generated tests)",
+            )?;
+        }
         ok(
-            super::block_on(issue(IssueArgs {
-                tasks: dir.join("tasks.jsonl"),
-                out: dir.join("tasks_with_issues.jsonl"),
+            super::block_on(super::gen_tests::run(super::gen_tests::TestsArgs {
+                repo: repo.clone(),
+                commits: dir.join("commits.jsonl"),
+                rejected: dir.join("rejected.jsonl"),
+                rules,
+                out: dir.to_path_buf(),
+                image: image.clone(),
+                envs: envs.clone(),
                 workers: a.workers,
+                attempts: 3,
+                max: a.max_test_commits,
+                name: Some(name.to_string()),
+                test_timeout: a.test_timeout,
                 temperature: 0.7,
                 llm: a.llm.clone(),
             }))??,
-            "issue",
+            "tests",
         )?;
+        for (tasks, out) in [
+            ("tasks.jsonl", "tasks_with_issues.jsonl"),
+            ("tests_tasks.jsonl", "tests_tasks_with_issues.jsonl"),
+        ] {
+            ok(
+                super::block_on(issue(IssueArgs {
+                    tasks: dir.join(tasks),
+                    out: dir.join(out),
+                    workers: a.workers,
+                    temperature: 0.7,
+                    llm: a.llm.clone(),
+                }))??,
+                "issue",
+            )?;
+        }
     }
     Ok(())
 }

@@ -38,9 +38,13 @@ pub struct TestsArgs {
     /// tests_tasks.jsonl (the valid ones as r2e tasks).
     #[arg(long)]
     pub out: PathBuf,
-    /// Image with the repository's Python environment.
+    /// Image with the repository's Python environment (when there is no --envs).
     #[arg(long, default_value = r2e_gen::validate::DEFAULT_IMAGE)]
     pub image: String,
+    /// Each commit's environment from `r2e gen env` (its envs.jsonl); commits
+    /// without one are rejected as no_env.
+    #[arg(long, conflicts_with = "image")]
+    pub envs: Option<PathBuf>,
     /// Commits worked on at the same time.
     #[arg(long, default_value_t = 2)]
     pub workers: usize,
@@ -91,7 +95,10 @@ pub async fn run(a: TestsArgs) -> anyhow::Result<ExitCode> {
             workers: a.workers,
             test_timeout_secs: a.test_timeout,
             build_images: true,
-            envs: None,
+            envs: match &a.envs {
+                Some(path) => Some(r2e_gen::env::load_env_map(path)?),
+                None => None,
+            },
         },
     };
     let paths = output_paths(&a.out);

@@ -34,7 +34,7 @@ pub mod python;
 
 use crate::error::{Error, Result};
 use crate::model::{MinedCommit, rfc3339};
-use crate::validate::{REPO_DIR, copy_repo, docker_name, repo_name, test_modules};
+use crate::validate::{REPO_DIR, copy_repo, docker_name, repo_name, revs_of, test_modules};
 use futures_util::StreamExt;
 use meta::EnvSpec;
 use python::{PyVersion, order_candidates};
@@ -50,8 +50,18 @@ use std::time::Instant;
 pub const VENV: &str = "/root/.venv";
 /// Image label holding an environment's dependency-set key.
 pub const KEY_LABEL: &str = "dev.r2e.gen.env";
-/// Build constraints tried after a build failure.
-pub const LEGACY_PINS: &[&str] = &["setuptools<58", "cython<3"];
+/// Build constraints tried one after the other after a build failure: a
+/// setuptools that still has `setuptools.command.test` (removed in 72) and
+/// PEP 660 editable installs (64+), then one that still has `use_2to3`
+/// (removed in 58); Cython before 3.0's incompatible changes.
+pub const PIN_STEPS: &[&[&str]] = &[
+    &["setuptools<72", "cython<3"],
+    &["setuptools<58", "cython<3"],
+];
+/// Build tools that are not held to the commit's date: an editable install
+/// needs a setuptools with PEP 660 (64+, 2022), and old build backends fail
+/// on new Pythons. [`PIN_STEPS`] bound them when the newest does not work.
+pub const BUILD_TOOLS: &[&str] = &["setuptools", "wheel"];
 /// Characters of a failed try's log kept in its record (the end of the log).
 const ERROR_TAIL: usize = 1500;
 /// Standard-library modules removed in Python 3.12 and 3.13 (PEP 594,
@@ -337,6 +347,9 @@ pub struct EnvRow {
     /// uv's `--exclude-newer`.
     #[serde(default)]
     pub exclude_newer: String,
+    /// The upload-date limit of the build tools ([`BUILD_TOOLS`]).
+    #[serde(default)]
+    pub tools_exclude_newer: String,
     /// What the metadata says.
     #[serde(default)]
     pub spec: EnvSpec,
@@ -490,8 +503,17 @@ struct Try {
     added: Vec<String>,
 }
 
+/// The upload-date limits of an install.
+#[derive(Debug, Clone)]
+struct Cutoffs {
+    /// uv's `--exclude-newer`: the set's date.
+    deps: String,
+    /// The limit of [`BUILD_TOOLS`] (the time of the run).
+    tools: String,
+}
+
 /// The install script of a try, run in `/testbed` at the set's commit.
-fn install_script(t: &Try, spec: &EnvSpec, ov: &RepoOverride, exclude_newer: &str) -> String {
+fn install_script(t: &Try, spec: &EnvSpec, ov: &RepoOverride, cut: &Cutoffs) -> String {
     let mut reqs = spec.all_requirements();
     reqs.extend(ov.extra_requires.iter().cloned());
     reqs.extend(t.added.iter().cloned());
@@ -509,7 +531,7 @@ fn install_script(t: &Try, spec: &EnvSpec, ov: &RepoOverride, exclude_newer: &st
          UV_PYTHON_INSTALL_DIR=/opt/r2e-python VIRTUAL_ENV={VENV} PATH={VENV}/bin:$PATH\n\
          rm -rf {VENV}\n\
          uv venv -q --python {py}{managed} {VENV}\n",
-        ex = q(exclude_newer),
+        ex = q(&cut.deps),
         py = q(&t.python.interpreter),
     );
     if let Some(pre) = &ov.pre_install {
@@ -519,11 +541,24 @@ fn install_script(t: &Try, spec: &EnvSpec, ov: &RepoOverride, exclude_newer: &st
         "printf '%s\\n' {} > /tmp/r2e-env/requirements.txt\n",
         reqs.iter().map(|r| q(r)).collect::<Vec<_>>().join(" ")
     ));
-    s.push_str(&format!(
-        "printf '%s\\n' {} > /tmp/r2e-env/build-constraints.txt\n",
-        pins.iter().map(|r| q(r)).collect::<Vec<_>>().join(" ")
-    ));
-    let uv = "uv pip install -b /tmp/r2e-env/build-constraints.txt";
+    let mut constraints = String::new();
+    if !pins.is_empty() {
+        s.push_str(&format!(
+            "printf '%s\\n' {} > /tmp/r2e-env/build-constraints.txt\n",
+            pins.iter().map(|r| q(r)).collect::<Vec<_>>().join(" ")
+        ));
+        constraints.push_str(" -b /tmp/r2e-env/build-constraints.txt");
+    }
+    let tools: String = BUILD_TOOLS
+        .iter()
+        .map(|t| {
+            format!(
+                " --exclude-newer-package {}",
+                q(&format!("{t}={}", cut.tools))
+            )
+        })
+        .collect();
+    let uv = format!("uv pip install{constraints}{tools}");
     match t.method {
         Method::Editable => s.push_str(&format!("{uv} -e . -r /tmp/r2e-env/requirements.txt\n")),
         Method::Path => s.push_str(&format!(
@@ -597,7 +632,8 @@ pub fn distribution_for(module: &str) -> String {
         ("dotenv", "python-dotenv"),
         ("git", "GitPython"),
         ("zmq", "pyzmq"),
-        ("pkg_resources", "setuptools"),
+        // setuptools 81 dropped pkg_resources.
+        ("pkg_resources", "setuptools<81"),
         ("google", "protobuf"),
         ("socks", "PySocks"),
         ("magic", "python-magic"),
@@ -620,7 +656,7 @@ async fn run_try(
     set: &Set<'_>,
     t: &Try,
     ov: &RepoOverride,
-    exclude_newer: &str,
+    cut: &Cutoffs,
     opts: &EnvOptions,
 ) -> (Attempt, Option<r2e_sandbox::docker::DockerSandbox>) {
     let start = Instant::now();
@@ -637,9 +673,9 @@ async fn run_try(
         spec.network = true;
         let sb = provider.start_docker(&spec).await?;
         let r: Result<std::result::Result<(), String>> = async {
-            copy_repo(&sb, repo).await?;
+            copy_repo(&sb, repo, &revs_of(set.commits.iter().copied())).await?;
             let rep = &set.commits[0];
-            let script = install_script(t, &set.spec, ov, exclude_newer);
+            let script = install_script(t, &set.spec, ov, cut);
             sb.write_file("/tmp/r2e-env/install.sh", script.as_bytes(), None)
                 .await?;
             let cwd = ExecOptions {
@@ -788,7 +824,7 @@ async fn search(
     repo: &Path,
     set: &Set<'_>,
     ov: &RepoOverride,
-    exclude_newer: &str,
+    cut: &Cutoffs,
     opts: &EnvOptions,
     on_attempt: &(dyn Fn(&Attempt) + Sync),
 ) -> (
@@ -809,8 +845,9 @@ async fn search(
             pins: Vec::new(),
             added: Vec::new(),
         };
+        let mut pin_steps = PIN_STEPS.iter();
         while attempts.len() < max {
-            let (a, sb) = run_try(provider, repo, set, &t, ov, exclude_newer, opts).await;
+            let (a, sb) = run_try(provider, repo, set, &t, ov, cut, opts).await;
             on_attempt(&a);
             let label = a.label().map(str::to_string);
             let error = a.error.clone().unwrap_or_default();
@@ -823,6 +860,8 @@ async fn search(
             };
             // The next try for this Python, if any.
             match label.as_str() {
+                // Not the environment's fault: no other try would do better.
+                "sandbox" => break 'pythons,
                 "missing_module" if t.added.len() < MAX_ADDED => {
                     let module = error.trim_start_matches("missing_module:").trim();
                     let dist = distribution_for(module);
@@ -831,8 +870,9 @@ async fn search(
                     }
                     t.added.push(dist);
                 }
-                "build" | "project_build" if t.pins.is_empty() => {
-                    t.pins = LEGACY_PINS.iter().map(|p| p.to_string()).collect();
+                "build" | "project_build" if !pin_steps.as_slice().is_empty() => {
+                    let step = pin_steps.next().copied().unwrap_or_default();
+                    t.pins = step.iter().map(|p| p.to_string()).collect();
                 }
                 "project_build" | "no_editable" if t.method == Method::Editable => {
                     t.method = Method::Path;
@@ -896,6 +936,7 @@ pub async fn build_envs(
             pins: Vec::new(),
             added: Vec::new(),
             exclude_newer: String::new(),
+            tools_exclude_newer: String::new(),
             spec: EnvSpec::default(),
             attempts: Vec::new(),
         };
@@ -981,10 +1022,9 @@ pub async fn build_envs(
             EnvOutcome::Failed => {
                 summary.failed += 1;
                 let label = r
-                    .attempts
-                    .last()
-                    .and_then(|a| a.label())
-                    .or_else(|| r.reason.as_deref().and_then(|x| x.split(':').next()))
+                    .reason
+                    .as_deref()
+                    .and_then(|x| x.split([':', ' ']).next())
                     .unwrap_or("failed");
                 *summary.failures.entry(label.to_string()).or_default() += 1;
             }
@@ -1019,13 +1059,19 @@ async fn build_set(
     on_event: &(dyn Fn(EnvEvent) + Sync),
 ) -> Result<Vec<EnvRow>> {
     let rep = set.commits[0];
-    let exclude_newer = ov
-        .exclude_newer
-        .clone()
-        .unwrap_or_else(|| rfc3339(rep.commit_time, 0));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let cut = Cutoffs {
+        deps: ov
+            .exclude_newer
+            .clone()
+            .unwrap_or_else(|| rfc3339(rep.commit_time, 0)),
+        tools: rfc3339(now, 0),
+    };
     let image = format!("r2e-gen/{name}-env:{}", set.key);
     let key = set.key.clone();
-    let (attempts, found) = search(provider, repo, set, ov, &exclude_newer, opts, &|a| {
+    let (attempts, found) = search(provider, repo, set, ov, &cut, opts, &|a| {
         on_event(EnvEvent::Attempt {
             key: key.clone(),
             attempt: a.clone(),
@@ -1044,7 +1090,8 @@ async fn build_set(
         method: None,
         pins: Vec::new(),
         added: Vec::new(),
-        exclude_newer,
+        exclude_newer: cut.deps,
+        tools_exclude_newer: cut.tools,
         spec: set.spec.clone(),
         attempts,
     };
@@ -1073,11 +1120,12 @@ async fn build_set(
         None => {
             row.reason = Some(match row.attempts.last() {
                 Some(a) => format!(
-                    "{} tries failed; last: {}",
+                    "{} ({} tries; last: {})",
+                    a.label().unwrap_or("failed"),
                     row.attempts.len(),
                     a.error.as_deref().unwrap_or("")
                 ),
-                None => "no Python to try (see --python)".to_string(),
+                None => "no_python: no Python to try (see --python)".to_string(),
             });
         }
     }
@@ -1167,12 +1215,11 @@ mod tests {
             requires: vec!["packaging".into()],
             ..Default::default()
         };
-        let s = install_script(
-            &t,
-            &spec,
-            &RepoOverride::default(),
-            "2021-06-01T00:00:00+00:00",
-        );
+        let cut = Cutoffs {
+            deps: "2021-06-01T00:00:00+00:00".into(),
+            tools: "2026-01-01T00:00:00+00:00".into(),
+        };
+        let s = install_script(&t, &spec, &RepoOverride::default(), &cut);
         assert!(s.contains("UV_EXCLUDE_NEWER=2021-06-01T00:00:00+00:00 "));
         assert!(!s.contains(" -e ."));
         insta::assert_snapshot!(s);
