@@ -194,3 +194,57 @@ async fn gen_run_chains_the_stages_for_a_list_of_repositories() {
         .tasks;
     assert_eq!(again.len(), tasks.len());
 }
+
+/// `r2e gen run --model`: stage 5 writes a test for the fix that came without
+/// one (its environment built first), and stage 6 writes the issue text of
+/// every task, mined tests or generated; one dataset holds them all.
+#[tokio::test(flavor = "multi_thread")]
+async fn gen_run_with_a_model_adds_generated_tests_and_issue_texts() {
+    let h = common::history();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let list = dir.join("repos.txt");
+    std::fs::write(&list, format!("{}\n", h.repo.path().display())).unwrap();
+    let server = ScriptedServer::start().await.expect("server");
+    server.set_responder(|req| {
+        let system = req.json()["messages"][0]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if system.starts_with("You write regression tests") {
+            Turn::text(
+                "```python\nfrom pkg.calc import Stats\n\n\ndef test_mean_of_empty_stats():\n    \
+                 assert Stats([]).mean() == 0.0\n```",
+            )
+            .into()
+        } else {
+            Turn::text(ISSUE).into()
+        }
+    });
+    let text = ok(r2e(dir)
+        .args(["gen", "run", "--repos"])
+        .arg(&list)
+        .args(["--out", "out", "--model", "scripted"])
+        .args(["--base-url", &server.openai_base_url()]))
+    .await;
+    let tasks = r2e_core::dataset::load(&dir.join("out/tasks.jsonl"), &Default::default())
+        .unwrap()
+        .tasks;
+    let generated: Vec<_> = tasks
+        .iter()
+        .filter(|t| t.extra.get("tests_generated") == Some(&serde_json::Value::Bool(true)))
+        .collect();
+    assert_eq!(generated.len(), 1, "{text}");
+    assert_eq!(
+        generated[0].base_commit,
+        h.repo
+            .git(&["rev-parse", &format!("{}^", h.fix_without_test)])
+            .trim()
+    );
+    assert_eq!(tasks.len(), 3, "{text}");
+    assert!(
+        tasks.iter().all(|t| t.problem_statement == ISSUE),
+        "{tasks:?}"
+    );
+    assert!(text.contains("generated tests"), "{text}");
+}

@@ -22,6 +22,9 @@ pub enum BenchCmd {
     /// SWE-Gen stages 1+2 (mine + filter) on a synthetic history vs. R2E-Gym's
     /// git-subprocess-plus-Python-ast approach.
     Mine(super::bench_mine::BenchMineArgs),
+    /// SWE-Gen disk per validated task above its shared environment layer vs.
+    /// an environment per task (needs PyPI).
+    Disk(super::bench_disk::BenchDiskArgs),
     /// The gym: per-step overhead vs. R2E-Gym's docker exec + Python start,
     /// reset from the warm pool, episodes per minute with a scripted model.
     Env(super::bench_env::BenchEnvArgs),
@@ -62,6 +65,7 @@ pub fn run(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
         })?,
         BenchCmd::Grade(a) => super::bench_grade::run(a),
         BenchCmd::Mine(a) => super::bench_mine::run(a),
+        BenchCmd::Disk(a) => super::bench_disk::run(a),
         BenchCmd::Env(a) => super::bench_env::run(a),
         BenchCmd::Verify(a) => super::bench_verify::run(a),
     }

@@ -2,6 +2,7 @@
 //! they share.
 
 pub mod bench;
+pub mod bench_disk;
 pub mod bench_env;
 pub mod bench_grade;
 pub mod bench_mine;
