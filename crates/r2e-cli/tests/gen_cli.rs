@@ -187,6 +187,30 @@ async fn gen_run_chains_the_stages_for_a_list_of_repositories() {
         tasks.iter().all(|t| t.image.starts_with("r2e-gen/")),
         "{tasks:?}"
     );
+    // The same dataset in Parquet.
+    let parquet = r2e_core::dataset::load(&dir.join("out/tasks.parquet"), &Default::default())
+        .unwrap()
+        .tasks;
+    assert_eq!(parquet.len(), tasks.len());
+    // Tasks whose images sit on a built environment resolve with their gold patch.
+    let text = ok(r2e(dir).args([
+        "eval",
+        "--dataset",
+        "out/tasks.jsonl",
+        "--predictions",
+        "gold",
+        "--run-id",
+        "env",
+    ]))
+    .await;
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("gold.env.json")).expect("summary"))
+            .expect("json");
+    assert_eq!(
+        summary["resolved_instances"],
+        tasks.len(),
+        "{summary}\n{text}"
+    );
     let second = ok(&mut run()).await;
     assert!(second.contains("already"), "{second}");
     let again = r2e_core::dataset::load(&dir.join("out/tasks.jsonl"), &Default::default())

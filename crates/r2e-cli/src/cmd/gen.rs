@@ -318,9 +318,10 @@ fn run_all(a: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let dataset = a.out.join("tasks.jsonl");
     r2e_core::dataset::write(&dataset, &all_tasks)?;
+    r2e_core::dataset::write(&dataset.with_extension("parquet"), &all_tasks)?;
     println!("{table}");
     println!(
-        "{} tasks from {} repositories in {}",
+        "{} tasks from {} repositories in {} (and tasks.parquet)",
         all_tasks.len(),
         entries.len(),
         dataset.display()
