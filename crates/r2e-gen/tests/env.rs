@@ -12,11 +12,9 @@ use common::Repo;
 use r2e_gen::env::{
     EnvEvent, EnvOptions, EnvOutcome, EnvRow, Method, PythonImage, build_envs, load_env_map,
 };
-use r2e_gen::mine::{MineOptions, mine_to_jsonl};
 use r2e_gen::validate::{Outcome, ValidateOptions, ValidatedCommit, validate_jsonl};
 use r2e_sandbox::docker::DockerProvider;
 use std::collections::HashMap;
-use std::path::Path;
 use std::process::Command;
 use std::sync::Mutex;
 
@@ -90,10 +88,6 @@ fn verlib() -> Verlib {
     }
 }
 
-fn mine(repo: &Path, out: &Path) {
-    mine_to_jsonl(repo, out, &MineOptions::default(), &mut |_| {}).expect("mine");
-}
-
 fn python_in(image: &str, code: &str) -> String {
     let out = Command::new("docker")
         .args(["run", "--rm", "--entrypoint", "python", image, "-c", code])
@@ -112,7 +106,7 @@ async fn pins_to_the_commit_date_shares_sets_and_adds_missing_modules() {
     let v = verlib();
     let dir = tempfile::tempdir().expect("tempdir");
     let commits = dir.path().join("commits.jsonl");
-    mine(&v.repo.path(), &commits);
+    common::mine_all(&v.repo.path(), &commits);
     let provider = DockerProvider::connect().await.expect("docker");
     let bookworm = PythonImage::probe(&provider, "r2e/base:bookworm")
         .await
@@ -246,7 +240,7 @@ async fn passes_over_a_python_too_new_for_the_code() {
 
     let dir = tempfile::tempdir().expect("tempdir");
     let commits = dir.path().join("commits.jsonl");
-    mine(&r.path(), &commits);
+    common::mine_all(&r.path(), &commits);
     let provider = DockerProvider::connect().await.expect("docker");
     let mut pythons = Vec::new();
     for image in ["r2e/base:bookworm", "r2e/base:trixie"] {

@@ -4,7 +4,6 @@ mod common;
 
 use common::history;
 use r2e_gen::filter::{FilterConfig, filter_jsonl};
-use r2e_gen::mine::{MineOptions, mine_to_jsonl};
 use r2e_gen::{MinedCommit, jsonl};
 
 #[test]
@@ -12,13 +11,7 @@ fn funnel_counts_each_rule() {
     let h = history();
     let dir = tempfile::tempdir().expect("tempdir");
     let commits = dir.path().join("commits.jsonl");
-    mine_to_jsonl(
-        &h.repo.path(),
-        &commits,
-        &MineOptions::default(),
-        &mut |_| {},
-    )
-    .expect("mine");
+    common::mine_all(&h.repo.path(), &commits);
     let out = dir.path().join("candidates.jsonl");
     let rejected = dir.path().join("rejected.jsonl");
     let funnel =

@@ -9,7 +9,6 @@ mod common;
 
 use common::{History, Repo, history, pytest_image};
 use r2e_gen::filter::{FilterConfig, filter_jsonl};
-use r2e_gen::mine::{MineOptions, mine_to_jsonl};
 use r2e_gen::testgen::{
     TestGenOptions, TestGenRecord, new_file_patch, output_paths, run_stage, select_commits,
 };
@@ -21,13 +20,7 @@ use std::process::Command;
 /// Mines `h` and filters it, keeping the rejected list.
 fn mine_and_filter(h: &History, dir: &Path) -> (PathBuf, PathBuf) {
     let commits = dir.join("commits.jsonl");
-    mine_to_jsonl(
-        &h.repo.path(),
-        &commits,
-        &MineOptions::default(),
-        &mut |_| {},
-    )
-    .expect("mine");
+    common::mine_all(&h.repo.path(), &commits);
     let rejected = dir.join("rejected.jsonl");
     filter_jsonl(
         &commits,

@@ -6,7 +6,6 @@
 mod common;
 
 use common::{history, pytest_image};
-use r2e_gen::mine::{MineOptions, mine_to_jsonl};
 use r2e_gen::validate::{Outcome, ValidateOptions, ValidatedCommit, validate_jsonl, write_tasks};
 use std::collections::HashMap;
 use std::process::Command;
@@ -44,13 +43,7 @@ async fn keeps_fixes_with_tests_and_drops_the_rest() {
 
     let dir = tempfile::tempdir().expect("tempdir");
     let commits = dir.path().join("commits.jsonl");
-    mine_to_jsonl(
-        &h.repo.path(),
-        &commits,
-        &MineOptions::default(),
-        &mut |_| {},
-    )
-    .expect("mine");
+    common::mine_all(&h.repo.path(), &commits);
     let provider = r2e_sandbox::docker::DockerProvider::connect()
         .await
         .expect("docker");
@@ -211,13 +204,7 @@ async fn a_repository_with_missing_objects_is_copied_shallow() {
 
     let dir = tempfile::tempdir().expect("tempdir");
     let commits = dir.path().join("commits.jsonl");
-    mine_to_jsonl(
-        &h.repo.path(),
-        &commits,
-        &MineOptions::default(),
-        &mut |_| {},
-    )
-    .expect("mine");
+    common::mine_all(&h.repo.path(), &commits);
     let provider = r2e_sandbox::docker::DockerProvider::connect()
         .await
         .expect("docker");

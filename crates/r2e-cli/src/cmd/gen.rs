@@ -645,15 +645,10 @@ async fn validate(a: ValidateArgs) -> anyhow::Result<ExitCode> {
         )
         .await
     };
-    let summary = tokio::select! {
-        r = work => r.with_context(|| format!("validating {}", a.candidates.display()))?,
-        _ = tokio::signal::ctrl_c() => {
-            bar.abandon();
-            let n = r2e_sandbox::Provider::close_all(&provider).await;
-            eprintln!("interrupted; removed {n} sandboxes; rerun to resume");
-            return Ok(ExitCode::from(130));
-        }
+    let Some(result) = super::or_interrupted(&provider, &bar, work).await else {
+        return Ok(ExitCode::from(130));
     };
+    let summary = result.with_context(|| format!("validating {}", a.candidates.display()))?;
     bar.finish_and_clear();
     let n_tasks = write_tasks(&validated, &tasks)?;
     let mut t = Table::new();

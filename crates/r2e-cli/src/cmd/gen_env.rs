@@ -64,6 +64,9 @@ pub struct EnvSettings {
     /// Seconds one install may take.
     #[arg(long, default_value_t = 1200.0)]
     pub install_timeout: f64,
+    /// Try the commits whose environment failed in an earlier run again.
+    #[arg(long)]
+    pub retry_failed: bool,
 }
 
 impl EnvSettings {
@@ -116,6 +119,7 @@ impl EnvSettings {
             share_days: self.share_days,
             install_timeout_secs: self.install_timeout,
             overrides,
+            retry_failed: self.retry_failed,
         })
     }
 }
@@ -167,15 +171,11 @@ pub async fn run(a: EnvArgs) -> anyhow::Result<ExitCode> {
     };
     let work =
         r2e_gen::env::build_envs(&provider, &a.repo, &a.candidates, &a.out, &opts, &on_event);
-    let summary = tokio::select! {
-        r = work => r.with_context(|| format!("building environments for {}", a.candidates.display()))?,
-        _ = tokio::signal::ctrl_c() => {
-            bar.abandon();
-            let n = r2e_sandbox::Provider::close_all(&provider).await;
-            eprintln!("interrupted; removed {n} sandboxes; rerun to resume");
-            return Ok(ExitCode::from(130));
-        }
+    let Some(result) = super::or_interrupted(&provider, &bar, work).await else {
+        return Ok(ExitCode::from(130));
     };
+    let summary =
+        result.with_context(|| format!("building environments for {}", a.candidates.display()))?;
     bar.finish_and_clear();
     println!("{}", summary_table(&summary));
     println!(

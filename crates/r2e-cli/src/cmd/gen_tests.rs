@@ -153,15 +153,10 @@ pub async fn run(a: TestsArgs) -> anyhow::Result<ExitCode> {
         )
         .await
     };
-    let summary = tokio::select! {
-        r = work => r.with_context(|| format!("writing tests for {}", a.repo.display()))?,
-        _ = tokio::signal::ctrl_c() => {
-            bar.abandon();
-            let n = r2e_sandbox::Provider::close_all(&provider).await;
-            eprintln!("interrupted; removed {n} sandboxes; rerun to resume");
-            return Ok(ExitCode::from(130));
-        }
+    let Some(result) = super::or_interrupted(&provider, &bar, work).await else {
+        return Ok(ExitCode::from(130));
     };
+    let summary = result.with_context(|| format!("writing tests for {}", a.repo.display()))?;
     bar.finish_and_clear();
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED)

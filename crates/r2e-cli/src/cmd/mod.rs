@@ -41,6 +41,25 @@ pub fn block_on<F: Future>(fut: F) -> anyhow::Result<F::Output> {
     Ok(rt.block_on(fut))
 }
 
+/// Runs `work` until it finishes or Ctrl-C arrives. On Ctrl-C the progress bar
+/// stays as it was, every sandbox the provider started is removed, and `None`
+/// comes back: the caller exits with 130, and a rerun resumes.
+pub async fn or_interrupted<F: Future>(
+    provider: &dyn Provider,
+    bar: &indicatif::ProgressBar,
+    work: F,
+) -> Option<F::Output> {
+    tokio::select! {
+        result = work => Some(result),
+        _ = tokio::signal::ctrl_c() => {
+            bar.abandon();
+            let n = provider.close_all().await;
+            eprintln!("interrupted; removed {n} sandboxes; rerun to resume");
+            None
+        }
+    }
+}
+
 /// Runs `work` until it finishes or Ctrl-C arrives; on Ctrl-C every sandbox
 /// the provider started is removed before exiting with 130.
 pub async fn until_interrupted<F>(provider: &dyn Provider, work: F) -> anyhow::Result<ExitCode>

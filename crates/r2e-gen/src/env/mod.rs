@@ -16,10 +16,11 @@
 //!
 //! 1. Pythons in the order of [`python::order_candidates`] (the newest already
 //!    released at the commit's date and allowed by `requires-python` first);
-//! 2. for each, the editable install; after a build failure, the same with
-//!    legacy build-tool pins (`setuptools<58`, `cython<3`) as uv build
-//!    constraints; when the project itself does not build, its requirements
-//!    only, with `/testbed` put on the path by a `.pth` file;
+//! 2. for each, the editable install, with setuptools and wheel exempt from the
+//!    date; after a build failure, the same with build-tool pins
+//!    (`setuptools<72`, `cython<3`) as uv build constraints; then the build
+//!    tools held to the date as well and the requirements only, `/testbed` put
+//!    on the path by a `.pth` file instead of building the project;
 //! 3. when the installed environment cannot import a module the commit's
 //!    tests import (pytest's collection reports `No module named 'X'`), the
 //!    distribution providing it is added and the same try repeated.
@@ -50,17 +51,16 @@ use std::time::Instant;
 pub const VENV: &str = "/root/.venv";
 /// Image label holding an environment's dependency-set key.
 pub const KEY_LABEL: &str = "dev.r2e.gen.env";
-/// Build constraints tried one after the other after a build failure: a
-/// setuptools that still has `setuptools.command.test` (removed in 72) and
-/// PEP 660 editable installs (64+), then one that still has `use_2to3`
-/// (removed in 58); Cython before 3.0's incompatible changes.
-pub const PIN_STEPS: &[&[&str]] = &[
-    &["setuptools<72", "cython<3"],
-    &["setuptools<58", "cython<3"],
-];
-/// Build tools that are not held to the commit's date: an editable install
-/// needs a setuptools with PEP 660 (64+, 2022), and old build backends fail
-/// on new Pythons. [`PIN_STEPS`] bound them when the newest does not work.
+/// Build constraints tried after a build failure: a setuptools that still has
+/// `setuptools.command.test` (removed in 72) and PEP 660 editable installs
+/// (64+), and Cython before 3.0's incompatible changes. When that fails too,
+/// the build tools are held to the commit's date like everything else (old
+/// sdists build with the setuptools of their time) and the project is put on
+/// the path instead of being built ([`Method::Path`]).
+pub const PIN_STEP: &[&str] = &["setuptools<72", "cython<3"];
+/// Build tools that are not held to the commit's date at first: an editable
+/// install needs a setuptools with PEP 660 (64+, 2022), and old build
+/// backends fail on new Pythons.
 pub const BUILD_TOOLS: &[&str] = &["setuptools", "wheel"];
 /// Characters of a failed try's log kept in its record (the end of the log).
 const ERROR_TAIL: usize = 1500;
@@ -238,6 +238,9 @@ pub struct EnvOptions {
     pub install_timeout_secs: f64,
     /// Per-repository settings.
     pub overrides: Overrides,
+    /// Drop the failed rows of an earlier run from the output and try those
+    /// commits again (their sets are built anew).
+    pub retry_failed: bool,
 }
 
 impl Default for EnvOptions {
@@ -250,6 +253,7 @@ impl Default for EnvOptions {
             share_days: 90,
             install_timeout_secs: 1200.0,
             overrides: Overrides::default(),
+            retry_failed: false,
         }
     }
 }
@@ -277,6 +281,9 @@ pub struct Attempt {
     /// Build constraints of this try.
     #[serde(default)]
     pub pins: Vec<String>,
+    /// Build tools held to the commit's date as well.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dated_tools: bool,
     /// Requirements added by the search (modules the tests import).
     #[serde(default)]
     pub added: Vec<String>,
@@ -341,6 +348,9 @@ pub struct EnvRow {
     /// Build constraints that worked.
     #[serde(default)]
     pub pins: Vec<String>,
+    /// Whether the build tools were held to the commit's date.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dated_tools: bool,
     /// Requirements the search added.
     #[serde(default)]
     pub added: Vec<String>,
@@ -500,6 +510,8 @@ struct Try {
     python: PythonImage,
     method: Method,
     pins: Vec<String>,
+    /// Build tools held to the commit's date too.
+    dated_tools: bool,
     added: Vec<String>,
 }
 
@@ -664,6 +676,7 @@ async fn run_try(
         python: t.python.version.to_string(),
         method: t.method,
         pins: t.pins.clone(),
+        dated_tools: t.dated_tools,
         added: t.added.clone(),
         error: None,
         secs: 0.0,
@@ -843,9 +856,9 @@ async fn search(
             python,
             method: first_method,
             pins: Vec::new(),
+            dated_tools: false,
             added: Vec::new(),
         };
-        let mut pin_steps = PIN_STEPS.iter();
         while attempts.len() < max {
             let (a, sb) = run_try(provider, repo, set, &t, ov, cut, opts).await;
             on_attempt(&a);
@@ -870,9 +883,15 @@ async fn search(
                     }
                     t.added.push(dist);
                 }
-                "build" | "project_build" if !pin_steps.as_slice().is_empty() => {
-                    let step = pin_steps.next().copied().unwrap_or_default();
-                    t.pins = step.iter().map(|p| p.to_string()).collect();
+                "build" | "project_build" if t.pins.is_empty() && !t.dated_tools => {
+                    t.pins = PIN_STEP.iter().map(|p| p.to_string()).collect();
+                }
+                "build" | "project_build" | "no_editable" if !t.dated_tools => {
+                    t.dated_tools = true;
+                    t.pins.clear();
+                    if t.method == Method::Editable {
+                        t.method = Method::Path;
+                    }
                 }
                 "project_build" | "no_editable" if t.method == Method::Editable => {
                     t.method = Method::Path;
@@ -900,6 +919,24 @@ pub async fn build_envs(
     on_event: &(dyn Fn(EnvEvent) + Sync),
 ) -> Result<EnvSummary> {
     let rows: Vec<MinedCommit> = crate::jsonl::read_rows(candidates)?;
+    if opts.retry_failed && out.exists() {
+        let kept: Vec<EnvRow> = r2e_core::jsonl::read::<EnvRow>(out)?
+            .into_iter()
+            .filter(|r| r.outcome != EnvOutcome::Failed)
+            .collect();
+        let tmp = out.with_extension("jsonl.tmp");
+        let mut text = String::new();
+        for r in &kept {
+            text.push_str(&serde_json::to_string(r).map_err(|e| Error::BadRow {
+                path: out.to_path_buf(),
+                line: 0,
+                message: e.to_string(),
+            })?);
+            text.push('\n');
+        }
+        std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
+        std::fs::rename(&tmp, out).map_err(|e| Error::io(out, e))?;
+    }
     let (mut writer, done) = JsonlWriter::<EnvRow>::open(out)?;
     let done_hashes: BTreeSet<&str> = done.iter().map(|r| r.hash.as_str()).collect();
     let name = opts
@@ -934,6 +971,7 @@ pub async fn build_envs(
             python: None,
             method: None,
             pins: Vec::new(),
+            dated_tools: false,
             added: Vec::new(),
             exclude_newer: String::new(),
             tools_exclude_newer: String::new(),
@@ -1089,6 +1127,7 @@ async fn build_set(
         python: None,
         method: None,
         pins: Vec::new(),
+        dated_tools: false,
         added: Vec::new(),
         exclude_newer: cut.deps,
         tools_exclude_newer: cut.tools,
@@ -1115,6 +1154,7 @@ async fn build_set(
             row.python = Some(t.python.version.to_string());
             row.method = Some(t.method);
             row.pins = t.pins;
+            row.dated_tools = t.dated_tools;
             row.added = t.added;
         }
         None => {
@@ -1209,6 +1249,7 @@ mod tests {
             },
             method: Method::Path,
             pins: vec!["setuptools<58".into()],
+            dated_tools: false,
             added: vec!["PyYAML".into()],
         };
         let spec = EnvSpec {

@@ -11,6 +11,11 @@ pub struct Repo {
     n: u64,
 }
 
+/// Mines every commit of `repo` into `out` with the default options.
+pub fn mine_all(repo: &Path, out: &Path) {
+    r2e_gen::mine::mine_to_jsonl(repo, out, &Default::default(), &mut |_| {}).expect("mine");
+}
+
 /// A `git` command with no user or system configuration.
 pub fn git_cmd(dir: &Path) -> Command {
     let mut c = Command::new("git");
