@@ -561,15 +561,19 @@ fn install_script(t: &Try, spec: &EnvSpec, ov: &RepoOverride, cut: &Cutoffs) -> 
         ));
         constraints.push_str(" -b /tmp/r2e-env/build-constraints.txt");
     }
-    let tools: String = BUILD_TOOLS
-        .iter()
-        .map(|t| {
-            format!(
-                " --exclude-newer-package {}",
-                q(&format!("{t}={}", cut.tools))
-            )
-        })
-        .collect();
+    let tools: String = if t.dated_tools {
+        String::new()
+    } else {
+        BUILD_TOOLS
+            .iter()
+            .map(|b| {
+                format!(
+                    " --exclude-newer-package {}",
+                    q(&format!("{b}={}", cut.tools))
+                )
+            })
+            .collect()
+    };
     let uv = format!("uv pip install{constraints}{tools}");
     match t.method {
         Method::Editable => s.push_str(&format!("{uv} -e . -r /tmp/r2e-env/requirements.txt\n")),
@@ -1264,5 +1268,12 @@ mod tests {
         assert!(s.contains("UV_EXCLUDE_NEWER=2021-06-01T00:00:00+00:00 "));
         assert!(!s.contains(" -e ."));
         insta::assert_snapshot!(s);
+        // The last step of the search holds the build tools to the date too.
+        let dated = Try {
+            dated_tools: true,
+            ..t
+        };
+        let s = install_script(&dated, &spec, &RepoOverride::default(), &cut);
+        assert!(!s.contains("--exclude-newer-package"), "{s}");
     }
 }
