@@ -19,8 +19,9 @@
 //! 2. for each, the editable install, with setuptools and wheel exempt from the
 //!    date; after a build failure, the same with build-tool pins
 //!    (`setuptools<72`, `cython<3`) as uv build constraints; then the build
-//!    tools held to the date as well and the requirements only, `/testbed` put
-//!    on the path by a `.pth` file instead of building the project;
+//!    tools held to the date as well (but not before [`TOOLS_FLOOR`]) and the
+//!    requirements only, `/testbed` put on the path by a `.pth` file instead
+//!    of building the project;
 //! 3. when the installed environment cannot import a module the commit's
 //!    tests import (pytest's collection reports `No module named 'X'`), the
 //!    distribution providing it is added and the same try repeated.
@@ -522,7 +523,14 @@ struct Cutoffs {
     deps: String,
     /// The limit of [`BUILD_TOOLS`] (the time of the run).
     tools: String,
+    /// Their limit when held to the date: the set's date, but not before
+    /// [`TOOLS_FLOOR`].
+    dated_tools: String,
 }
+
+/// The earliest build tools an install can use: uv builds `setup.py`
+/// projects with `setuptools>=40.8.0`, released at the end of January 2019.
+pub const TOOLS_FLOOR: &str = "2019-02-01T00:00:00+00:00";
 
 /// The install script of a try, run in `/testbed` at the set's commit.
 fn install_script(t: &Try, spec: &EnvSpec, ov: &RepoOverride, cut: &Cutoffs) -> String {
@@ -561,19 +569,20 @@ fn install_script(t: &Try, spec: &EnvSpec, ov: &RepoOverride, cut: &Cutoffs) -> 
         ));
         constraints.push_str(" -b /tmp/r2e-env/build-constraints.txt");
     }
-    let tools: String = if t.dated_tools {
-        String::new()
+    let tools_cut = if t.dated_tools {
+        &cut.dated_tools
     } else {
-        BUILD_TOOLS
-            .iter()
-            .map(|b| {
-                format!(
-                    " --exclude-newer-package {}",
-                    q(&format!("{b}={}", cut.tools))
-                )
-            })
-            .collect()
+        &cut.tools
     };
+    let tools: String = BUILD_TOOLS
+        .iter()
+        .map(|b| {
+            format!(
+                " --exclude-newer-package {}",
+                q(&format!("{b}={tools_cut}"))
+            )
+        })
+        .collect();
     let uv = format!("uv pip install{constraints}{tools}");
     match t.method {
         Method::Editable => s.push_str(&format!("{uv} -e . -r /tmp/r2e-env/requirements.txt\n")),
@@ -1104,12 +1113,20 @@ async fn build_set(
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
+    let deps = ov
+        .exclude_newer
+        .clone()
+        .unwrap_or_else(|| rfc3339(rep.commit_time, 0));
+    let floor = python::day_seconds(TOOLS_FLOOR).unwrap_or(0);
+    let dated_tools = if python::day_seconds(&deps).is_some_and(|d| d >= floor) {
+        deps.clone()
+    } else {
+        TOOLS_FLOOR.to_string()
+    };
     let cut = Cutoffs {
-        deps: ov
-            .exclude_newer
-            .clone()
-            .unwrap_or_else(|| rfc3339(rep.commit_time, 0)),
+        deps,
         tools: rfc3339(now, 0),
+        dated_tools,
     };
     let image = format!("r2e-gen/{name}-env:{}", set.key);
     let key = set.key.clone();
@@ -1263,6 +1280,7 @@ mod tests {
         let cut = Cutoffs {
             deps: "2021-06-01T00:00:00+00:00".into(),
             tools: "2026-01-01T00:00:00+00:00".into(),
+            dated_tools: "2021-06-01T00:00:00+00:00".into(),
         };
         let s = install_script(&t, &spec, &RepoOverride::default(), &cut);
         assert!(s.contains("UV_EXCLUDE_NEWER=2021-06-01T00:00:00+00:00 "));
@@ -1274,6 +1292,9 @@ mod tests {
             ..t
         };
         let s = install_script(&dated, &spec, &RepoOverride::default(), &cut);
-        assert!(!s.contains("--exclude-newer-package"), "{s}");
+        assert!(
+            s.contains("--exclude-newer-package setuptools=2021-06-01T00:00:00+00:00"),
+            "{s}"
+        );
     }
 }
