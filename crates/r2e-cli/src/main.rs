@@ -61,7 +61,7 @@ enum Command {
     /// Export training data from trajectories.
     #[command(subcommand)]
     Export(cmd::export::ExportCmd),
-    /// SWE-Gen: make tasks from a repository's commits (mine, filter, validate, issue, run).
+    /// SWE-Gen: make tasks from a repository's commits (mine, filter, env, validate, tests, issue, run).
     #[command(subcommand)]
     Gen(cmd::r#gen::GenCmd),
 }

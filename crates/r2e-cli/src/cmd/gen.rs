@@ -1,11 +1,13 @@
 //! `r2e gen`: SWE-Gen, tasks made from a repository's commits.
 //!
 //! `r2e gen mine` walks a history into commit rows (stage 1), `r2e gen filter`
-//! keeps the likely bug fixes and prints the funnel (stage 2), `r2e gen
-//! validate` runs each candidate's tests in Docker and writes tasks (stage 4),
-//! `r2e gen issue` has a model write their issue texts (stage 6), `r2e gen
-//! run` chains them for a list of repositories. The logic
-//! lives in `r2e-gen`; this module parses arguments and shows progress and tables.
+//! keeps the likely bug fixes and prints the funnel (stage 2), `r2e gen env`
+//! builds their environments (stage 3, module `gen_env`), `r2e gen validate`
+//! runs each candidate's tests in Docker and writes tasks (stage 4), `r2e gen
+//! tests` has a model write tests for fixes without them (stage 5, module
+//! `gen_tests`), `r2e gen issue` has a model write the issue texts (stage 6),
+//! `r2e gen run` chains them for a list of repositories. The logic lives in
+//! `r2e-gen`; these modules parse arguments and show progress and tables.
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
@@ -42,8 +44,9 @@ pub enum GenCmd {
     /// Stage 6: have a model write each task's issue text from its fix, failing
     /// tests and their failure output. Resumable.
     Issue(IssueArgs),
-    /// All stages for every repository of a list (mine, filter, validate, and
-    /// issue with --model), then one funnel table and one dataset. Restart-safe.
+    /// All stages for every repository of a list (mine, filter, env unless
+    /// --image, validate, and with --model generated tests and issue texts),
+    /// then one funnel table and one dataset (JSONL and Parquet). Restart-safe.
     Run(RunArgs),
 }
 
