@@ -40,12 +40,16 @@ impl EnvSpec {
     pub fn from_files(files: &[String], read: &dyn Fn(&str) -> Option<String>) -> EnvSpec {
         let mut spec = EnvSpec::default();
         let has = |p: &str| files.iter().any(|f| f == p);
-        let mut requires = Vec::new();
-        let mut tests = Vec::new();
+        // Where sources disagree on a requirement, the one a project keeps up
+        // to date wins: pyproject over setup.cfg over setup.py for both kinds;
+        // for tests, tox.ini and requirements files (what CI runs) over all.
+        let mut requires = Reqs::default();
+        let mut tests = Reqs::default();
         if let Some(text) = has("pyproject.toml")
             .then(|| read("pyproject.toml"))
             .flatten()
         {
+            (requires.prio, tests.prio) = (3, 3);
             spec.sources.push("pyproject.toml".into());
             pyproject(&text, &mut spec, &mut requires, &mut tests);
         }
@@ -54,6 +58,7 @@ impl EnvSpec {
             if ini.sections.contains_key("metadata") || ini.sections.contains_key("options") {
                 spec.sources.push("setup.cfg".into());
                 spec.installable = true;
+                (requires.prio, tests.prio) = (2, 2);
                 if let Some(v) = ini.get("options", "python_requires") {
                     spec.requires_python.get_or_insert(v.trim().to_string());
                 }
@@ -71,8 +76,10 @@ impl EnvSpec {
         if let Some(text) = has("setup.py").then(|| read("setup.py")).flatten() {
             spec.sources.push("setup.py".into());
             spec.installable = true;
+            (requires.prio, tests.prio) = (1, 1);
             setup_py(&text, &mut spec, &mut requires, &mut tests);
         }
+        (requires.prio, tests.prio) = (0, 5);
         for f in requirement_files(files) {
             let Some(text) = read(&f) else { continue };
             let reqs = requirements(&text, &f, read, 0);
@@ -89,6 +96,7 @@ impl EnvSpec {
             let ini = Ini::parse(&text);
             if let Some(deps) = ini.get("testenv", "deps") {
                 spec.sources.push("tox.ini".into());
+                tests.prio = 4;
                 for line in lines(deps) {
                     if let Some(file) = line.strip_prefix("-r") {
                         let file = file.trim().replace("{toxinidir}/", "");
@@ -106,10 +114,11 @@ impl EnvSpec {
             let name = requirement_name(r);
             !name.is_empty() && own.as_deref() != Some(name.as_str())
         };
-        spec.requires = dedup(requires.into_iter().filter(keep));
+        spec.requires = dedup(requires.resolve().into_iter().filter(keep));
         let runtime: BTreeSet<String> = spec.requires.iter().map(|r| requirement_name(r)).collect();
         spec.test_requires = dedup(
             tests
+                .resolve()
                 .into_iter()
                 .filter(keep)
                 .filter(|r| !runtime.contains(&requirement_name(r))),
@@ -130,6 +139,45 @@ impl EnvSpec {
             all.push("pytest".into());
         }
         all
+    }
+}
+
+/// Requirements gathered from several sources, each tagged with its source's
+/// priority (`prio` when added).
+#[derive(Default)]
+struct Reqs {
+    items: Vec<(u8, String)>,
+    prio: u8,
+}
+
+impl Reqs {
+    fn push(&mut self, r: String) {
+        self.items.push((self.prio, r));
+    }
+
+    fn extend(&mut self, rs: impl IntoIterator<Item = String>) {
+        for r in rs {
+            self.push(r);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The requirements, keeping for each distribution only the entries of
+    /// the highest-priority source that names it.
+    fn resolve(self) -> Vec<String> {
+        let mut best: BTreeMap<String, u8> = BTreeMap::new();
+        for (p, r) in &self.items {
+            let e = best.entry(requirement_name(r)).or_insert(*p);
+            *e = (*e).max(*p);
+        }
+        self.items
+            .into_iter()
+            .filter(|(p, r)| best.get(&requirement_name(r)) == Some(p))
+            .map(|(_, r)| r)
+            .collect()
     }
 }
 
@@ -202,7 +250,7 @@ fn project_name(spec: &EnvSpec, read: &dyn Fn(&str) -> Option<String>) -> Option
     None
 }
 
-fn pyproject(text: &str, spec: &mut EnvSpec, requires: &mut Vec<String>, tests: &mut Vec<String>) {
+fn pyproject(text: &str, spec: &mut EnvSpec, requires: &mut Reqs, tests: &mut Reqs) {
     let Ok(t) = toml::from_str::<toml::Table>(text) else {
         return;
     };
@@ -325,7 +373,7 @@ pub fn poetry_constraint(c: &str) -> String {
 /// `install_requires`, `tests_require`, and the test keys of `extras_require`.
 /// A keyword bound to a name (`install_requires=REQUIRES`) is followed to a
 /// list literal assigned to that name in the file.
-fn setup_py(text: &str, spec: &mut EnvSpec, requires: &mut Vec<String>, tests: &mut Vec<String>) {
+fn setup_py(text: &str, spec: &mut EnvSpec, requires: &mut Reqs, tests: &mut Reqs) {
     if let Some(v) = keyword_string(text, "python_requires") {
         spec.requires_python.get_or_insert(v);
     }
@@ -728,6 +776,18 @@ setup(
         assert_eq!(
             s.test_requires,
             vec!["coverage", "freezegun", "pytest-mock", "pytest==6.2.5"]
+        );
+        // A pin in setup.py that requirements-dev.txt moved on from.
+        let stale = spec(&[
+            (
+                "setup.py",
+                "setup(name='r', tests_require=['pytest-httpbin==0.0.7', 'pytest>=2.8'])",
+            ),
+            ("requirements-dev.txt", "pytest-httpbin==1.0.0\n"),
+        ]);
+        assert_eq!(
+            stale.test_requires,
+            vec!["pytest-httpbin==1.0.0", "pytest>=2.8"]
         );
         assert_eq!(
             s.sources,

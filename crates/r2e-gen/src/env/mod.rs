@@ -529,8 +529,8 @@ struct Cutoffs {
 }
 
 /// The earliest build tools an install can use: uv builds `setup.py`
-/// projects with `setuptools>=40.8.0`, released at the end of January 2019.
-pub const TOOLS_FLOOR: &str = "2019-02-01T00:00:00+00:00";
+/// projects with `setuptools>=40.8.0`, released in February 2019.
+pub const TOOLS_FLOOR: &str = "2019-03-01T00:00:00+00:00";
 
 /// The install script of a try, run in `/testbed` at the set's commit.
 fn install_script(t: &Try, spec: &EnvSpec, ov: &RepoOverride, cut: &Cutoffs) -> String {
