@@ -55,7 +55,7 @@ pub struct EnvSettings {
     #[arg(long = "env-workers", default_value_t = 2)]
     pub env_workers: usize,
     /// Tries per dependency set (Pythons × build-tool pins × install methods).
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = 8)]
     pub max_attempts: usize,
     /// Commits with the same metadata share an environment when made within
     /// this many days of each other (0: one per commit date).

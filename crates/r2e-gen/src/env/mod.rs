@@ -21,7 +21,9 @@
 //!    (`setuptools<72`, `cython<3`) as uv build constraints; then the build
 //!    tools held to the date as well (but not before [`TOOLS_FLOOR`]) and the
 //!    requirements only, `/testbed` put on the path by a `.pth` file instead
-//!    of building the project;
+//!    of building the project; when a dependency's old sdist still does not
+//!    build, that dependency alone is let past the date (its newest release,
+//!    usually a wheel), up to three of them;
 //! 3. when the installed environment cannot import a module the commit's
 //!    tests import (pytest's collection reports `No module named 'X'`), the
 //!    distribution providing it is added and the same try repeated.
@@ -94,6 +96,8 @@ const REMOVED_STDLIB: &[&str] = &[
     "xdrlib",
     "lib2to3",
 ];
+/// Dependencies let past the date, at most.
+const MAX_RELAXED: usize = 3;
 /// Modules added to an environment automatically, at most.
 const MAX_ADDED: usize = 3;
 
@@ -250,7 +254,7 @@ impl Default for EnvOptions {
             pythons: Vec::new(),
             repo_name: None,
             workers: 2,
-            max_attempts: 6,
+            max_attempts: 8,
             share_days: 90,
             install_timeout_secs: 1200.0,
             overrides: Overrides::default(),
@@ -285,14 +289,20 @@ pub struct Attempt {
     /// Build tools held to the commit's date as well.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dated_tools: bool,
+    /// Dependencies let past the date (their build failed at it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relaxed: Vec<String>,
     /// Requirements added by the search (modules the tests import).
     #[serde(default)]
     pub added: Vec<String>,
     /// `None` when the try worked, else a label (`resolution`, `build`,
-    /// `project_build`, `missing_module`, `timeout`, `failed`) and the end of
-    /// the log.
+    /// `project_build`, `no_editable`, `missing_module`, `python_too_new`,
+    /// `python`, `timeout`, `sandbox`, `failed`) and the end of the log.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The dependency whose build failed, when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_package: Option<String>,
     /// Seconds the try took.
     pub secs: f64,
 }
@@ -352,6 +362,9 @@ pub struct EnvRow {
     /// Whether the build tools were held to the commit's date.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dated_tools: bool,
+    /// Dependencies let past the date.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relaxed: Vec<String>,
     /// Requirements the search added.
     #[serde(default)]
     pub added: Vec<String>,
@@ -513,6 +526,8 @@ struct Try {
     pins: Vec<String>,
     /// Build tools held to the commit's date too.
     dated_tools: bool,
+    /// Dependencies let past the date.
+    relaxed: Vec<String>,
     added: Vec<String>,
 }
 
@@ -576,12 +591,9 @@ fn install_script(t: &Try, spec: &EnvSpec, ov: &RepoOverride, cut: &Cutoffs) -> 
     };
     let tools: String = BUILD_TOOLS
         .iter()
-        .map(|b| {
-            format!(
-                " --exclude-newer-package {}",
-                q(&format!("{b}={tools_cut}"))
-            )
-        })
+        .map(|b| (*b, tools_cut.as_str()))
+        .chain(t.relaxed.iter().map(|r| (r.as_str(), cut.tools.as_str())))
+        .map(|(b, when)| format!(" --exclude-newer-package {}", q(&format!("{b}={when}"))))
         .collect();
     let uv = format!("uv pip install{constraints}{tools}");
     match t.method {
@@ -628,6 +640,25 @@ fn classify_failure(log: &str, timed_out: bool) -> &'static str {
         return "python";
     }
     "failed"
+}
+
+/// The dependency a failed install could not build (uv's ``Failed to build
+/// `NAME==VERSION` ``), unless it is the project itself.
+fn failed_dependency(log: &str) -> Option<String> {
+    let pos = log
+        .find("Failed to build `")
+        .map(|p| p + "Failed to build `".len())
+        .or_else(|| {
+            log.find("Failed to download and build `")
+                .map(|p| p + "Failed to download and build `".len())
+        })?;
+    let spec = &log[pos..];
+    let spec = &spec[..spec.find('`')?];
+    if spec.contains(" @ ") {
+        return None;
+    }
+    let name = spec.split("==").next()?.trim();
+    (!name.is_empty()).then(|| name.to_string())
 }
 
 /// The module a collection log says is missing (`No module named 'a.b'` →
@@ -690,8 +721,10 @@ async fn run_try(
         method: t.method,
         pins: t.pins.clone(),
         dated_tools: t.dated_tools,
+        relaxed: t.relaxed.clone(),
         added: t.added.clone(),
         error: None,
+        failed_package: None,
         secs: 0.0,
     };
     let result = async {
@@ -730,7 +763,7 @@ async fn run_try(
             if !out.success() {
                 let log = format!("{}\n{}", out.stdout_text(), out.stderr_text());
                 let label = classify_failure(&log, out.timed_out);
-                return Ok(Err(format!("{label}: {}", tail(&log))));
+                return Ok(Err(format!("{label}: {log}")));
             }
             // Can the installed environment import what the tests import?
             let files = test_modules(rep);
@@ -801,7 +834,11 @@ async fn run_try(
     attempt.secs = start.elapsed().as_secs_f64();
     match result {
         Ok((err, sb)) => {
-            attempt.error = err;
+            attempt.failed_package = err.as_deref().and_then(failed_dependency);
+            attempt.error = err.map(|e| match e.split_once(": ") {
+                Some((label, log)) => format!("{label}: {}", tail(log)),
+                None => e,
+            });
             (attempt, sb)
         }
         Err(e) => {
@@ -870,6 +907,7 @@ async fn search(
             method: first_method,
             pins: Vec::new(),
             dated_tools: false,
+            relaxed: Vec::new(),
             added: Vec::new(),
         };
         while attempts.len() < max {
@@ -877,6 +915,10 @@ async fn search(
             on_attempt(&a);
             let label = a.label().map(str::to_string);
             let error = a.error.clone().unwrap_or_default();
+            let relaxable = a
+                .failed_package
+                .clone()
+                .filter(|p| !t.relaxed.contains(p) && t.relaxed.len() < MAX_RELAXED);
             attempts.push(a);
             let Some(label) = label else {
                 if let Some(sb) = sb {
@@ -899,9 +941,20 @@ async fn search(
                 "build" | "project_build" if t.pins.is_empty() && !t.dated_tools => {
                     t.pins = PIN_STEP.iter().map(|p| p.to_string()).collect();
                 }
-                "build" | "project_build" | "no_editable" if !t.dated_tools => {
+                "build" | "project_build" | "no_editable"
+                    if !t.dated_tools && t.relaxed.is_empty() =>
+                {
                     t.dated_tools = true;
                     t.pins.clear();
+                    if t.method == Method::Editable {
+                        t.method = Method::Path;
+                    }
+                }
+                // An old sdist that builds with no setuptools this Python
+                // runs: take that dependency's newest release instead.
+                "build" if relaxable.is_some() => {
+                    t.relaxed.extend(relaxable);
+                    t.dated_tools = false;
                     if t.method == Method::Editable {
                         t.method = Method::Path;
                     }
@@ -985,6 +1038,7 @@ pub async fn build_envs(
             method: None,
             pins: Vec::new(),
             dated_tools: false,
+            relaxed: Vec::new(),
             added: Vec::new(),
             exclude_newer: String::new(),
             tools_exclude_newer: String::new(),
@@ -1149,6 +1203,7 @@ async fn build_set(
         method: None,
         pins: Vec::new(),
         dated_tools: false,
+        relaxed: Vec::new(),
         added: Vec::new(),
         exclude_newer: cut.deps,
         tools_exclude_newer: cut.tools,
@@ -1176,6 +1231,7 @@ async fn build_set(
             row.method = Some(t.method);
             row.pins = t.pins;
             row.dated_tools = t.dated_tools;
+            row.relaxed = t.relaxed;
             row.added = t.added;
         }
         None => {
@@ -1222,6 +1278,18 @@ mod tests {
         );
         assert_eq!(missing_module("No module named 'calc'", &own), None);
         assert_eq!(distribution_for("yaml"), "PyYAML");
+        assert_eq!(
+            failed_dependency("error: Failed to build `markupsafe==1.0`\n  cause"),
+            Some("markupsafe".into())
+        );
+        assert_eq!(
+            failed_dependency("error: Failed to download and build `pysocks==1.6.8`"),
+            Some("pysocks".into())
+        );
+        assert_eq!(
+            failed_dependency("× Failed to build `calc @ file:///testbed`"),
+            None
+        );
         assert_eq!(distribution_for("pytest_mock"), "pytest-mock");
     }
 
@@ -1271,6 +1339,7 @@ mod tests {
             method: Method::Path,
             pins: vec!["setuptools<58".into()],
             dated_tools: false,
+            relaxed: vec!["markupsafe".into()],
             added: vec!["PyYAML".into()],
         };
         let spec = EnvSpec {
