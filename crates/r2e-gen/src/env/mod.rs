@@ -938,7 +938,9 @@ async fn search(
                     }
                     t.added.push(dist);
                 }
-                "build" | "project_build" if t.pins.is_empty() && !t.dated_tools => {
+                "build" | "project_build"
+                    if t.pins.is_empty() && !t.dated_tools && t.relaxed.is_empty() =>
+                {
                     t.pins = PIN_STEP.iter().map(|p| p.to_string()).collect();
                 }
                 "build" | "project_build" | "no_editable"
