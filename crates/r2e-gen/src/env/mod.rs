@@ -880,6 +880,50 @@ fn pythons_for(set: &Set<'_>, ov: &RepoOverride, opts: &EnvOptions) -> Vec<Pytho
         .collect()
 }
 
+/// The next try with the same Python after `t` failed as `a` says, or `None`
+/// to move on to the next Python (see the module docs for the steps).
+fn next_try(t: &Try, a: &Attempt) -> Option<Try> {
+    let mut n = t.clone();
+    let fresh = t.pins.is_empty() && !t.dated_tools && t.relaxed.is_empty();
+    let to_path = |n: &mut Try| {
+        if n.method == Method::Editable {
+            n.method = Method::Path;
+        }
+    };
+    match a.label()? {
+        "missing_module" if t.added.len() < MAX_ADDED => {
+            let error = a.error.as_deref().unwrap_or_default();
+            let dist = distribution_for(error.trim_start_matches("missing_module:").trim());
+            if t.added.contains(&dist) {
+                return None;
+            }
+            n.added.push(dist);
+        }
+        "build" | "project_build" if fresh => {
+            n.pins = PIN_STEP.iter().map(|p| p.to_string()).collect();
+        }
+        "build" | "project_build" | "no_editable" if !t.dated_tools && t.relaxed.is_empty() => {
+            n.dated_tools = true;
+            n.pins.clear();
+            to_path(&mut n);
+        }
+        // An old sdist that builds with no setuptools this Python runs: take
+        // that dependency's newest release instead.
+        "build" => {
+            let p = a.failed_package.clone()?;
+            if t.relaxed.contains(&p) || t.relaxed.len() >= MAX_RELAXED {
+                return None;
+            }
+            n.relaxed.push(p);
+            n.dated_tools = false;
+            to_path(&mut n);
+        }
+        "project_build" | "no_editable" if t.method == Method::Editable => to_path(&mut n),
+        _ => return None,
+    }
+    Some(n)
+}
+
 /// The search for one set: returns every try and, when one worked, the
 /// sandbox holding the environment.
 async fn search(
@@ -913,58 +957,24 @@ async fn search(
         while attempts.len() < max {
             let (a, sb) = run_try(provider, repo, set, &t, ov, cut, opts).await;
             on_attempt(&a);
-            let label = a.label().map(str::to_string);
-            let error = a.error.clone().unwrap_or_default();
-            let relaxable = a
-                .failed_package
-                .clone()
-                .filter(|p| !t.relaxed.contains(p) && t.relaxed.len() < MAX_RELAXED);
+            let stop = a.label() == Some("sandbox");
+            let next = next_try(&t, &a);
+            let worked = a.error.is_none();
             attempts.push(a);
-            let Some(label) = label else {
+            if worked {
                 if let Some(sb) = sb {
                     return (attempts, Some((t, sb)));
                 }
                 break;
-            };
-            // The next try for this Python, if any.
-            match label.as_str() {
-                // Not the environment's fault: no other try would do better.
-                "sandbox" => break 'pythons,
-                "missing_module" if t.added.len() < MAX_ADDED => {
-                    let module = error.trim_start_matches("missing_module:").trim();
-                    let dist = distribution_for(module);
-                    if t.added.contains(&dist) {
-                        continue 'pythons;
-                    }
-                    t.added.push(dist);
-                }
-                "build" | "project_build"
-                    if t.pins.is_empty() && !t.dated_tools && t.relaxed.is_empty() =>
-                {
-                    t.pins = PIN_STEP.iter().map(|p| p.to_string()).collect();
-                }
-                "build" | "project_build" | "no_editable"
-                    if !t.dated_tools && t.relaxed.is_empty() =>
-                {
-                    t.dated_tools = true;
-                    t.pins.clear();
-                    if t.method == Method::Editable {
-                        t.method = Method::Path;
-                    }
-                }
-                // An old sdist that builds with no setuptools this Python
-                // runs: take that dependency's newest release instead.
-                "build" if relaxable.is_some() => {
-                    t.relaxed.extend(relaxable);
-                    t.dated_tools = false;
-                    if t.method == Method::Editable {
-                        t.method = Method::Path;
-                    }
-                }
-                "project_build" | "no_editable" if t.method == Method::Editable => {
-                    t.method = Method::Path;
-                }
-                _ => continue 'pythons,
+            }
+            // A sandbox failure is not the environment's fault: no other try
+            // would do better.
+            if stop {
+                break 'pythons;
+            }
+            match next {
+                Some(n) => t = n,
+                None => continue 'pythons,
             }
         }
         if attempts.len() >= max {
@@ -1293,6 +1303,75 @@ mod tests {
             None
         );
         assert_eq!(distribution_for("pytest_mock"), "pytest-mock");
+    }
+
+    fn attempt(error: &str, failed: Option<&str>) -> Attempt {
+        Attempt {
+            python: "3.9".into(),
+            method: Method::Editable,
+            pins: Vec::new(),
+            dated_tools: false,
+            relaxed: Vec::new(),
+            added: Vec::new(),
+            error: Some(error.into()),
+            failed_package: failed.map(str::to_string),
+            secs: 0.0,
+        }
+    }
+
+    #[test]
+    fn the_search_steps() {
+        let t = Try {
+            python: PythonImage::managed(PyVersion { major: 3, minor: 9 }, "img"),
+            method: Method::Editable,
+            pins: Vec::new(),
+            dated_tools: false,
+            relaxed: Vec::new(),
+            added: Vec::new(),
+        };
+        let build = |pkg: &str| attempt("build: Failed to build", Some(pkg));
+        // Pins, then dated tools without building the project, then the
+        // failing dependencies one by one, up to three.
+        let t = next_try(&t, &build("markupsafe")).expect("pins");
+        assert_eq!(
+            (t.pins.as_slice(), t.method),
+            (
+                PIN_STEP
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .as_slice(),
+                Method::Editable
+            )
+        );
+        let t = next_try(&t, &build("markupsafe")).expect("dated");
+        assert!(t.dated_tools && t.pins.is_empty() && t.method == Method::Path);
+        let t = next_try(&t, &build("pysocks")).expect("relax");
+        assert_eq!(
+            (t.relaxed.clone(), t.dated_tools),
+            (vec!["pysocks".to_string()], false)
+        );
+        let t = next_try(&t, &build("markupsafe")).expect("relax again");
+        let t = next_try(&t, &build("cffi")).expect("relax a third");
+        assert_eq!(t.relaxed, ["pysocks", "markupsafe", "cffi"]);
+        assert!(next_try(&t, &build("ruamel-yaml")).is_none());
+        // A missing module is added once; other failures move on.
+        let fresh = Try {
+            relaxed: Vec::new(),
+            ..t.clone()
+        };
+        let missing = attempt("missing_module: yaml", None);
+        let with_yaml = next_try(&fresh, &missing).expect("add");
+        assert_eq!(with_yaml.added, ["PyYAML"]);
+        assert!(next_try(&with_yaml, &missing).is_none());
+        for label in [
+            "resolution: x",
+            "python_too_new: x",
+            "timeout: x",
+            "failed: x",
+        ] {
+            assert!(next_try(&fresh, &attempt(label, None)).is_none(), "{label}");
+        }
     }
 
     #[test]
