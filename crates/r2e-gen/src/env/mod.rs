@@ -24,7 +24,11 @@
 //!    of building the project; when a dependency's old sdist still does not
 //!    build, that dependency alone is let past the date (its newest release,
 //!    usually a wheel), up to three of them;
-//! 3. when the installed environment cannot import a module the commit's
+//! 3. when the dated pytest crashes on the Python or is older than 4.5 (its
+//!    `-rA` summary does not list passing tests, which validation reads), the
+//!    test harness (pytest, its own dependencies and the `pytest-*` plugins
+//!    the repository asks for) is let past the date;
+//! 4. when the installed environment cannot import a module the commit's
 //!    tests import (pytest's collection reports `No module named 'X'`), the
 //!    distribution providing it is added and the same try repeated.
 //!
@@ -95,6 +99,19 @@ const REMOVED_STDLIB: &[&str] = &[
     "uu",
     "xdrlib",
     "lib2to3",
+];
+/// The oldest pytest whose `-rA` summary lists passing tests (4.5, May 2019;
+/// checked against 4.4.0 and 4.5.0).
+const MIN_PYTEST: (u32, u32) = (4, 5);
+/// The test harness let past the date when the dated pytest cannot run the
+/// tests ([`Try::harness`]), with every `pytest-*` plugin the repository asks for.
+pub const HARNESS: &[&str] = &[
+    "pytest",
+    "pluggy",
+    "py",
+    "iniconfig",
+    "tomli",
+    "exceptiongroup",
 ];
 /// Dependencies let past the date, at most.
 const MAX_RELAXED: usize = 3;
@@ -292,11 +309,16 @@ pub struct Attempt {
     /// Dependencies let past the date (their build failed at it).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub relaxed: Vec<String>,
+    /// The test harness let past the date (the dated pytest could not run
+    /// the tests on this Python).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub harness: bool,
     /// Requirements added by the search (modules the tests import).
     #[serde(default)]
     pub added: Vec<String>,
     /// `None` when the try worked, else a label (`resolution`, `build`,
     /// `project_build`, `no_editable`, `missing_module`, `python_too_new`,
+    /// `pytest_too_old`, `pytest_broken`,
     /// `python`, `timeout`, `sandbox`, `failed`) and the end of the log.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -365,6 +387,9 @@ pub struct EnvRow {
     /// Dependencies let past the date.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub relaxed: Vec<String>,
+    /// Whether the test harness was let past the date.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub harness: bool,
     /// Requirements the search added.
     #[serde(default)]
     pub added: Vec<String>,
@@ -528,6 +553,8 @@ struct Try {
     dated_tools: bool,
     /// Dependencies let past the date.
     relaxed: Vec<String>,
+    /// The test harness ([`HARNESS`] and `pytest-*` plugins) let past the date.
+    harness: bool,
     added: Vec<String>,
 }
 
@@ -589,10 +616,24 @@ fn install_script(t: &Try, spec: &EnvSpec, ov: &RepoOverride, cut: &Cutoffs) -> 
     } else {
         &cut.tools
     };
+    let harness: Vec<String> = if t.harness {
+        let plugins = reqs
+            .iter()
+            .map(|r| meta::requirement_name(r))
+            .filter(|n| n.starts_with("pytest-"));
+        HARNESS
+            .iter()
+            .map(|h| h.to_string())
+            .chain(plugins)
+            .collect()
+    } else {
+        Vec::new()
+    };
     let tools: String = BUILD_TOOLS
         .iter()
         .map(|b| (*b, tools_cut.as_str()))
         .chain(t.relaxed.iter().map(|r| (r.as_str(), cut.tools.as_str())))
+        .chain(harness.iter().map(|h| (h.as_str(), cut.tools.as_str())))
         .map(|(b, when)| format!(" --exclude-newer-package {}", q(&format!("{b}={when}"))))
         .collect();
     let uv = format!("uv pip install{constraints}{tools}");
@@ -722,6 +763,7 @@ async fn run_try(
         pins: t.pins.clone(),
         dated_tools: t.dated_tools,
         relaxed: t.relaxed.clone(),
+        harness: t.harness,
         added: t.added.clone(),
         error: None,
         failed_package: None,
@@ -802,6 +844,33 @@ async fn run_try(
                         )));
                     }
                     return Ok(Err(format!("missing_module: {m}")));
+                }
+                if !t.harness && text.contains("INTERNALERROR") {
+                    return Ok(Err(format!(
+                        "pytest_broken: pytest crashes on this Python: {}",
+                        tail(&text)
+                    )));
+                }
+            }
+            // Validation reads `pytest -rA`'s per-test summary, which pytest
+            // prints for passing tests from 5.0 on.
+            if !t.harness {
+                let version = sb
+                    .exec(
+                        &format!("{VENV}/bin/python -c 'import pytest; print(pytest.__version__)'"),
+                        &cwd,
+                    )
+                    .await?;
+                let text = version.stdout_text();
+                let mut parts = text.trim().split('.').map(|p| p.parse::<u32>().ok());
+                let found = (parts.next().flatten(), parts.next().flatten());
+                if let (Some(major), Some(minor)) = found
+                    && (major, minor) < MIN_PYTEST
+                {
+                    return Ok(Err(format!(
+                        "pytest_too_old: pytest {} does not list passing tests under -rA",
+                        version.stdout_text().trim()
+                    )));
                 }
             }
             let clean = format!(
@@ -919,6 +988,7 @@ fn next_try(t: &Try, a: &Attempt) -> Option<Try> {
             to_path(&mut n);
         }
         "project_build" | "no_editable" if t.method == Method::Editable => to_path(&mut n),
+        "pytest_too_old" | "pytest_broken" if !t.harness => n.harness = true,
         _ => return None,
     }
     Some(n)
@@ -952,6 +1022,7 @@ async fn search(
             pins: Vec::new(),
             dated_tools: false,
             relaxed: Vec::new(),
+            harness: false,
             added: Vec::new(),
         };
         while attempts.len() < max {
@@ -1051,6 +1122,7 @@ pub async fn build_envs(
             pins: Vec::new(),
             dated_tools: false,
             relaxed: Vec::new(),
+            harness: false,
             added: Vec::new(),
             exclude_newer: String::new(),
             tools_exclude_newer: String::new(),
@@ -1216,6 +1288,7 @@ async fn build_set(
         pins: Vec::new(),
         dated_tools: false,
         relaxed: Vec::new(),
+        harness: false,
         added: Vec::new(),
         exclude_newer: cut.deps,
         tools_exclude_newer: cut.tools,
@@ -1244,6 +1317,7 @@ async fn build_set(
             row.pins = t.pins;
             row.dated_tools = t.dated_tools;
             row.relaxed = t.relaxed;
+            row.harness = t.harness;
             row.added = t.added;
         }
         None => {
@@ -1312,6 +1386,7 @@ mod tests {
             pins: Vec::new(),
             dated_tools: false,
             relaxed: Vec::new(),
+            harness: false,
             added: Vec::new(),
             error: Some(error.into()),
             failed_package: failed.map(str::to_string),
@@ -1327,6 +1402,7 @@ mod tests {
             pins: Vec::new(),
             dated_tools: false,
             relaxed: Vec::new(),
+            harness: false,
             added: Vec::new(),
         };
         let build = |pkg: &str| attempt("build: Failed to build", Some(pkg));
@@ -1421,6 +1497,7 @@ mod tests {
             pins: vec!["setuptools<58".into()],
             dated_tools: false,
             relaxed: vec!["markupsafe".into()],
+            harness: false,
             added: vec!["PyYAML".into()],
         };
         let spec = EnvSpec {
