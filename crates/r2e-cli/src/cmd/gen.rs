@@ -511,14 +511,15 @@ fn mine(a: MineArgs) -> anyhow::Result<ExitCode> {
             total,
             already_done,
         } => {
-            if already_done > 0 {
-                eprintln!(
-                    "{already_done} of {total} commits already in {}",
-                    a.out.display()
-                );
-            }
-            bar.set_length((total - already_done) as u64);
-            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            start_bar(
+                &bar,
+                "commits",
+                total,
+                already_done,
+                &a.out,
+                total - already_done,
+                "",
+            );
         }
         MineEvent::Mined(_) => bar.inc(1),
     })
@@ -592,6 +593,28 @@ pub fn funnel_table(funnel: &Funnel) -> Table {
     t
 }
 
+/// Shows `bar` for `todo` items, after saying how many of `total` `what` an
+/// earlier run already wrote to `out`.
+pub fn start_bar(
+    bar: &ProgressBar,
+    what: &str,
+    total: usize,
+    already_done: usize,
+    out: &std::path::Path,
+    todo: usize,
+    message: &'static str,
+) {
+    if already_done > 0 {
+        eprintln!(
+            "{already_done} of {total} {what} already in {}",
+            out.display()
+        );
+    }
+    bar.set_length(todo as u64);
+    bar.set_message(message);
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+}
+
 fn bar(template: &str) -> anyhow::Result<ProgressBar> {
     let bar = ProgressBar::hidden();
     bar.set_style(ProgressStyle::with_template(template)?.progress_chars("=> "));
@@ -627,15 +650,15 @@ async fn validate(a: ValidateArgs) -> anyhow::Result<ExitCode> {
                     total,
                     already_done,
                 } => {
-                    if already_done > 0 {
-                        eprintln!(
-                            "{already_done} of {total} candidates already in {}",
-                            validated.display()
-                        );
-                    }
-                    bar.set_length((total - already_done) as u64);
-                    bar.set_message("0 valid");
-                    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                    start_bar(
+                        &bar,
+                        "candidates",
+                        total,
+                        already_done,
+                        &validated,
+                        total - already_done,
+                        "0 valid",
+                    );
                 }
                 ValidateEvent::Done(row) => {
                     if row.outcome == Outcome::Valid {
@@ -689,15 +712,15 @@ async fn issue(a: IssueArgs) -> anyhow::Result<ExitCode> {
             total,
             already_done,
         } => {
-            if already_done > 0 {
-                eprintln!(
-                    "{already_done} of {total} tasks already in {}",
-                    a.out.display()
-                );
-            }
-            bar.set_length((total - already_done) as u64);
-            bar.set_message("0 failed");
-            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            start_bar(
+                &bar,
+                "tasks",
+                total,
+                already_done,
+                &a.out,
+                total - already_done,
+                "0 failed",
+            );
         }
         IssueEvent::Done { task_id, error } => {
             if let Some(error) = error {

@@ -5,7 +5,7 @@
 use anyhow::Context;
 use clap::Args;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressStyle};
 use r2e_gen::env::python::PyVersion;
 use r2e_gen::env::{EnvEvent, EnvOptions, EnvOutcome, EnvSummary, Overrides, PythonImage};
 use r2e_sandbox::docker::DockerProvider;
@@ -147,15 +147,15 @@ pub async fn run(a: EnvArgs) -> anyhow::Result<ExitCode> {
             already_done,
             sets,
         } => {
-            if already_done > 0 {
-                eprintln!(
-                    "{already_done} of {commits} candidates already in {}",
-                    a.out.display()
-                );
-            }
-            bar.set_length(sets as u64);
-            bar.set_message("building");
-            bar.set_draw_target(ProgressDrawTarget::stderr());
+            super::r#gen::start_bar(
+                &bar,
+                "candidates",
+                commits,
+                already_done,
+                &a.out,
+                sets,
+                "building",
+            );
         }
         EnvEvent::Attempt { key, attempt } => {
             let how = match attempt.label() {

@@ -125,15 +125,15 @@ pub async fn run(a: TestsArgs) -> anyhow::Result<ExitCode> {
                     total,
                     already_done,
                 } => {
-                    if already_done > 0 {
-                        eprintln!(
-                            "{already_done} of {total} commits already in {}",
-                            paths.validated.display()
-                        );
-                    }
-                    bar.set_length((total - already_done) as u64);
-                    bar.set_message("0 valid");
-                    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                    super::r#gen::start_bar(
+                        &bar,
+                        "commits",
+                        total,
+                        already_done,
+                        &paths.validated,
+                        total - already_done,
+                        "0 valid",
+                    );
                 }
                 TestGenEvent::Done { row, attempts } => {
                     if row.outcome == Outcome::Valid {
