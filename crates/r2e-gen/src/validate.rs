@@ -465,7 +465,7 @@ impl Workspace {
         let tag = format!("r2e-gen/{name}:repo-{}", short(&head_id(repo)?));
         let sb = provider.start_docker(&SandboxSpec::new(image)).await?;
         let result: Result<Runner> = async {
-            copy_repo(&sb, repo, revs).await?;
+            RepoArchive::new(repo, revs)?.copy_into(&sb).await?;
             let runner = probe_runner(&sb).await?;
             let labels = HashMap::from([("dev.r2e.gen.repo".to_string(), name.to_string())]);
             provider.commit(&sb, &tag, labels, &[]).await?;
@@ -588,52 +588,69 @@ pub fn revs_of<'c>(commits: impl IntoIterator<Item = &'c MinedCommit>) -> Vec<St
     revs
 }
 
-/// Copies the history of `repo` into `/testbed` of `sb` (no checkout): every
-/// ref, as a `git bundle --all`. When the repository cannot be bundled whole
-/// (objects missing from a partial clone or a damaged snapshot), only `revs`
-/// are copied, fetched shallow into a fresh repository whose `.git` is
-/// unpacked in the sandbox; `revs` should name every commit the sandbox
-/// checks out (candidates and their parents).
-pub async fn copy_repo(sb: &dyn Sandbox, repo: &Path, revs: &[String]) -> Result<()> {
-    let (file, cmd) = match bundle(repo) {
-        Ok(data) => {
-            sb.write_file("/tmp/repo.bundle", &data, None).await?;
-            (
+/// A repository packed for copying into sandboxes: made once, copied into
+/// as many sandboxes as need it.
+#[derive(Debug, Clone)]
+pub enum RepoArchive {
+    /// Every ref, as a `git bundle --all`.
+    Bundle(Vec<u8>),
+    /// A tar of the `.git` of a shallow repository holding only some commits.
+    GitDir(Vec<u8>),
+}
+
+impl RepoArchive {
+    /// Packs `repo`: a bundle of every ref, or, when the repository cannot be
+    /// bundled whole (objects missing from a partial clone or a damaged
+    /// snapshot), only `revs`, fetched shallow into a fresh repository.
+    /// `revs` should name every commit a sandbox checks out (candidates and
+    /// their parents).
+    pub fn new(repo: &Path, revs: &[String]) -> Result<RepoArchive> {
+        match bundle(repo) {
+            Ok(data) => Ok(RepoArchive::Bundle(data)),
+            Err(whole) if !revs.is_empty() => shallow_git_dir(repo, revs)
+                .map(RepoArchive::GitDir)
+                .map_err(|e| {
+                    Error::git(
+                        "copying the repository",
+                        format!("{whole}; and fetching only the commits needed failed too: {e}"),
+                    )
+                }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Unpacks the history into `/testbed` of `sb` (no checkout).
+    pub async fn copy_into(&self, sb: &dyn Sandbox) -> Result<()> {
+        let (file, data, cmd) = match self {
+            RepoArchive::Bundle(data) => (
                 "/tmp/repo.bundle",
+                data,
                 format!(
                     "rm -rf {REPO_DIR} && git clone -q --no-checkout /tmp/repo.bundle {REPO_DIR}"
                 ),
-            )
-        }
-        Err(whole) if !revs.is_empty() => {
-            let data = shallow_git_dir(repo, revs).map_err(|e| {
-                Error::git(
-                    "copying the repository",
-                    format!("{whole}; and fetching only the commits needed failed too: {e}"),
-                )
-            })?;
-            sb.write_file("/tmp/repo.tar", &data, None).await?;
-            (
+            ),
+            RepoArchive::GitDir(data) => (
                 "/tmp/repo.tar",
+                data,
                 format!(
                     "rm -rf {REPO_DIR} && mkdir -p {REPO_DIR}/.git \
                      && tar -xf /tmp/repo.tar -C {REPO_DIR}/.git \
                      && git -C {REPO_DIR} config core.bare false"
                 ),
-            )
+            ),
+        };
+        sb.write_file(file, data, None).await?;
+        let cmd = format!("{cmd} && rm {file}");
+        let out = sb.exec(&cmd, &ExecOptions::default()).await?;
+        if !out.success() {
+            return Err(Error::Step {
+                step: cmd,
+                code: out.exit_code,
+                stderr: out.stderr_text().trim().to_string(),
+            });
         }
-        Err(e) => return Err(e),
-    };
-    let cmd = format!("{cmd} && rm {file}");
-    let out = sb.exec(&cmd, &ExecOptions::default()).await?;
-    if !out.success() {
-        return Err(Error::Step {
-            step: cmd,
-            code: out.exit_code,
-            stderr: out.stderr_text().trim().to_string(),
-        });
+        Ok(())
     }
-    Ok(())
 }
 
 /// A tar of the `.git` directory of a fresh repository holding `revs` (and

@@ -593,6 +593,17 @@ pub fn funnel_table(funnel: &Funnel) -> Table {
     t
 }
 
+/// Commits by outcome label (`valid`, `no_fail_to_pass`, ...).
+pub fn outcome_table(by_reason: &std::collections::BTreeMap<String, usize>) -> Table {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_header(vec!["outcome", "commits"]);
+    for (reason, n) in by_reason {
+        t.add_row(vec![reason.clone(), n.to_string()]);
+    }
+    t
+}
+
 /// Shows `bar` for `todo` items, after saying how many of `total` `what` an
 /// earlier run already wrote to `out`.
 pub fn start_bar(
@@ -677,13 +688,7 @@ async fn validate(a: ValidateArgs) -> anyhow::Result<ExitCode> {
     let summary = result.with_context(|| format!("validating {}", a.candidates.display()))?;
     bar.finish_and_clear();
     let n_tasks = write_tasks(&validated, &tasks)?;
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_header(vec!["outcome", "commits"]);
-    for (reason, n) in &summary.by_reason {
-        t.add_row(vec![reason.clone(), n.to_string()]);
-    }
-    println!("{t}");
+    println!("{}", outcome_table(&summary.by_reason));
     println!(
         "funnel: {} candidates → {} validated ({} this run, {} earlier); {} tasks in {}",
         summary.input,

@@ -7,7 +7,6 @@
 
 use anyhow::Context;
 use clap::Args;
-use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use indicatif::{ProgressBar, ProgressStyle};
 use r2e_gen::testgen::{TestGenEvent, TestGenOptions, output_paths, run_stage};
 use r2e_gen::validate::{Outcome, ValidateOptions};
@@ -158,13 +157,7 @@ pub async fn run(a: TestsArgs) -> anyhow::Result<ExitCode> {
     };
     let summary = result.with_context(|| format!("writing tests for {}", a.repo.display()))?;
     bar.finish_and_clear();
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_header(vec!["outcome", "commits"]);
-    for (reason, n) in &summary.by_reason {
-        t.add_row(vec![reason.clone(), n.to_string()]);
-    }
-    println!("{t}");
+    println!("{}", super::r#gen::outcome_table(&summary.by_reason));
     println!(
         "funnel: {} commits selected ({}) → {} with valid generated tests ({} this run, {} \
          earlier; {} model answers); {} tasks in {}; attempts in {}",

@@ -42,7 +42,7 @@ pub mod python;
 
 use crate::error::{Error, Result};
 use crate::model::{MinedCommit, rfc3339};
-use crate::validate::{REPO_DIR, copy_repo, docker_name, repo_name, revs_of, test_modules};
+use crate::validate::{REPO_DIR, RepoArchive, docker_name, repo_name, revs_of, test_modules};
 use futures_util::StreamExt;
 use meta::EnvSpec;
 use python::{PyVersion, order_candidates};
@@ -751,7 +751,7 @@ pub fn distribution_for(module: &str) -> String {
 /// to be saved.
 async fn run_try(
     provider: &DockerProvider,
-    repo: &Path,
+    archive: &RepoArchive,
     set: &Set<'_>,
     t: &Try,
     ov: &RepoOverride,
@@ -776,7 +776,7 @@ async fn run_try(
         spec.network = true;
         let sb = provider.start_docker(&spec).await?;
         let r: Result<std::result::Result<(), String>> = async {
-            copy_repo(&sb, repo, &revs_of(set.commits.iter().copied())).await?;
+            archive.copy_into(&sb).await?;
             let rep = &set.commits[0];
             let script = install_script(t, &set.spec, ov, cut);
             sb.write_file("/tmp/r2e-env/install.sh", script.as_bytes(), None)
@@ -1000,7 +1000,7 @@ fn next_try(t: &Try, a: &Attempt) -> Option<Try> {
 /// sandbox holding the environment.
 async fn search(
     provider: &DockerProvider,
-    repo: &Path,
+    archive: &RepoArchive,
     set: &Set<'_>,
     ov: &RepoOverride,
     cut: &Cutoffs,
@@ -1028,7 +1028,7 @@ async fn search(
             added: Vec::new(),
         };
         while attempts.len() < max {
-            let (a, sb) = run_try(provider, repo, set, &t, ov, cut, opts).await;
+            let (a, sb) = run_try(provider, archive, set, &t, ov, cut, opts).await;
             on_attempt(&a);
             let stop = a.label() == Some("sandbox");
             let next = next_try(&t, &a);
@@ -1178,25 +1178,31 @@ pub async fn build_envs(
         already_done,
         sets: to_build.len(),
     });
-    let (ov, name) = (&ov, &name);
-    let mut stream = futures_util::stream::iter(to_build)
-        .map(|set| async move {
-            let rows = build_set(provider, repo, &set, ov, name, opts, on_event).await;
-            (set.key.clone(), rows)
-        })
-        .buffer_unordered(opts.workers.max(1));
-    while let Some((key, rows)) = stream.next().await {
-        let rows = rows?;
-        for r in &rows {
-            writer.append(r)?;
+    if !to_build.is_empty() {
+        // The repository is packed once and copied into every try's sandbox.
+        let archive = RepoArchive::new(
+            repo,
+            &revs_of(to_build.iter().flat_map(|s| s.commits.iter().copied())),
+        )?;
+        let (ov, name, archive) = (&ov, &name, &archive);
+        let mut stream = futures_util::stream::iter(to_build)
+            .map(|set| async move {
+                let rows = build_set(provider, archive, &set, ov, name, opts, on_event).await;
+                (set.key.clone(), rows)
+            })
+            .buffer_unordered(opts.workers.max(1));
+        while let Some((key, rows)) = stream.next().await {
+            let rows = rows?;
+            for r in &rows {
+                writer.append(r)?;
+            }
+            on_event(EnvEvent::SetDone {
+                key,
+                outcome: rows.first().map_or(EnvOutcome::Failed, |r| r.outcome),
+                commits: rows.len(),
+            });
         }
-        on_event(EnvEvent::SetDone {
-            key,
-            outcome: rows.first().map_or(EnvOutcome::Failed, |r| r.outcome),
-            commits: rows.len(),
-        });
     }
-    drop(stream);
     let all: Vec<EnvRow> = r2e_core::jsonl::read(out)?;
     let mut summary = EnvSummary {
         input: rows.len(),
@@ -1242,7 +1248,7 @@ fn member_row(built: &EnvRow, c: &MinedCommit) -> EnvRow {
 /// Builds one set and returns the rows of its commits.
 async fn build_set(
     provider: &DockerProvider,
-    repo: &Path,
+    archive: &RepoArchive,
     set: &Set<'_>,
     ov: &RepoOverride,
     name: &str,
@@ -1270,7 +1276,7 @@ async fn build_set(
     };
     let image = format!("r2e-gen/{name}-env:{}", set.key);
     let key = set.key.clone();
-    let (attempts, found) = search(provider, repo, set, ov, &cut, opts, &|a| {
+    let (attempts, found) = search(provider, archive, set, ov, &cut, opts, &|a| {
         on_event(EnvEvent::Attempt {
             key: key.clone(),
             attempt: a.clone(),
