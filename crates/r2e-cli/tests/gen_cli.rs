@@ -217,6 +217,53 @@ async fn gen_run_chains_the_stages_for_a_list_of_repositories() {
         .unwrap()
         .tasks;
     assert_eq!(again.len(), tasks.len());
+
+    // `r2e gen images`: the run's environment layers and task images, by
+    // kind; task images removed first, then the rest.
+    let name = tasks[0].image["r2e-gen/".len()..]
+        .split(':')
+        .next()
+        .unwrap()
+        .to_string();
+    let listed = ok(r2e(dir).args(["gen", "images", "--repo", &name])).await;
+    assert!(listed.contains("┆ env ") && listed.contains("┆ task "), "{listed}");
+    for t in &tasks {
+        assert!(listed.contains(&t.image), "{} missing:\n{listed}", t.image);
+    }
+    for e in &built {
+        assert!(listed.contains(&e.image), "{listed}");
+    }
+    let removed = ok(r2e(dir).args([
+        "gen", "images", "--repo", &name, "--kind", "task", "--remove",
+    ]))
+    .await;
+    assert!(
+        removed.contains(&format!("removed {} images", tasks.len())),
+        "{removed}"
+    );
+    let docker = r2e_sandbox::docker::connect().await.expect("docker");
+    for t in &tasks {
+        assert!(docker.inspect_image(&t.image).await.is_err(), "{}", t.image);
+    }
+    for e in &built {
+        assert!(docker.inspect_image(&e.image).await.is_ok(), "{}", e.image);
+    }
+    ok(r2e(dir).args(["gen", "images", "--repo", &name, "--remove"])).await;
+    let none = ok(r2e(dir).args(["gen", "images", "--repo", &name])).await;
+    assert!(
+        none.contains(&format!("no SWE-Gen images of {name}")),
+        "{none}"
+    );
+    let bad = r2e(dir)
+        .args(["gen", "images", "--kind", "bogus"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("use env, workspace or task"),
+        "{bad:?}"
+    );
 }
 
 /// `r2e gen run --model`: stage 5 writes a test for the fix that came without

@@ -21,11 +21,15 @@
 //!    unusable module is sent back with the reason, up to a number of attempts.
 //! 6. [`issue`]: back-translation, an LLM writes the issue text of each task
 //!    from its fix, failing tests and their failure output.
+//!
+//! [`images`] names the images these stages save (environment layers,
+//! workspaces, task images) and lists them for `r2e gen images`.
 
 pub mod classify;
 pub mod env;
 pub mod error;
 pub mod filter;
+pub mod images;
 pub mod issue;
 pub mod jsonl;
 pub mod mine;

@@ -23,6 +23,7 @@
 //! skips commits already in it.
 
 use crate::error::{Error, Result};
+use crate::images::ImageKind;
 use crate::model::{FileKind, FileStatus, MinedCommit};
 use futures_util::StreamExt;
 use r2e_core::jsonl::JsonlWriter;
@@ -467,7 +468,7 @@ impl Workspace {
         let result: Result<Runner> = async {
             RepoArchive::new(repo, revs)?.copy_into(&sb).await?;
             let runner = probe_runner(&sb).await?;
-            let labels = HashMap::from([("dev.r2e.gen.repo".to_string(), name.to_string())]);
+            let labels = ImageKind::Workspace.labels(name);
             provider.commit(&sb, &tag, labels, &[]).await?;
             Ok(runner)
         }
@@ -868,7 +869,8 @@ async fn run_candidate(
             )
             .await?;
             let image = format!("r2e-gen/{name}:{}", short(&c.hash), name = row.repo);
-            let labels = HashMap::from([(COMMIT_LABEL.to_string(), c.hash.clone())]);
+            let mut labels = ImageKind::Task.labels(&row.repo);
+            labels.insert(COMMIT_LABEL.to_string(), c.hash.clone());
             provider.commit(&sb, &image, labels, &[]).await?;
             row.image = image;
         }

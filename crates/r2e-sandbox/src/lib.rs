@@ -5,10 +5,12 @@
 //! ([`shim`]) and started as each sandbox's main process. The Docker provider
 //! ([`docker`]) talks to the Engine API through bollard, negotiating the API
 //! version with the daemon. [`image`] builds base images without a registry;
+//! [`images`] lists the images r2e made and removes them;
 //! [`pool`] keeps started sandboxes warm so that taking one is nearly free.
 
 pub mod docker;
 pub mod image;
+pub mod images;
 pub mod pool;
 pub mod shim;
 mod types;

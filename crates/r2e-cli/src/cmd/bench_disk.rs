@@ -123,22 +123,25 @@ async fn measure(provider: &DockerProvider, a: &BenchDiskArgs) -> anyhow::Result
         .set_header(vec!["layer", "size"]);
     t.add_row(vec![
         "shared environment (venv + repository), once".to_string(),
-        human(env_layer),
+        super::human_bytes(env_layer.max(0) as u64),
     ]);
     t.add_row(vec![
         format!("per task above it, median of {}", tasks.len()),
-        human(median),
+        super::human_bytes(median.max(0) as u64),
     ]);
-    t.add_row(vec!["per task above it, max".to_string(), human(max)]);
+    t.add_row(vec![
+        "per task above it, max".to_string(),
+        super::human_bytes(max.max(0) as u64),
+    ]);
     t.add_row(vec![
         "baseline: an environment per task".to_string(),
-        human(unshared),
+        super::human_bytes(unshared.max(0) as u64),
     ]);
     println!("{t}");
     println!(
         "disk per task: {} vs {} with an environment per task ({:.0}x less); target ≤ 10 MB: {}",
-        human(median),
-        human(unshared),
+        super::human_bytes(median.max(0) as u64),
+        super::human_bytes(unshared.max(0) as u64),
         unshared as f64 / median.max(1) as f64,
         if max <= 10 * 1024 * 1024 {
             "met"
@@ -152,18 +155,6 @@ async fn measure(provider: &DockerProvider, a: &BenchDiskArgs) -> anyhow::Result
         let _ = Command::new("docker").arg("rmi").args(&images).output();
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Bytes as B, kB or MB.
-fn human(n: i64) -> String {
-    let f = n as f64;
-    if f >= 1024.0 * 1024.0 {
-        format!("{:.1} MB", f / 1024.0 / 1024.0)
-    } else if f >= 1024.0 {
-        format!("{:.1} kB", f / 1024.0)
-    } else {
-        format!("{n} B")
-    }
 }
 
 /// A git repository with a package that uses `packaging` and `fixes` bug

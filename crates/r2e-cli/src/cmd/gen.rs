@@ -48,6 +48,9 @@ pub enum GenCmd {
     /// --image, validate, and with --model generated tests and issue texts),
     /// then one funnel table and one dataset (JSONL and Parquet). Restart-safe.
     Run(RunArgs),
+    /// The images SWE-Gen saved (environment layers, workspaces, task images),
+    /// with the disk each adds; --remove deletes them.
+    Images(super::gen_images::ImagesArgs),
 }
 
 /// Arguments of `r2e gen run`.
@@ -194,6 +197,7 @@ pub fn run(cmd: GenCmd) -> anyhow::Result<ExitCode> {
         GenCmd::Issue(a) => super::block_on(issue(a))?,
         GenCmd::Tests(a) => super::block_on(super::gen_tests::run(a))?,
         GenCmd::Run(a) => run_all(a),
+        GenCmd::Images(a) => super::block_on(super::gen_images::run(a))?,
     }
 }
 

@@ -15,6 +15,7 @@ pub mod export;
 pub mod export_sft;
 pub mod r#gen;
 pub mod gen_env;
+pub mod gen_images;
 pub mod gen_tests;
 pub mod grade;
 pub mod image;
@@ -32,6 +33,18 @@ use std::process::ExitCode;
 
 /// Default image of the sandbox commands: what `r2e image bootstrap` builds.
 pub const DEFAULT_IMAGE: &str = "r2e/base:bookworm";
+
+/// Bytes as B, kB or MB (binary multiples), the way image sizes are shown.
+pub fn human_bytes(n: u64) -> String {
+    let f = n as f64;
+    if f >= 1024.0 * 1024.0 {
+        format!("{:.1} MB", f / 1024.0 / 1024.0)
+    } else if f >= 1024.0 {
+        format!("{:.1} kB", f / 1024.0)
+    } else {
+        format!("{n} B")
+    }
+}
 
 /// Runs an async command on a fresh runtime.
 pub fn block_on<F: Future>(fut: F) -> anyhow::Result<F::Output> {

@@ -41,6 +41,7 @@ pub mod meta;
 pub mod python;
 
 use crate::error::{Error, Result};
+use crate::images::ImageKind;
 use crate::model::{MinedCommit, rfc3339};
 use crate::validate::{REPO_DIR, RepoArchive, docker_name, repo_name, revs_of, test_modules};
 use futures_util::StreamExt;
@@ -1305,10 +1306,8 @@ async fn build_set(
     };
     match found {
         Some((t, sb)) => {
-            let labels = HashMap::from([
-                ("dev.r2e.gen.repo".to_string(), name.to_string()),
-                (KEY_LABEL.to_string(), set.key.clone()),
-            ]);
+            let mut labels = ImageKind::Env.labels(name);
+            labels.insert(KEY_LABEL.to_string(), set.key.clone());
             let env = [
                 format!(
                     "PATH={VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
