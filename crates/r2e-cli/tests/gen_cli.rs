@@ -226,7 +226,10 @@ async fn gen_run_chains_the_stages_for_a_list_of_repositories() {
         .unwrap()
         .to_string();
     let listed = ok(r2e(dir).args(["gen", "images", "--repo", &name])).await;
-    assert!(listed.contains("┆ env ") && listed.contains("┆ task "), "{listed}");
+    assert!(
+        listed.contains("┆ env ") && listed.contains("┆ task "),
+        "{listed}"
+    );
     for t in &tasks {
         assert!(listed.contains(&t.image), "{} missing:\n{listed}", t.image);
     }

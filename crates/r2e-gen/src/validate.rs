@@ -56,6 +56,9 @@ pub struct ValidateOptions {
     pub workers: usize,
     /// Seconds one test run may take.
     pub test_timeout_secs: f64,
+    /// Extra runs of the tests on the new code: a test whose status differs
+    /// between runs is flaky and left out of the task.
+    pub reruns: usize,
     /// Save a task image per kept commit (`r2e-gen/NAME:SHORT`).
     pub build_images: bool,
     /// Per-commit environments from `r2e gen env`: commit id → an image that
@@ -72,6 +75,7 @@ impl Default for ValidateOptions {
             repo_name: None,
             workers: 2,
             test_timeout_secs: 600.0,
+            reruns: 1,
             build_images: true,
             envs: None,
         }
@@ -738,13 +742,13 @@ fn to_map(s: &StatusMap) -> BTreeMap<String, String> {
 }
 
 /// Decides a row from the three runs (the verdict rules of the module docs).
-fn judge(
-    mut row: ValidatedCommit,
-    old: &StatusMap,
-    new: &StatusMap,
-    new_again: &StatusMap,
-) -> ValidatedCommit {
+/// The verdict on a candidate from its test statuses on the old code and on
+/// the new code, `runs[0]` the first new-code run and the rest its reruns.
+fn judge(mut row: ValidatedCommit, old: &StatusMap, runs: &[StatusMap]) -> ValidatedCommit {
     row.old_statuses = to_map(old);
+    let Some((new, reruns)) = runs.split_first() else {
+        return row.reject("no_test_results: the new code was not run");
+    };
     if new.is_empty() {
         return row.reject("no_test_results: nothing parsed from the new-code run");
     }
@@ -759,7 +763,7 @@ fn judge(
     }
     let mut broken = Vec::new();
     for (id, status) in new.iter() {
-        if new_again.get(id) != Some(status) {
+        if reruns.iter().any(|again| again.get(id) != Some(status)) {
             row.flaky.push(id.to_string());
             continue;
         }
@@ -852,9 +856,11 @@ async fn run_candidate(
         if step(&sb, "git apply /tmp/r2e_gold.patch").await.is_err() {
             return Ok(row.clone().reject("gold_patch_does_not_apply"));
         }
-        let new = statuses(runner, &sb.exec(&row.test_cmd, &test_opts).await?);
-        let new_again = statuses(runner, &sb.exec(&row.test_cmd, &test_opts).await?);
-        let mut row = judge(row.clone(), &old, &new, &new_again);
+        let mut runs = Vec::with_capacity(1 + opts.reruns);
+        for _ in 0..=opts.reruns {
+            runs.push(statuses(runner, &sb.exec(&row.test_cmd, &test_opts).await?));
+        }
+        let mut row = judge(row.clone(), &old, &runs);
         if row.outcome == Outcome::Valid && opts.build_images {
             // The task image: the repository at the parent, refs dropped so that
             // `git log --all` does not show the fix.
@@ -993,7 +999,7 @@ mod tests {
         let old = map(&[("a", F), ("b", P), ("c", F)]);
         let new = map(&[("a", P), ("b", P), ("c", P)]);
         let again = map(&[("a", P), ("b", P), ("c", F)]);
-        let r = judge(row(), &old, &new, &again);
+        let r = judge(row(), &old, &[new.clone(), again]);
         assert_eq!(r.outcome, Outcome::Valid);
         assert_eq!(
             (r.fail_to_pass, r.pass_to_pass, r.flaky),
@@ -1003,25 +1009,40 @@ mod tests {
                 vec!["c".to_string()]
             )
         );
+        // A second rerun catches what the first missed; no rerun, no flakes.
+        let third = map(&[("a", P), ("b", F), ("c", P)]);
+        let r = judge(row(), &old, &[new.clone(), new.clone(), third]);
+        assert_eq!(
+            (r.flaky, r.fail_to_pass),
+            (
+                vec!["b".to_string()],
+                vec!["a".to_string(), "c".to_string()]
+            )
+        );
+        let r = judge(
+            row(),
+            &old,
+            &[new.clone(), new.clone(), map(&[("a", P), ("b", P)])],
+        );
+        assert_eq!(r.flaky, ["c"]);
+        let r = judge(row(), &old, std::slice::from_ref(&new));
+        assert_eq!((r.fail_to_pass.len(), r.flaky.len()), (2, 0));
         let r = judge(
             row(),
             &map(&[("a", P), ("b", P)]),
-            &map(&[("a", P), ("b", F)]),
-            &map(&[("a", P), ("b", F)]),
+            &[map(&[("a", P), ("b", F)]), map(&[("a", P), ("b", F)])],
         );
         assert_eq!(r.reason_label(), "breaks_passing");
         let r = judge(
             row(),
             &map(&[("a", P)]),
-            &map(&[("a", P)]),
-            &map(&[("a", P)]),
+            &[map(&[("a", P)]), map(&[("a", P)])],
         );
         assert_eq!(r.reason_label(), "no_fail_to_pass");
         let r = judge(
             row(),
             &map(&[("a", F)]),
-            &map(&[("a", P), ("b", P)]),
-            &map(&[("a", P), ("b", P)]),
+            &[map(&[("a", P), ("b", P)]), map(&[("a", P), ("b", P)])],
         );
         assert_eq!(r.reason_label(), "test_sets_differ");
     }

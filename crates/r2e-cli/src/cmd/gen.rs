@@ -82,9 +82,9 @@ pub struct RunArgs {
     /// filter rejected for their tests only (newest first; default: all).
     #[arg(long)]
     max_test_commits: Option<usize>,
-    /// Seconds one test run may take.
-    #[arg(long, default_value_t = 600.0)]
-    test_timeout: f64,
+    /// How the tests run.
+    #[command(flatten)]
+    tests: TestRunSettings,
     /// Where URLs are cloned (default: ~/.cache/r2e/repos).
     #[arg(long)]
     clone_dir: Option<PathBuf>,
@@ -119,9 +119,43 @@ pub struct ValidateArgs {
     /// Repository name for task ids and images (default: the directory name).
     #[arg(long)]
     name: Option<String>,
+    /// How the tests run.
+    #[command(flatten)]
+    tests: TestRunSettings,
+}
+
+/// How candidates' tests run (stages 4 and 5).
+#[derive(Debug, Clone, Args)]
+pub struct TestRunSettings {
     /// Seconds one test run may take.
     #[arg(long, default_value_t = 600.0)]
-    test_timeout: f64,
+    pub test_timeout: f64,
+    /// Extra runs of the tests on the fixed code; a test whose status changes
+    /// between runs is flaky and left out of the task (0: no rerun).
+    #[arg(long, default_value_t = 1)]
+    pub reruns: usize,
+}
+
+impl TestRunSettings {
+    /// Validation settings: these, plus the environment (`--envs`, or one
+    /// `image`), the repository's name and the worker count.
+    pub fn options(
+        &self,
+        image: &str,
+        envs: Option<&std::path::Path>,
+        name: Option<String>,
+        workers: usize,
+    ) -> anyhow::Result<ValidateOptions> {
+        Ok(ValidateOptions {
+            image: image.to_string(),
+            repo_name: name,
+            workers,
+            test_timeout_secs: self.test_timeout,
+            reruns: self.reruns,
+            build_images: true,
+            envs: envs.map(r2e_gen::env::load_env_map).transpose()?,
+        })
+    }
 }
 
 /// Arguments of `r2e gen issue`.
@@ -405,7 +439,7 @@ fn run_repo(
             envs: envs.clone(),
             workers: a.workers,
             name: Some(name.to_string()),
-            test_timeout: a.test_timeout,
+            tests: a.tests.clone(),
         }))??,
         "validate",
     )?;
@@ -458,7 +492,7 @@ fn run_repo(
                 attempts: 3,
                 max: a.max_test_commits,
                 name: Some(name.to_string()),
-                test_timeout: a.test_timeout,
+                tests: a.tests.clone(),
                 temperature: 0.7,
                 llm: a.llm.clone(),
             }))??,
@@ -638,17 +672,9 @@ fn bar(template: &str) -> anyhow::Result<ProgressBar> {
 
 async fn validate(a: ValidateArgs) -> anyhow::Result<ExitCode> {
     let provider = r2e_sandbox::docker::DockerProvider::connect().await?;
-    let opts = ValidateOptions {
-        image: a.image,
-        repo_name: a.name,
-        workers: a.workers,
-        test_timeout_secs: a.test_timeout,
-        build_images: true,
-        envs: match &a.envs {
-            Some(path) => Some(r2e_gen::env::load_env_map(path)?),
-            None => None,
-        },
-    };
+    let opts = a
+        .tests
+        .options(&a.image, a.envs.as_deref(), a.name, a.workers)?;
     let (validated, tasks) = output_paths(&a.out);
     let bar = bar("{spinner} validating [{bar:30}] {pos}/{len} commits, {msg}, ETA {eta}")?;
     let mut valid = 0usize;

@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use r2e_gen::testgen::{TestGenEvent, TestGenOptions, output_paths, run_stage};
-use r2e_gen::validate::{Outcome, ValidateOptions};
+use r2e_gen::validate::Outcome;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -56,9 +56,9 @@ pub struct TestsArgs {
     /// Repository name for task ids and images (default: the directory name).
     #[arg(long)]
     pub name: Option<String>,
-    /// Seconds one test run may take.
-    #[arg(long, default_value_t = 600.0)]
-    pub test_timeout: f64,
+    /// How the tests run.
+    #[command(flatten)]
+    pub tests: super::r#gen::TestRunSettings,
     /// Sampling temperature.
     #[arg(long, default_value_t = 0.7)]
     pub temperature: f64,
@@ -88,17 +88,9 @@ pub async fn run(a: TestsArgs) -> anyhow::Result<ExitCode> {
         rules: a.rules.clone(),
         max: a.max,
         test_dir: None,
-        validate: ValidateOptions {
-            image: a.image.clone(),
-            repo_name: a.name.clone(),
-            workers: a.workers,
-            test_timeout_secs: a.test_timeout,
-            build_images: true,
-            envs: match &a.envs {
-                Some(path) => Some(r2e_gen::env::load_env_map(path)?),
-                None => None,
-            },
-        },
+        validate: a
+            .tests
+            .options(&a.image, a.envs.as_deref(), a.name.clone(), a.workers)?,
     };
     let paths = output_paths(&a.out);
     let bar = ProgressBar::hidden();
