@@ -32,6 +32,66 @@ pub struct EnvSpec {
     /// The files the spec was read from.
     #[serde(default)]
     pub sources: Vec<String>,
+    /// Development tools the test requirements list but running the tests
+    /// does not need ([`is_dev_tool`]): left out of the install, since their
+    /// old releases are what most often fails to build.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dev_tools: Vec<String>,
+}
+
+/// Distributions that development requirement files list for docs, linting,
+/// task running and releasing, never for running tests: Sphinx and its
+/// themes, linters and formatters, tox/nox/invoke, pre-commit, twine, …
+/// (normalized names; `sphinx-*`, `sphinxcontrib-*`, `flake8-*`, `mkdocs-*`
+/// and `pylint-*` too). A repository whose tests do need one gets it back
+/// with `extra_requires` in its override.
+pub const DEV_TOOLS: &[&str] = &[
+    "alabaster",
+    "autopep8",
+    "black",
+    "bump2version",
+    "bumpversion",
+    "check-manifest",
+    "codecov",
+    "coveralls",
+    "doc8",
+    "docutils",
+    "flake8",
+    "furo",
+    "invoke",
+    "ipdb",
+    "ipython",
+    "isort",
+    "mkdocs",
+    "nox",
+    "pdbpp",
+    "pep8",
+    "pip-tools",
+    "pre-commit",
+    "pycodestyle",
+    "pydocstyle",
+    "pyflakes",
+    "pylint",
+    "python-coveralls",
+    "readme-renderer",
+    "restructuredtext-lint",
+    "ruff",
+    "sphinx",
+    "towncrier",
+    "tox",
+    "twine",
+    "wheel",
+    "yapf",
+    "zest-releaser",
+];
+
+/// Whether a requirement's normalized name ([`requirement_name`]) is a
+/// development tool ([`DEV_TOOLS`]).
+pub fn is_dev_tool(name: &str) -> bool {
+    DEV_TOOLS.contains(&name)
+        || ["sphinx-", "sphinxcontrib-", "flake8-", "mkdocs-", "pylint-"]
+            .iter()
+            .any(|p| name.starts_with(p))
 }
 
 impl EnvSpec {
@@ -116,13 +176,14 @@ impl EnvSpec {
         };
         spec.requires = dedup(requires.resolve().into_iter().filter(keep));
         let runtime: BTreeSet<String> = spec.requires.iter().map(|r| requirement_name(r)).collect();
-        spec.test_requires = dedup(
-            tests
-                .resolve()
-                .into_iter()
-                .filter(keep)
-                .filter(|r| !runtime.contains(&requirement_name(r))),
-        );
+        let (dev_tools, test_requires): (Vec<String>, Vec<String>) = tests
+            .resolve()
+            .into_iter()
+            .filter(keep)
+            .filter(|r| !runtime.contains(&requirement_name(r)))
+            .partition(|r| is_dev_tool(&requirement_name(r)));
+        spec.test_requires = dedup(test_requires.into_iter());
+        spec.dev_tools = dedup(dev_tools.into_iter());
         spec
     }
 
@@ -793,6 +854,37 @@ setup(
             s.sources,
             vec!["setup.cfg", "requirements-dev.txt", "tox.ini"]
         );
+    }
+
+    #[test]
+    fn development_tools_are_left_out_of_the_test_requirements() {
+        // marshmallow's dev-requirements.txt of October 2018.
+        let s = spec(&[
+            ("setup.py", "setup(name='marshmallow', install_requires=[])"),
+            (
+                "dev-requirements.txt",
+                "invoke==1.2.0\npython-dateutil==2.7.3\npytest==3.8.2\ntox>=1.5.0\n\
+                 flake8==3.5.0\npre-commit==1.11.2\nSphinx==1.8.1\nsphinx-issues==1.1.0\n\
+                 flake8-bugbear\n-e .\n",
+            ),
+        ]);
+        assert_eq!(
+            s.test_requires,
+            vec!["pytest==3.8.2", "python-dateutil==2.7.3"]
+        );
+        assert_eq!(
+            s.dev_tools,
+            vec![
+                "Sphinx==1.8.1",
+                "flake8-bugbear",
+                "flake8==3.5.0",
+                "invoke==1.2.0",
+                "pre-commit==1.11.2",
+                "sphinx-issues==1.1.0",
+                "tox>=1.5.0"
+            ]
+        );
+        assert!(!is_dev_tool("pytest-flake8") && !is_dev_tool("sphinxy"));
     }
 
     #[test]

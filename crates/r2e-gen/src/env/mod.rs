@@ -9,7 +9,10 @@
 //! at `/root/.venv`, and uv installs the project and its test requirements
 //! with `--exclude-newer` set to that commit's date, so only versions
 //! published before every commit of the set are used. What differs per commit
-//! is only the source checkout, which validation adds on top.
+//! is only the source checkout, which validation adds on top. Development
+//! tools that requirement files list (Sphinx, linters, tox, pre-commit, …:
+//! [`meta::DEV_TOOLS`]) are not installed: the tests do not need them, and
+//! their old releases are what most often fails to build.
 //!
 //! When an install fails, a short search runs (the paper's search-based
 //! dependency resolution), at most [`EnvOptions::max_attempts`] tries:
@@ -23,13 +26,15 @@
 //!    requirements only, `/testbed` put on the path by a `.pth` file instead
 //!    of building the project; when a dependency's old sdist still does not
 //!    build, that dependency alone is let past the date (its newest release,
-//!    usually a wheel), up to three of them;
+//!    usually a wheel), up to three of them; the same for a dependency with
+//!    no release before the date at all (deleted and re-uploaded later);
 //! 3. when the dated pytest crashes on the Python or is older than 4.5 (its
 //!    `-rA` summary does not list passing tests, which validation reads), the
 //!    test harness (pytest, its own dependencies and the `pytest-*` plugins
 //!    the repository asks for) is let past the date;
 //! 4. when the installed environment cannot import a module the commit's
-//!    tests import (pytest's collection reports `No module named 'X'`), the
+//!    tests import (pytest's collection reports `No module named 'X'`), or
+//!    pytest itself cannot (`pkg_resources`, gone from setuptools 81 on), the
 //!    distribution providing it is added and the same try repeated.
 //!
 //! Every try is recorded ([`Attempt`]); the row of each commit says what
@@ -532,6 +537,7 @@ fn set_key(spec: &EnvSpec, ov: &RepoOverride, commit_time: i64, share_days: u32)
     };
     let spec = EnvSpec {
         sources: Vec::new(),
+        dev_tools: Vec::new(),
         ..spec.clone()
     };
     let data = serde_json::json!({ "spec": spec, "override": ov, "window": window });
@@ -686,9 +692,42 @@ fn classify_failure(log: &str, timed_out: bool) -> &'static str {
     "failed"
 }
 
-/// The dependency a failed install could not build (uv's ``Failed to build
-/// `NAME==VERSION` ``), unless it is the project itself.
+/// A failed install's error, `LABEL: LOG`. An install that finished but
+/// whose `import pytest` check failed on a missing module (pytest 3 imports
+/// `pkg_resources`, which setuptools 81 dropped) is a missing module.
+fn install_error(log: &str, timed_out: bool) -> String {
+    let label = classify_failure(log, timed_out);
+    if label == "failed"
+        && let Some(m) = missing_module(log, &BTreeSet::new())
+    {
+        return module_error(&m);
+    }
+    format!("{label}: {log}")
+}
+
+/// The error of an environment that lacks module `m`: an older Python when
+/// the standard library dropped it, else a distribution to add.
+fn module_error(m: &str) -> String {
+    if REMOVED_STDLIB.contains(&m) {
+        format!(
+            "python_too_new: the code imports `{m}`, which this Python's standard library \
+             no longer has"
+        )
+    } else {
+        format!("missing_module: {m}")
+    }
+}
+
+/// The dependency a failed install could not use: the one uv could not
+/// build (``Failed to build `NAME==VERSION` ``), unless it is the project
+/// itself, or the one with no release before the date (`` `NAME` was
+/// filtered by `exclude-newer` ``).
 fn failed_dependency(log: &str) -> Option<String> {
+    if let Some(end) = log.find("` was filtered by `exclude-newer`") {
+        let name = &log[..end];
+        let name = &name[name.rfind('`')? + 1..];
+        return (!name.is_empty()).then(|| name.to_string());
+    }
     let pos = log
         .find("Failed to build `")
         .map(|p| p + "Failed to build `".len())
@@ -807,8 +846,7 @@ async fn run_try(
             let out = sb.exec("bash /tmp/r2e-env/install.sh", &run).await?;
             if !out.success() {
                 let log = format!("{}\n{}", out.stdout_text(), out.stderr_text());
-                let label = classify_failure(&log, out.timed_out);
-                return Ok(Err(format!("{label}: {log}")));
+                return Ok(Err(install_error(&log, out.timed_out)));
             }
             // Can the installed environment import what the tests import?
             let files = test_modules(rep);
@@ -840,13 +878,7 @@ async fn run_try(
                     .map(|l| l.trim().trim_end_matches(".py").to_string())
                     .collect();
                 if let Some(m) = missing_module(&text, &own) {
-                    if REMOVED_STDLIB.contains(&m.as_str()) {
-                        return Ok(Err(format!(
-                            "python_too_new: the code imports `{m}`, which this Python's \
-                             standard library no longer has"
-                        )));
-                    }
-                    return Ok(Err(format!("missing_module: {m}")));
+                    return Ok(Err(module_error(&m)));
                 }
                 if !t.harness && text.contains("INTERNALERROR") {
                     return Ok(Err(format!(
@@ -979,9 +1011,10 @@ fn next_try(t: &Try, a: &Attempt) -> Option<Try> {
             n.pins.clear();
             to_path(&mut n);
         }
-        // An old sdist that builds with no setuptools this Python runs: take
-        // that dependency's newest release instead.
-        "build" => {
+        // An old sdist that builds with no setuptools this Python runs, or a
+        // dependency with no release before the date (deleted and re-uploaded,
+        // like atomicwrites in 2022): take that dependency's newest release.
+        "build" | "resolution" => {
             let p = a.failed_package.clone()?;
             if t.relaxed.contains(&p) || t.relaxed.len() >= MAX_RELAXED {
                 return None;
@@ -1384,6 +1417,37 @@ mod tests {
             None
         );
         assert_eq!(distribution_for("pytest_mock"), "pytest-mock");
+        // uv's hint when every release of a dependency is newer than the date.
+        assert_eq!(
+            failed_dependency(
+                "error: No solution found when resolving dependencies\n  cause: Because there \
+                 are no versions of atomicwrites and pytest>=3.8.2 depends on atomicwrites>=1.0 \
+                 ...\n\nhint: `atomicwrites` was filtered by `exclude-newer` to only include \
+                 packages uploaded before 2018-10-16T12:54:25Z."
+            ),
+            Some("atomicwrites".into())
+        );
+    }
+
+    #[test]
+    fn an_install_whose_pytest_cannot_import_a_module_is_missing_it() {
+        // marshmallow, April 2018: pytest 3.0.2 with a setuptools that has no
+        // pkg_resources any more.
+        let log = " + pytest==3.0.2\n + setuptools==82.0.1\nTraceback (most recent call \
+                   last):\n  File \"/root/.venv/lib/python3.9/site-packages/_pytest/config.py\", \
+                   line 8, in <module>\n    import pkg_resources\nModuleNotFoundError: No module \
+                   named 'pkg_resources'";
+        assert_eq!(install_error(log, false), "missing_module: pkg_resources");
+        assert_eq!(distribution_for("pkg_resources"), "setuptools<81");
+        let imp = install_error("ModuleNotFoundError: No module named 'imp'", false);
+        assert!(imp.starts_with("python_too_new: "), "{imp}");
+        assert_eq!(install_error("exit 1", false), "failed: exit 1");
+        // A build failure stays one, whatever module its log names.
+        let build = install_error(
+            "error: Failed to build `nodeenv==1.3.2`\nModuleNotFoundError: No module named 'pipes'",
+            false,
+        );
+        assert!(build.starts_with("build: "), "{build}");
     }
 
     fn attempt(error: &str, failed: Option<&str>) -> Attempt {
@@ -1447,6 +1511,11 @@ mod tests {
         let with_yaml = next_try(&fresh, &missing).expect("add");
         assert_eq!(with_yaml.added, ["PyYAML"]);
         assert!(next_try(&with_yaml, &missing).is_none());
+        let filtered = attempt("resolution: x", Some("atomicwrites"));
+        assert_eq!(
+            next_try(&fresh, &filtered).expect("relax").relaxed,
+            ["atomicwrites"]
+        );
         for label in [
             "resolution: x",
             "python_too_new: x",
