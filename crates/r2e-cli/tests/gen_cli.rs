@@ -82,6 +82,11 @@ async fn mine_filter_validate_issue_then_eval_and_oracle() {
         text.contains("funnel: 2 candidates → 2 validated"),
         "{text}"
     );
+    // stderr is not a terminal here: plain progress lines instead of a bar.
+    assert!(
+        text.contains("  1/2 (50%), ETA") && text.contains("  2/2 (100%)"),
+        "{text}"
+    );
     let text = ok(&mut validate()).await;
     assert!(text.contains("(0 this run, 2 earlier)"), "{text}");
 

@@ -310,7 +310,7 @@ async fn concurrent(
             .start_docker(spec)
             .await
             .map_err(anyhow::Error::from);
-        bar.inc(1);
+        super::advance(&bar, 1);
         (t.elapsed(), r)
     }))
     .await;

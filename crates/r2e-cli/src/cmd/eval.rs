@@ -115,7 +115,7 @@ async fn evaluate(
             resolved.load(Ordering::Relaxed),
             errors.load(Ordering::Relaxed)
         ));
-        bar.inc(1);
+        super::advance(&bar, 1);
     };
     let reports = evaluate_all(provider, tasks, preds, opts, &on_done).await?;
     bar.finish_and_clear();

@@ -559,7 +559,7 @@ fn mine(a: MineArgs) -> anyhow::Result<ExitCode> {
                 "",
             );
         }
-        MineEvent::Mined(_) => bar.inc(1),
+        MineEvent::Mined(_) => super::advance(&bar, 1),
     })
     .with_context(|| format!("mining {}", a.repo))?;
     bar.finish_and_clear();
@@ -706,7 +706,7 @@ async fn validate(a: ValidateArgs) -> anyhow::Result<ExitCode> {
                         valid += 1;
                     }
                     bar.set_message(format!("{valid} valid"));
-                    bar.inc(1);
+                    super::advance(&bar, 1);
                 }
             },
         )
@@ -763,7 +763,7 @@ async fn issue(a: IssueArgs) -> anyhow::Result<ExitCode> {
                 bar.println(format!("{task_id}: {error}"));
             }
             bar.set_message(format!("{failed} failed"));
-            bar.inc(1);
+            super::advance(&bar, 1);
         }
     })
     .await

@@ -167,7 +167,7 @@ pub async fn run(a: EnvArgs) -> anyhow::Result<ExitCode> {
                 attempt.python, attempt.method
             ));
         }
-        EnvEvent::SetDone { .. } => bar.inc(1),
+        EnvEvent::SetDone { .. } => super::advance(&bar, 1),
     };
     let work =
         r2e_gen::env::build_envs(&provider, &a.repo, &a.candidates, &a.out, &opts, &on_event);

@@ -138,7 +138,7 @@ pub async fn run(a: TestsArgs) -> anyhow::Result<ExitCode> {
                         ));
                     }
                     bar.set_message(format!("{valid} valid"));
-                    bar.inc(1);
+                    super::advance(&bar, 1);
                 }
             },
         )

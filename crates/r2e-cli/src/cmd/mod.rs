@@ -34,6 +34,35 @@ use std::process::ExitCode;
 /// Default image of the sandbox commands: what `r2e image bootstrap` builds.
 pub const DEFAULT_IMAGE: &str = "r2e/base:bookworm";
 
+/// Advances `bar` by `n`. Where stderr is not a terminal (a log file, CI)
+/// the bar draws nothing, so a plain line tells how far the work is: every
+/// 5% of it, and at the end.
+pub fn advance(bar: &indicatif::ProgressBar, n: u64) {
+    use std::io::IsTerminal;
+    let before = bar.position();
+    bar.inc(n);
+    if n == 0 || std::io::stderr().is_terminal() {
+        return;
+    }
+    let (pos, len) = (bar.position(), bar.length().unwrap_or(0));
+    // Without a known length, a line every 1,000.
+    let step = if len == 0 { 1000 } else { (len / 20).max(1) };
+    if pos / step != before / step || pos == len {
+        let done = match (pos * 100).checked_div(len) {
+            Some(pct) => format!(
+                "{pos}/{len} ({pct}%), ETA {}",
+                indicatif::HumanDuration(bar.eta())
+            ),
+            None => pos.to_string(),
+        };
+        eprintln!(
+            "  {done}, {} elapsed: {}",
+            indicatif::HumanDuration(bar.elapsed()),
+            bar.message()
+        );
+    }
+}
+
 /// Bytes as B, kB or MB (binary multiples), the way image sizes are shown.
 pub fn human_bytes(n: u64) -> String {
     let f = n as f64;

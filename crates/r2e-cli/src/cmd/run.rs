@@ -248,7 +248,7 @@ async fn rollouts(
             human(tokens.load(Ordering::Relaxed)),
             cost_micros.load(Ordering::Relaxed) as f64 / 1e6
         ));
-        bar.inc(1);
+        super::advance(&bar, 1);
     };
     let opts = RunOptions {
         k: a.k,

@@ -220,7 +220,7 @@ fn judge(a: JudgeArgs) -> anyhow::Result<ExitCode> {
                     "mean P(YES) {:.3}, failed {failed}",
                     sum / scored as f64
                 ));
-                bar.inc(1);
+                super::advance(&bar, 1);
             }
             JudgeEvent::Failed(s) => {
                 failed += 1;
@@ -230,7 +230,7 @@ fn judge(a: JudgeArgs) -> anyhow::Result<ExitCode> {
                     s.rollout,
                     s.error.as_deref().unwrap_or("?")
                 ));
-                bar.inc(1);
+                super::advance(&bar, 1);
             }
             _ => {}
         };

@@ -170,7 +170,7 @@ async fn verify(
                 "{task_id}: testing rollout {rollout} wrote no test file ({e})"
             )),
         }
-        bar.inc(1);
+        super::advance(&bar, 1);
     }
     drop(written);
     bar.finish_and_clear();
@@ -223,7 +223,7 @@ async fn verify(
             }
             writer.append(&score)?;
             n += 1;
-            bar.inc(1);
+            super::advance(&bar, 1);
         }
     }
     bar.finish_and_clear();
