@@ -2,7 +2,8 @@
 //! the commit's date (a fix that needs `packaging<22` validates only because
 //! `--exclude-newer` keeps packaging 22 out), commits with the same metadata
 //! share one image, a module the tests import but the metadata does not
-//! declare is found and added, a Python whose standard library lacks a
+//! declare is found and added, development tools whose old releases do not
+//! build are left out, a Python whose standard library lacks a
 //! module the code imports is passed over for an older one, and a rerun
 //! builds nothing.
 
@@ -41,6 +42,12 @@ struct Verlib {
 fn verlib() -> Verlib {
     let mut r = Repo::new();
     r.write("setup.py", SETUP);
+    // Development tools the tests do not need: Sphinx 1.1.3's sdist does not
+    // build on any Python 3 of today (`use_2to3`).
+    r.write(
+        "dev-requirements.txt",
+        "Sphinx==1.1.3\ntox==1.5.0\npytest\n",
+    );
     r.write("verlib/__init__.py", LIB_V1);
     r.write("tests/test_verlib.py", TEST_V1);
     r.commit_at("Initial commit", NOV_2022 - 30 * DAY);
@@ -135,7 +142,14 @@ async fn pins_to_the_commit_date_shares_sets_and_adds_missing_modules() {
     assert!(legacy.exclude_newer.starts_with("2022-11-15T00:00:00"));
     assert_eq!(legacy.python.as_deref(), Some("3.11"));
     assert_eq!(legacy.spec.requires, vec!["packaging"]);
-    assert_eq!(legacy.spec.sources, vec!["setup.py"]);
+    assert_eq!(
+        legacy.spec.sources,
+        vec!["setup.py", "dev-requirements.txt"]
+    );
+    // The development tools are left out, so the first try works.
+    assert_eq!(legacy.spec.dev_tools, vec!["Sphinx==1.1.3", "tox==1.5.0"]);
+    assert_eq!(legacy.spec.test_requires, vec!["pytest"]);
+    assert_eq!(legacy.attempts.len(), 1, "{legacy:#?}");
     // The next day's fix shares the image, built at the earlier commit.
     let none = by[v.none.as_str()];
     assert_eq!((&none.image, &none.built_at), (&legacy.image, &v.legacy));
