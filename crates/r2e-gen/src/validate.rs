@@ -56,8 +56,9 @@ pub struct ValidateOptions {
     pub workers: usize,
     /// Seconds one test run may take.
     pub test_timeout_secs: f64,
-    /// Extra runs of the tests on the new code: a test whose status differs
-    /// between runs is flaky and left out of the task.
+    /// Extra runs of the tests on the old and on the new code: a test whose
+    /// status differs between the runs of either side is flaky and left out
+    /// of the task.
     pub reruns: usize,
     /// Save a task image per kept commit (`r2e-gen/NAME:SHORT`).
     pub build_images: bool,
@@ -743,12 +744,15 @@ fn to_map(s: &StatusMap) -> BTreeMap<String, String> {
 
 /// Decides a row from the three runs (the verdict rules of the module docs).
 /// The verdict on a candidate from its test statuses on the old code and on
-/// the new code, `runs[0]` the first new-code run and the rest its reruns.
-fn judge(mut row: ValidatedCommit, old: &StatusMap, runs: &[StatusMap]) -> ValidatedCommit {
-    row.old_statuses = to_map(old);
-    let Some((new, reruns)) = runs.split_first() else {
-        return row.reject("no_test_results: the new code was not run");
+/// the new code: each side's first run, then its reruns. A test whose status
+/// changes between the runs of either side is flaky and left out.
+fn judge(mut row: ValidatedCommit, old_runs: &[StatusMap], runs: &[StatusMap]) -> ValidatedCommit {
+    let (Some((old, old_reruns)), Some((new, reruns))) =
+        (old_runs.split_first(), runs.split_first())
+    else {
+        return row.reject("no_test_results: the tests were not run");
     };
+    row.old_statuses = to_map(old);
     if new.is_empty() {
         return row.reject("no_test_results: nothing parsed from the new-code run");
     }
@@ -763,13 +767,15 @@ fn judge(mut row: ValidatedCommit, old: &StatusMap, runs: &[StatusMap]) -> Valid
     }
     let mut broken = Vec::new();
     for (id, status) in new.iter() {
-        if reruns.iter().any(|again| again.get(id) != Some(status)) {
+        let was = old.get(id);
+        if reruns.iter().any(|again| again.get(id) != Some(status))
+            || old_reruns.iter().any(|again| again.get(id) != was)
+        {
             row.flaky.push(id.to_string());
             continue;
         }
         row.expected_statuses
             .insert(id.to_string(), status.as_str().to_string());
-        let was = old.get(id);
         match (was.is_some_and(|s| s.is_pass()), status.is_pass()) {
             (false, true) => row.fail_to_pass.push(id.to_string()),
             (true, true) => row.pass_to_pass.push(id.to_string()),
@@ -846,7 +852,10 @@ async fn run_candidate(
             ..Default::default()
         };
         let old_out = sb.exec(&row.test_cmd, &test_opts).await?;
-        let old = statuses(runner, &old_out);
+        let mut old_runs = vec![statuses(runner, &old_out)];
+        for _ in 0..opts.reruns {
+            old_runs.push(statuses(runner, &sb.exec(&row.test_cmd, &test_opts).await?));
+        }
         let log = format!("{}\n{}", old_out.stdout_text(), old_out.stderr_text());
         let start = log.len().saturating_sub(LOG_TAIL);
         let start = (start..log.len())
@@ -860,7 +869,7 @@ async fn run_candidate(
         for _ in 0..=opts.reruns {
             runs.push(statuses(runner, &sb.exec(&row.test_cmd, &test_opts).await?));
         }
-        let mut row = judge(row.clone(), &old, &runs);
+        let mut row = judge(row.clone(), &old_runs, &runs);
         if row.outcome == Outcome::Valid && opts.build_images {
             // The task image: the repository at the parent, refs dropped so that
             // `git log --all` does not show the fix.
@@ -999,7 +1008,7 @@ mod tests {
         let old = map(&[("a", F), ("b", P), ("c", F)]);
         let new = map(&[("a", P), ("b", P), ("c", P)]);
         let again = map(&[("a", P), ("b", P), ("c", F)]);
-        let r = judge(row(), &old, &[new.clone(), again]);
+        let r = judge(row(), std::slice::from_ref(&old), &[new.clone(), again]);
         assert_eq!(r.outcome, Outcome::Valid);
         assert_eq!(
             (r.fail_to_pass, r.pass_to_pass, r.flaky),
@@ -1011,7 +1020,11 @@ mod tests {
         );
         // A second rerun catches what the first missed; no rerun, no flakes.
         let third = map(&[("a", P), ("b", F), ("c", P)]);
-        let r = judge(row(), &old, &[new.clone(), new.clone(), third]);
+        let r = judge(
+            row(),
+            std::slice::from_ref(&old),
+            &[new.clone(), new.clone(), third],
+        );
         assert_eq!(
             (r.flaky, r.fail_to_pass),
             (
@@ -1021,30 +1034,45 @@ mod tests {
         );
         let r = judge(
             row(),
-            &old,
+            std::slice::from_ref(&old),
             &[new.clone(), new.clone(), map(&[("a", P), ("b", P)])],
         );
         assert_eq!(r.flaky, ["c"]);
-        let r = judge(row(), &old, std::slice::from_ref(&new));
+        let r = judge(
+            row(),
+            std::slice::from_ref(&old),
+            std::slice::from_ref(&new),
+        );
         assert_eq!((r.fail_to_pass.len(), r.flaky.len()), (2, 0));
         let r = judge(
             row(),
-            &map(&[("a", P), ("b", P)]),
+            &[map(&[("a", P), ("b", P)])],
             &[map(&[("a", P), ("b", F)]), map(&[("a", P), ("b", F)])],
         );
         assert_eq!(r.reason_label(), "breaks_passing");
         let r = judge(
             row(),
-            &map(&[("a", P)]),
+            &[map(&[("a", P)])],
             &[map(&[("a", P)]), map(&[("a", P)])],
         );
         assert_eq!(r.reason_label(), "no_fail_to_pass");
         let r = judge(
             row(),
-            &map(&[("a", F)]),
+            &[map(&[("a", F)])],
             &[map(&[("a", P), ("b", P)]), map(&[("a", P), ("b", P)])],
         );
         assert_eq!(r.reason_label(), "test_sets_differ");
+        // A test that passes on one run of the old code and fails on the
+        // other is flaky too: the unpatched code could pass it.
+        let r = judge(
+            row(),
+            &[old.clone(), map(&[("a", P), ("b", P), ("c", F)])],
+            &[new.clone(), new.clone()],
+        );
+        assert_eq!(
+            (r.flaky, r.fail_to_pass),
+            (vec!["a".to_string()], vec!["c".to_string()])
+        );
     }
 
     #[test]

@@ -130,8 +130,9 @@ pub struct TestRunSettings {
     /// Seconds one test run may take.
     #[arg(long, default_value_t = 600.0)]
     pub test_timeout: f64,
-    /// Extra runs of the tests on the fixed code; a test whose status changes
-    /// between runs is flaky and left out of the task (0: no rerun).
+    /// Extra runs of the tests on the old and on the fixed code; a test whose
+    /// status changes between the runs of either side is flaky and left out
+    /// of the task (0: no rerun).
     #[arg(long, default_value_t = 1)]
     pub reruns: usize,
 }
