@@ -292,3 +292,98 @@ async fn passes_over_a_python_too_new_for_the_code() {
         "(3, 11) 1.5"
     );
 }
+
+/// A set built at a commit with the package at `movpkg/` also serves the
+/// set's later commits, made after the package moved to `src/movpkg/` with
+/// the same requirements (marshmallow did so in 2019): the checkout is on the
+/// path, not only where the editable install pointed when it was made.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_set_serves_commits_that_moved_the_package_under_src() {
+    // 2024-06-03: setuptools 70, pytest 8.2.
+    let june_2024: u64 = 1_717_372_800;
+    let setup = |src: bool| {
+        format!(
+            "from setuptools import setup\n\nsetup(name=\"movpkg\", version=\"0.1\", \
+             packages=[\"movpkg\"]{})\n",
+            if src {
+                ", package_dir={\"\": \"src\"}"
+            } else {
+                ""
+            }
+        )
+    };
+    let lib = |body: &str| {
+        format!("def half(x):\n    return {body}\n\n\ndef double(x):\n    return x + x\n")
+    };
+    let tests = "from movpkg import double, half\n\n\ndef test_half():\n    assert half(4) == 2\n";
+    let mut r = Repo::new();
+    r.write("setup.py", &setup(false));
+    r.write("movpkg/__init__.py", &lib("x // 2"));
+    r.write("tests/test_movpkg.py", tests);
+    r.commit_at("Initial commit", june_2024 - 3 * DAY);
+    // A fix at the flat layout: the set's first commit, where it is built.
+    r.write(
+        "movpkg/__init__.py",
+        &lib("x // 2").replace("x + x", "x * 2"),
+    );
+    let with_double = format!("{tests}\n\ndef test_double():\n    assert double(3) == 6\n");
+    r.write("tests/test_movpkg.py", &with_double);
+    r.commit_at("double by multiplying", june_2024 - 2 * DAY);
+    // The move, requirements unchanged.
+    let moved = lib("x // 2").replace("x + x", "x * 2");
+    std::fs::remove_dir_all(r.path().join("movpkg")).expect("rm");
+    r.write("setup.py", &setup(true));
+    r.write("src/movpkg/__init__.py", &moved);
+    r.commit_at("Move the package under src/", june_2024 - DAY);
+    // A fix after the move.
+    r.write("src/movpkg/__init__.py", &moved.replace("x // 2", "x / 2"));
+    r.write(
+        "tests/test_movpkg.py",
+        &format!("{with_double}\n\ndef test_half_odd():\n    assert half(3) == 1.5\n"),
+    );
+    let fix = r.commit_at("half of odd numbers", june_2024);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let commits = dir.path().join("commits.jsonl");
+    common::mine_all(&r.path(), &commits);
+    let provider = DockerProvider::connect().await.expect("docker");
+    let bookworm = PythonImage::probe(&provider, "r2e/base:bookworm")
+        .await
+        .expect("probe");
+    let opts = EnvOptions {
+        pythons: vec![bookworm],
+        repo_name: Some("movpkg".into()),
+        ..Default::default()
+    };
+    let envs = dir.path().join("envs.jsonl");
+    let summary = build_envs(&provider, &r.path(), &commits, &envs, &opts, &|_| {})
+        .await
+        .expect("envs");
+    assert_eq!(summary.images, 1, "one set for all three commits");
+    let map = load_env_map(&envs).expect("map");
+    let vopts = ValidateOptions {
+        repo_name: Some("movpkg".into()),
+        envs: Some(map),
+        ..Default::default()
+    };
+    let validated = dir.path().join("validated.jsonl");
+    validate_jsonl(
+        &provider,
+        &r.path(),
+        &commits,
+        &validated,
+        &vopts,
+        &mut |_| {},
+    )
+    .await
+    .expect("validate");
+    let rows: Vec<ValidatedCommit> = r2e_core::jsonl::read(&validated).expect("rows");
+    let row = rows.iter().find(|v| v.hash == fix).expect("fix row");
+    assert_eq!(row.outcome, Outcome::Valid, "{row:#?}");
+    assert_eq!(row.fail_to_pass, ["tests/test_movpkg.py::test_half_odd"]);
+    // The task image imports the moved package from the checkout.
+    assert_eq!(
+        python_in(&row.image, "import movpkg; print(movpkg.__file__)"),
+        "/testbed/src/movpkg/__init__.py"
+    );
+}

@@ -648,18 +648,22 @@ fn install_script(t: &Try, spec: &EnvSpec, ov: &RepoOverride, cut: &Cutoffs) -> 
     let uv = format!("uv pip install{constraints}{tools}");
     match t.method {
         Method::Editable => s.push_str(&format!("{uv} -e . -r /tmp/r2e-env/requirements.txt\n")),
-        Method::Path => s.push_str(&format!(
-            "{uv} -r /tmp/r2e-env/requirements.txt\n\
-             site=$(python -c 'import sysconfig; print(sysconfig.get_paths()[\"purelib\"])')\n\
-             if [ -d {REPO_DIR}/src ]; then echo {REPO_DIR}/src > \"$site/r2e_testbed.pth\"; fi\n\
-             echo {REPO_DIR} >> \"$site/r2e_testbed.pth\"\n"
-        )),
+        Method::Path => s.push_str(&format!("{uv} -r /tmp/r2e-env/requirements.txt\n")),
         Method::Custom => s.push_str(&format!(
             "{uv} -r /tmp/r2e-env/requirements.txt\n( {} )\n",
             ov.install.as_deref().unwrap_or("true")
         )),
     }
-    s.push_str("python -c 'import pytest'\nrm -rf /tmp/r2e-uv-cache\n");
+    // The checkout on the path whatever the method: the set's commits may
+    // move the package (`pkg/` → `src/pkg/`) without changing the metadata,
+    // and an editable install's finder would still point at the old place.
+    // Python adds only the directories that exist when it starts, and before
+    // the editable finder, which comes last.
+    s.push_str(&format!(
+        "site=$(python -c 'import sysconfig; print(sysconfig.get_paths()[\"purelib\"])')\n\
+         printf '%s\\n' {REPO_DIR}/src {REPO_DIR} > \"$site/r2e_testbed.pth\"\n\
+         python -c 'import pytest'\nrm -rf /tmp/r2e-uv-cache\n"
+    ));
     s
 }
 
