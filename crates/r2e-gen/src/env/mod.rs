@@ -75,6 +75,10 @@ pub const PIN_STEP: &[&str] = &["setuptools<72", "cython<3"];
 /// install needs a setuptools with PEP 660 (64+, 2022), and old build
 /// backends fail on new Pythons.
 pub const BUILD_TOOLS: &[&str] = &["setuptools", "wheel"];
+/// The version of the way environments are made (install script, search):
+/// part of every set's key, so that an image made the old way is not reused
+/// once it changes.
+const RECIPE: u32 = 2;
 /// Characters of a failed try's log kept in its record (the end of the log).
 const ERROR_TAIL: usize = 1500;
 /// Standard-library modules removed in Python 3.12 and 3.13 (PEP 594,
@@ -540,7 +544,12 @@ fn set_key(spec: &EnvSpec, ov: &RepoOverride, commit_time: i64, share_days: u32)
         dev_tools: Vec::new(),
         ..spec.clone()
     };
-    let data = serde_json::json!({ "spec": spec, "override": ov, "window": window });
+    let data = serde_json::json!({
+        "recipe": RECIPE,
+        "spec": spec,
+        "override": ov,
+        "window": window,
+    });
     fnv12(data.to_string().as_bytes())
 }
 
