@@ -317,14 +317,14 @@ async fn a_set_serves_commits_that_moved_the_package_under_src() {
     };
     let tests = "from movpkg import double, half\n\n\ndef test_half():\n    assert half(4) == 2\n";
     let mut r = Repo::new();
-    r.write("setup.py", &setup(false));
-    r.write("movpkg/__init__.py", &lib("x // 2"));
+    r.write("setup.py", setup(false));
+    r.write("movpkg/__init__.py", lib("x // 2"));
     r.write("tests/test_movpkg.py", tests);
     r.commit_at("Initial commit", june_2024 - 3 * DAY);
     // A fix at the flat layout: the set's first commit, where it is built.
     r.write(
         "movpkg/__init__.py",
-        &lib("x // 2").replace("x + x", "x * 2"),
+        lib("x // 2").replace("x + x", "x * 2"),
     );
     let with_double = format!("{tests}\n\ndef test_double():\n    assert double(3) == 6\n");
     r.write("tests/test_movpkg.py", &with_double);
@@ -332,14 +332,14 @@ async fn a_set_serves_commits_that_moved_the_package_under_src() {
     // The move, requirements unchanged.
     let moved = lib("x // 2").replace("x + x", "x * 2");
     std::fs::remove_dir_all(r.path().join("movpkg")).expect("rm");
-    r.write("setup.py", &setup(true));
+    r.write("setup.py", setup(true));
     r.write("src/movpkg/__init__.py", &moved);
     r.commit_at("Move the package under src/", june_2024 - DAY);
     // A fix after the move.
-    r.write("src/movpkg/__init__.py", &moved.replace("x // 2", "x / 2"));
+    r.write("src/movpkg/__init__.py", moved.replace("x // 2", "x / 2"));
     r.write(
         "tests/test_movpkg.py",
-        &format!("{with_double}\n\ndef test_half_odd():\n    assert half(3) == 1.5\n"),
+        format!("{with_double}\n\ndef test_half_odd():\n    assert half(3) == 1.5\n"),
     );
     let fix = r.commit_at("half of odd numbers", june_2024);
 
