@@ -20,6 +20,12 @@ pub struct SandboxSpec {
     pub cpus: Option<f64>,
     /// Give the sandbox network access (off: no network at all).
     pub network: bool,
+    /// Host directories shared read-write into the sandbox (host path, path
+    /// inside), for caches that outlive it (created when missing). Only where
+    /// the daemon sees this host's files ([`crate::docker::DockerProvider::shares_host_paths`]);
+    /// a remote daemon starts the sandbox without them. Saving a sandbox as an
+    /// image leaves them out.
+    pub caches: Vec<(std::path::PathBuf, String)>,
 }
 
 impl SandboxSpec {
@@ -33,6 +39,7 @@ impl SandboxSpec {
             memory_bytes: None,
             cpus: None,
             network: true,
+            caches: Vec::new(),
         }
     }
 }

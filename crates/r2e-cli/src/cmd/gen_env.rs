@@ -67,6 +67,10 @@ pub struct EnvSettings {
     /// Try the commits whose environment failed in an earlier run again.
     #[arg(long)]
     pub retry_failed: bool,
+    /// Give every try its own uv cache instead of sharing ~/.cache/r2e/uv
+    /// (downloads and builds are then repeated on each try).
+    #[arg(long)]
+    pub no_shared_cache: bool,
 }
 
 impl EnvSettings {
@@ -120,6 +124,7 @@ impl EnvSettings {
             install_timeout_secs: self.install_timeout,
             overrides,
             retry_failed: self.retry_failed,
+            uv_cache: (!self.no_shared_cache).then(|| r2e_sandbox::shim::cache_dir().join("uv")),
         })
     }
 }

@@ -79,6 +79,8 @@ pub const BUILD_TOOLS: &[&str] = &["setuptools", "wheel"];
 /// part of every set's key, so that an image made the old way is not reused
 /// once it changes.
 const RECIPE: u32 = 2;
+/// Where a try sees the host's shared uv cache ([`EnvOptions::uv_cache`]).
+const SHARED_UV_CACHE: &str = "/r2e-cache/uv";
 /// Characters of a failed try's log kept in its record (the end of the log).
 const ERROR_TAIL: usize = 1500;
 /// Standard-library modules removed in Python 3.12 and 3.13 (PEP 594,
@@ -275,6 +277,11 @@ pub struct EnvOptions {
     /// Drop the failed rows of an earlier run from the output and try those
     /// commits again (their sets are built anew).
     pub retry_failed: bool,
+    /// A host directory every try shares as uv's cache, so that a retry or
+    /// another set does not download and build the same distributions again
+    /// (`None`: each try has its own, dropped with it). Used only where the
+    /// daemon sees this host's files.
+    pub uv_cache: Option<std::path::PathBuf>,
 }
 
 impl Default for EnvOptions {
@@ -288,6 +295,7 @@ impl Default for EnvOptions {
             install_timeout_secs: 1200.0,
             overrides: Overrides::default(),
             retry_failed: false,
+            uv_cache: Some(r2e_sandbox::shim::cache_dir().join("uv")),
         }
     }
 }
@@ -607,7 +615,7 @@ fn install_script(t: &Try, spec: &EnvSpec, ov: &RepoOverride, cut: &Cutoffs) -> 
     };
     let mut s = format!(
         "set -eu\n\
-         export UV_EXCLUDE_NEWER={ex} UV_LINK_MODE=copy UV_CACHE_DIR=/tmp/r2e-uv-cache \
+         export UV_EXCLUDE_NEWER={ex} UV_LINK_MODE=copy UV_CACHE_DIR=${{R2E_UV_CACHE:-/tmp/r2e-uv-cache}} \
          UV_PYTHON_INSTALL_DIR=/opt/r2e-python VIRTUAL_ENV={VENV} PATH={VENV}/bin:$PATH\n\
          rm -rf {VENV}\n\
          uv venv -q --python {py}{managed} {VENV}\n",
@@ -827,6 +835,14 @@ async fn run_try(
     let result = async {
         let mut spec = SandboxSpec::new(&t.python.image);
         spec.network = true;
+        let shared_cache = opts
+            .uv_cache
+            .as_ref()
+            .filter(|_| provider.shares_host_paths());
+        if let Some(host) = shared_cache {
+            spec.caches
+                .push((host.clone(), SHARED_UV_CACHE.to_string()));
+        }
         let sb = provider.start_docker(&spec).await?;
         let r: Result<std::result::Result<(), String>> = async {
             archive.copy_into(&sb).await?;
@@ -854,6 +870,12 @@ async fn run_try(
                 timeout: Some(std::time::Duration::from_secs_f64(
                     opts.install_timeout_secs,
                 )),
+                // Only the install uses the shared cache; nothing of it is
+                // saved into the image.
+                env: shared_cache
+                    .map(|_| ("R2E_UV_CACHE".to_string(), SHARED_UV_CACHE.to_string()))
+                    .into_iter()
+                    .collect(),
                 ..cwd.clone()
             };
             let out = sb.exec("bash /tmp/r2e-env/install.sh", &run).await?;

@@ -131,6 +131,15 @@ impl DockerProvider {
                 shim_on_host()?.display()
             ));
         }
+        if self.shares_host_paths() {
+            for (host, inside) in &spec.caches {
+                std::fs::create_dir_all(host).map_err(|e| SandboxError::Io {
+                    context: format!("creating the cache directory {}", host.display()),
+                    source: e,
+                })?;
+                binds.push(format!("{}:{inside}", host.display()));
+            }
+        }
         let mut env: Vec<String> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let run_dir = if self.transport == Transport::Socket {
             let dir = new_run_dir()?;
@@ -272,6 +281,12 @@ impl DockerProvider {
                 }))
             }
         }
+    }
+
+    /// Whether sandboxes can see this host's directories (a local daemon, the
+    /// shim bind-mounted): where [`SandboxSpec::caches`] apply.
+    pub fn shares_host_paths(&self) -> bool {
+        self.delivery == ShimDelivery::Bind
     }
 
     /// Whether the engine has image `image`.
