@@ -402,6 +402,55 @@ async fn sandbox_spec_limits_apply() {
     sb.close().await.unwrap();
 }
 
+/// A cache directory of the host is shared into the sandbox, made when
+/// missing, and left out of an image saved from the sandbox.
+#[tokio::test(flavor = "multi_thread")]
+async fn host_caches_are_shared_but_not_saved() {
+    let p = provider().await;
+    assert!(
+        p.shares_host_paths(),
+        "the tests run against a local daemon"
+    );
+    let host = tempfile::tempdir().unwrap();
+    let cache = host.path().join("made/by/start");
+    let mut spec = SandboxSpec::new(image());
+    spec.caches = vec![(cache.clone(), "/cache".into())];
+    let sb = p.start_docker(&spec).await.unwrap();
+    let out = sb
+        .exec(
+            "echo hit > /cache/entry && echo kept > /kept",
+            &ExecOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert!(out.success(), "{out:?}");
+    assert_eq!(
+        std::fs::read_to_string(cache.join("entry")).unwrap(),
+        "hit\n"
+    );
+    let tag = format!("r2e-test/caches:{}", std::process::id());
+    p.commit(&sb, &tag, Default::default(), &[]).await.unwrap();
+    sb.close().await.unwrap();
+    let saved = p.start_docker(&SandboxSpec::new(&tag)).await.unwrap();
+    let out = saved
+        .exec(
+            "cat /kept; ls -A /cache 2>/dev/null | wc -l",
+            &ExecOptions::default(),
+        )
+        .await
+        .unwrap();
+    saved.close().await.unwrap();
+    let _ = p
+        .client()
+        .remove_image(
+            &tag,
+            None::<bollard::query_parameters::RemoveImageOptions>,
+            None,
+        )
+        .await;
+    assert_eq!(out.stdout_text(), "kept\n0\n");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn agent_tools_run_inside_the_sandbox() {
     use r2e_sandbox::ToolRequest;
