@@ -31,7 +31,8 @@
 //! 3. when the dated pytest crashes on the Python or is older than 4.5 (its
 //!    `-rA` summary does not list passing tests, which validation reads), the
 //!    test harness (pytest, its own dependencies and the `pytest-*` plugins
-//!    the repository asks for) is let past the date;
+//!    the repository asks for) is let past the date, and the repository's
+//!    own pins of pytest and its plugins are dropped;
 //! 4. when the installed environment cannot import a module the commit's
 //!    tests import (pytest's collection reports `No module named 'X'`), or
 //!    pytest itself cannot (`pkg_resources`, gone from setuptools 81 on), the
@@ -78,7 +79,7 @@ pub const BUILD_TOOLS: &[&str] = &["setuptools", "wheel"];
 /// The version of the way environments are made (install script, search):
 /// part of every set's key, so that an image made the old way is not reused
 /// once it changes.
-const RECIPE: u32 = 2;
+const RECIPE: u32 = 3;
 /// Where a try sees the host's shared uv cache ([`EnvOptions::uv_cache`]).
 const SHARED_UV_CACHE: &str = "/r2e-cache/uv";
 /// Characters of a failed try's log kept in its record (the end of the log).
@@ -119,11 +120,24 @@ const MIN_PYTEST: (u32, u32) = (4, 5);
 /// tests ([`Try::harness`]), with every `pytest-*` plugin the repository asks for.
 pub const HARNESS: &[&str] = &[
     "pytest",
+    // pytest's own dependencies from 4.5 to 8: held to an old date, they
+    // would hold pytest back too (no attrs before 2015: pytest 3.2).
     "pluggy",
     "py",
     "iniconfig",
     "tomli",
     "exceptiongroup",
+    "attrs",
+    "packaging",
+    "more-itertools",
+    "atomicwrites",
+    "wcwidth",
+    "six",
+    "importlib-metadata",
+    "zipp",
+    "colorama",
+    "pygments",
+    "typing-extensions",
     // pytest-cov loads it at start-up; old releases crash on new Pythons.
     "coverage",
 ];
@@ -605,6 +619,30 @@ fn install_script(t: &Try, spec: &EnvSpec, ov: &RepoOverride, cut: &Cutoffs) -> 
     let mut reqs = spec.all_requirements();
     reqs.extend(ov.extra_requires.iter().cloned());
     reqs.extend(t.added.iter().cloned());
+    let harness: Vec<String> = if t.harness {
+        let plugins = reqs
+            .iter()
+            .map(|r| meta::requirement_name(r))
+            .filter(|n| n.starts_with("pytest-"));
+        HARNESS
+            .iter()
+            .map(|h| h.to_string())
+            .chain(plugins)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    // A repository's own pin of pytest (`pytest==3.0.2`) or a plugin would
+    // hold the harness back whatever the date: those are taken by name only.
+    // Pins of pytest's dependencies stay: the project may need them.
+    if t.harness {
+        for r in reqs.iter_mut() {
+            let name = meta::requirement_name(r);
+            if ["pytest", "pluggy", "py"].contains(&name.as_str()) || name.starts_with("pytest-") {
+                *r = name;
+            }
+        }
+    }
     let mut pins: Vec<String> = ov.build_constraints.clone();
     pins.extend(t.pins.iter().cloned());
     let q = r2e_sandbox::shell_quote;
@@ -641,19 +679,6 @@ fn install_script(t: &Try, spec: &EnvSpec, ov: &RepoOverride, cut: &Cutoffs) -> 
         &cut.dated_tools
     } else {
         &cut.tools
-    };
-    let harness: Vec<String> = if t.harness {
-        let plugins = reqs
-            .iter()
-            .map(|r| meta::requirement_name(r))
-            .filter(|n| n.starts_with("pytest-"));
-        HARNESS
-            .iter()
-            .map(|h| h.to_string())
-            .chain(plugins)
-            .collect()
-    } else {
-        Vec::new()
     };
     let tools: String = BUILD_TOOLS
         .iter()
@@ -922,9 +947,9 @@ async fn run_try(
                     )));
                 }
             }
-            // Validation reads `pytest -rA`'s per-test summary, which pytest
-            // prints for passing tests from 5.0 on.
-            if !t.harness {
+            // Validation reads `pytest -rA`'s per-test summary, which lists
+            // passing tests from pytest 4.5 on.
+            {
                 let version = sb
                     .exec(
                         &format!("{VENV}/bin/python -c 'import pytest; print(pytest.__version__)'"),
@@ -938,8 +963,13 @@ async fn run_try(
                     && (major, minor) < MIN_PYTEST
                 {
                     return Ok(Err(format!(
-                        "pytest_too_old: pytest {} does not list passing tests under -rA",
-                        version.stdout_text().trim()
+                        "pytest_too_old: pytest {} does not list passing tests under -rA{}",
+                        version.stdout_text().trim(),
+                        if t.harness {
+                            ", even with the test harness let past the date"
+                        } else {
+                            ""
+                        }
                     )));
                 }
             }
@@ -1634,5 +1664,33 @@ mod tests {
             s.contains("--exclude-newer-package setuptools=2021-06-01T00:00:00+00:00"),
             "{s}"
         );
+        // The harness past the date: the repository's own pins of it are
+        // dropped (marshmallow 2016 pins pytest==3.0.2), and pytest's own
+        // dependencies go with it (no attrs before 2015 held pytest at 3.2).
+        let harness = Try {
+            harness: true,
+            ..dated
+        };
+        let pinned = EnvSpec {
+            test_requires: vec![
+                "pytest==3.0.2".into(),
+                "pytest-cov==2.5.1".into(),
+                "six==1.10.0".into(),
+            ],
+            ..spec
+        };
+        let s = install_script(&harness, &pinned, &RepoOverride::default(), &cut);
+        assert!(
+            s.contains("printf '%s\\n' packaging pytest pytest-cov six==1.10.0 PyYAML"),
+            "{s}"
+        );
+        for dist in ["pytest", "pytest-cov", "attrs", "pluggy"] {
+            assert!(
+                s.contains(&format!(
+                    "--exclude-newer-package {dist}=2026-01-01T00:00:00+00:00"
+                )),
+                "{dist}: {s}"
+            );
+        }
     }
 }
