@@ -309,6 +309,21 @@ impl Runner {
     }
 }
 
+/// What pytest 4 and later say of a `[pytest]` section in `setup.cfg`, which
+/// they refuse to run with.
+const LEGACY_SETUP_CFG: &str = "[pytest] section in setup.cfg files is no longer supported";
+
+/// The pytest command of a repository whose `setup.cfg` has a `[pytest]`
+/// section: `command` with the configuration files left out (`-c /dev/null`)
+/// and the rootdir kept at the repository, so that test ids do not change.
+fn without_legacy_config(command: &str) -> String {
+    command.replacen(
+        "python3 -m pytest ",
+        &format!("python3 -m pytest -c /dev/null --rootdir {REPO_DIR} "),
+        1,
+    )
+}
+
 /// The first 12 hex digits of a commit id.
 fn short(hash: &str) -> &str {
     hash.get(..12).unwrap_or(hash)
@@ -851,7 +866,13 @@ async fn run_candidate(
             timeout: Some(std::time::Duration::from_secs_f64(opts.test_timeout_secs)),
             ..Default::default()
         };
-        let old_out = sb.exec(&row.test_cmd, &test_opts).await?;
+        let mut old_out = sb.exec(&row.test_cmd, &test_opts).await?;
+        if runner == Runner::Pytest
+            && format!("{}{}", old_out.stdout_text(), old_out.stderr_text()).contains(LEGACY_SETUP_CFG)
+        {
+            row.test_cmd = without_legacy_config(&row.test_cmd);
+            old_out = sb.exec(&row.test_cmd, &test_opts).await?;
+        }
         let mut old_runs = vec![statuses(runner, &old_out)];
         for _ in 0..opts.reruns {
             old_runs.push(statuses(runner, &sb.exec(&row.test_cmd, &test_opts).await?));
@@ -1072,6 +1093,16 @@ mod tests {
         assert_eq!(
             (r.flaky, r.fail_to_pass),
             (vec!["a".to_string()], vec!["c".to_string()])
+        );
+    }
+
+    #[test]
+    fn a_legacy_setup_cfg_is_left_out() {
+        let cmd = Runner::Pytest.command(&["tests/test_a.py".into()]);
+        assert_eq!(
+            without_legacy_config(&cmd),
+            "python3 -m pytest -c /dev/null --rootdir /testbed -rA -p no:cacheprovider \
+             tests/test_a.py"
         );
     }
 

@@ -232,3 +232,65 @@ async fn a_repository_with_missing_objects_is_copied_shallow() {
         .expect("fix row");
     assert_eq!(fix.outcome, Outcome::Valid, "{fix:?}");
 }
+
+/// pytest 4 and later refuse to run with a `[pytest]` section in `setup.cfg`
+/// (15 marshmallow commits of 2014–2015): such commits run with the
+/// configuration files left out, and their tasks carry that command.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_legacy_pytest_section_in_setup_cfg_is_left_out() {
+    let mut h = history();
+    h.repo.write("setup.cfg", "[pytest]\naddopts = -q\n");
+    h.repo.commit("Configure pytest the old way");
+    let calc = std::fs::read_to_string(h.repo.path().join("pkg/calc.py")).expect("calc");
+    let tests = std::fs::read_to_string(h.repo.path().join("tests/test_calc.py")).expect("tests");
+    h.repo.write(
+        "pkg/calc.py",
+        calc.replace(
+            "def add(a, b):\n",
+            "def add(a, b):\n    if b is None:\n        return a\n",
+        ),
+    );
+    h.repo.write(
+        "tests/test_calc.py",
+        &format!("{tests}\n\ndef test_add_none():\n    assert add(1, None) == 1\n"),
+    );
+    let fix = h.repo.commit("Let add take None");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let commits = dir.path().join("commits.jsonl");
+    common::mine_all(&h.repo.path(), &commits);
+    let provider = r2e_sandbox::docker::DockerProvider::connect()
+        .await
+        .expect("docker");
+    let opts = ValidateOptions {
+        image: pytest_image(),
+        repo_name: Some("calc-legacycfg".into()),
+        ..Default::default()
+    };
+    let out = dir.path().join("validated.jsonl");
+    validate_jsonl(
+        &provider,
+        &h.repo.path(),
+        &commits,
+        &out,
+        &opts,
+        &mut |_| {},
+    )
+    .await
+    .expect("validate");
+    let rows: Vec<ValidatedCommit> = r2e_core::jsonl::read(&out).expect("rows");
+    let row = rows.iter().find(|r| r.hash == fix).expect("fix row");
+    assert_eq!(row.outcome, Outcome::Valid, "{row:#?}");
+    assert_eq!(row.fail_to_pass, ["tests/test_calc.py::test_add_none"]);
+    assert!(row.test_cmd.contains(" -c /dev/null "), "{}", row.test_cmd);
+    // Commits before the section run with the plain command.
+    let before = rows
+        .iter()
+        .find(|r| r.hash == h.fix_with_test)
+        .expect("earlier fix");
+    assert!(
+        !before.test_cmd.contains("/dev/null"),
+        "{}",
+        before.test_cmd
+    );
+}
