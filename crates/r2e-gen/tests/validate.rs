@@ -252,7 +252,7 @@ async fn a_legacy_pytest_section_in_setup_cfg_is_left_out() {
     );
     h.repo.write(
         "tests/test_calc.py",
-        &format!("{tests}\n\ndef test_add_none():\n    assert add(1, None) == 1\n"),
+        format!("{tests}\n\ndef test_add_none():\n    assert add(1, None) == 1\n"),
     );
     let fix = h.repo.commit("Let add take None");
 
