@@ -13,7 +13,7 @@ use common::Repo;
 use r2e_gen::env::{
     EnvEvent, EnvOptions, EnvOutcome, EnvRow, Method, PythonImage, build_envs, load_env_map,
 };
-use r2e_gen::validate::{Outcome, ValidateOptions, ValidatedCommit, validate_jsonl};
+use r2e_gen::validate::{Outcome, ValidateOptions, ValidatedCommit};
 use r2e_sandbox::docker::DockerProvider;
 use std::collections::HashMap;
 use std::process::Command;
@@ -184,18 +184,7 @@ async fn pins_to_the_commit_date_shares_sets_and_adds_missing_modules() {
         envs: Some(map),
         ..Default::default()
     };
-    let validated = dir.path().join("validated.jsonl");
-    validate_jsonl(
-        &provider,
-        &v.repo.path(),
-        &commits,
-        &validated,
-        &vopts,
-        &mut |_| {},
-    )
-    .await
-    .expect("validate");
-    let vrows: Vec<ValidatedCommit> = r2e_core::jsonl::read(&validated).expect("rows");
+    let (_, vrows) = common::validate_all(&v.repo.path(), &commits, dir.path(), &vopts).await;
     let vby: HashMap<&str, &ValidatedCommit> = vrows.iter().map(|r| (r.hash.as_str(), r)).collect();
     for (hash, f2p) in [
         (&v.legacy, "tests/test_verlib.py::test_legacy"),
@@ -366,18 +355,7 @@ async fn a_set_serves_commits_that_moved_the_package_under_src() {
         envs: Some(map),
         ..Default::default()
     };
-    let validated = dir.path().join("validated.jsonl");
-    validate_jsonl(
-        &provider,
-        &r.path(),
-        &commits,
-        &validated,
-        &vopts,
-        &mut |_| {},
-    )
-    .await
-    .expect("validate");
-    let rows: Vec<ValidatedCommit> = r2e_core::jsonl::read(&validated).expect("rows");
+    let (_, rows) = common::validate_all(&r.path(), &commits, dir.path(), &vopts).await;
     let row = rows.iter().find(|v| v.hash == fix).expect("fix row");
     assert_eq!(row.outcome, Outcome::Valid, "{row:#?}");
     assert_eq!(row.fail_to_pass, ["tests/test_movpkg.py::test_half_odd"]);

@@ -205,27 +205,13 @@ async fn a_repository_with_missing_objects_is_copied_shallow() {
     let dir = tempfile::tempdir().expect("tempdir");
     let commits = dir.path().join("commits.jsonl");
     common::mine_all(&h.repo.path(), &commits);
-    let provider = r2e_sandbox::docker::DockerProvider::connect()
-        .await
-        .expect("docker");
     let opts = ValidateOptions {
         image: pytest_image(),
         repo_name: Some("calc-shallow".into()),
         ..Default::default()
     };
-    let out = dir.path().join("validated.jsonl");
-    let summary = validate_jsonl(
-        &provider,
-        &h.repo.path(),
-        &commits,
-        &out,
-        &opts,
-        &mut |_| {},
-    )
-    .await
-    .expect("validate");
+    let (summary, rows) = common::validate_all(&h.repo.path(), &commits, dir.path(), &opts).await;
     assert_eq!(summary.valid, 2, "{summary:?}");
-    let rows: Vec<ValidatedCommit> = r2e_core::jsonl::read(&out).expect("rows");
     let fix = rows
         .iter()
         .find(|r| r.hash == h.fix_with_test)
@@ -259,26 +245,12 @@ async fn a_legacy_pytest_section_in_setup_cfg_is_left_out() {
     let dir = tempfile::tempdir().expect("tempdir");
     let commits = dir.path().join("commits.jsonl");
     common::mine_all(&h.repo.path(), &commits);
-    let provider = r2e_sandbox::docker::DockerProvider::connect()
-        .await
-        .expect("docker");
     let opts = ValidateOptions {
         image: pytest_image(),
         repo_name: Some("calc-legacycfg".into()),
         ..Default::default()
     };
-    let out = dir.path().join("validated.jsonl");
-    validate_jsonl(
-        &provider,
-        &h.repo.path(),
-        &commits,
-        &out,
-        &opts,
-        &mut |_| {},
-    )
-    .await
-    .expect("validate");
-    let rows: Vec<ValidatedCommit> = r2e_core::jsonl::read(&out).expect("rows");
+    let (_, rows) = common::validate_all(&h.repo.path(), &commits, dir.path(), &opts).await;
     let row = rows.iter().find(|r| r.hash == fix).expect("fix row");
     assert_eq!(row.outcome, Outcome::Valid, "{row:#?}");
     assert_eq!(row.fail_to_pass, ["tests/test_calc.py::test_add_none"]);

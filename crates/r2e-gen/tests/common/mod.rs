@@ -16,6 +16,28 @@ pub fn mine_all(repo: &Path, out: &Path) {
     r2e_gen::mine::mine_to_jsonl(repo, out, &Default::default(), &mut |_| {}).expect("mine");
 }
 
+/// Validates the commits of `commits` (mined from `repo`) into
+/// `dir/validated.jsonl` and returns the summary and every row.
+pub async fn validate_all(
+    repo: &Path,
+    commits: &Path,
+    dir: &Path,
+    opts: &r2e_gen::validate::ValidateOptions,
+) -> (
+    r2e_gen::validate::ValidateSummary,
+    Vec<r2e_gen::validate::ValidatedCommit>,
+) {
+    let provider = r2e_sandbox::docker::DockerProvider::connect()
+        .await
+        .expect("docker");
+    let out = dir.join("validated.jsonl");
+    let summary =
+        r2e_gen::validate::validate_jsonl(&provider, repo, commits, &out, opts, &mut |_| {})
+            .await
+            .expect("validate");
+    (summary, r2e_core::jsonl::read(&out).expect("rows"))
+}
+
 /// A `git` command with no user or system configuration.
 pub fn git_cmd(dir: &Path) -> Command {
     let mut c = Command::new("git");
