@@ -113,6 +113,19 @@ pub async fn remove(docker: &Docker, image: &ImageInfo) -> Result<(), SandboxErr
     }
 }
 
+/// Removes `images`, children first ([`children_first`]), and returns how
+/// each removal went.
+pub async fn remove_all<'a>(
+    docker: &Docker,
+    images: &'a [ImageInfo],
+) -> Vec<(&'a ImageInfo, Result<(), SandboxError>)> {
+    let mut done = Vec::with_capacity(images.len());
+    for image in children_first(images) {
+        done.push((image, remove(docker, image).await));
+    }
+    done
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,9 +12,11 @@ use anyhow::Context;
 use clap::Args;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use r2e_gen::env::{EnvOptions, PythonImage, build_envs, load_env_map};
+use r2e_gen::images::ImageKind;
 use r2e_gen::mine::{MineOptions, mine_to_jsonl};
 use r2e_gen::validate::{Outcome, ValidateOptions, ValidatedCommit, validate_jsonl};
 use r2e_sandbox::docker::DockerProvider;
+use r2e_sandbox::images::remove_all;
 use std::path::Path;
 use std::process::{Command, ExitCode};
 
@@ -93,55 +95,50 @@ async fn measure(provider: &DockerProvider, a: &BenchDiskArgs) -> anyhow::Result
         .filter(|r| r.outcome == Outcome::Valid)
         .collect();
     anyhow::ensure!(!tasks.is_empty(), "no task validated: {rows:#?}");
-    let env_rows: Vec<r2e_gen::env::EnvRow> = r2e_core::jsonl::read(&envs)?;
-    let env_image = env_rows
-        .iter()
-        .find(|r| !r.image.is_empty())
-        .map(|r| r.image.clone())
-        .context("no environment image")?;
-    let size = |image: &str| -> anyhow::Result<i64> {
-        let out = Command::new("docker")
-            .args(["image", "inspect", "--format", "{{.Size}}", image])
-            .output()
-            .context("docker image inspect")?;
-        anyhow::ensure!(out.status.success(), "no image {image}");
-        Ok(String::from_utf8_lossy(&out.stdout).trim().parse()?)
+    // The engine's sizes of the layers this run saved: each image's bytes
+    // above the one it was made from (the environment above the Python
+    // image, each task above the environment).
+    let images = r2e_gen::images::list(provider, Some(&name), &[]).await?;
+    let own = |kind: ImageKind| {
+        images
+            .iter()
+            .filter(move |g| g.kind == kind)
+            .map(|g| g.info.own_size)
     };
-    let base = size(&a.python)?;
-    let env = size(&env_image)?;
-    let mut per_task = Vec::new();
-    for t in &tasks {
-        per_task.push(size(&t.image)? - env);
-    }
+    let env_layer = own(ImageKind::Env).next().context("no environment image")?;
+    let mut per_task: Vec<u64> = own(ImageKind::Task).collect();
+    anyhow::ensure!(
+        per_task.len() == tasks.len(),
+        "a task image is missing: {images:#?}"
+    );
     per_task.sort_unstable();
     let median = per_task[per_task.len() / 2];
     let max = *per_task.last().unwrap_or(&0);
-    let env_layer = env - base;
     let unshared = env_layer + median;
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED)
         .set_header(vec!["layer", "size"]);
     t.add_row(vec![
         "shared environment (venv + repository), once".to_string(),
-        super::human_bytes(env_layer.max(0) as u64),
+        super::human_bytes(env_layer),
     ]);
     t.add_row(vec![
         format!("per task above it, median of {}", tasks.len()),
-        super::human_bytes(median.max(0) as u64),
+        super::human_bytes(median),
     ]);
     t.add_row(vec![
         "per task above it, max".to_string(),
-        super::human_bytes(max.max(0) as u64),
+        super::human_bytes(max),
     ]);
     t.add_row(vec![
         "baseline: an environment per task".to_string(),
-        super::human_bytes(unshared.max(0) as u64),
+        super::human_bytes(unshared),
     ]);
     println!("{t}");
     println!(
         "disk per task: {} vs {} with an environment per task ({:.0}x less); target ≤ 10 MB: {}",
-        super::human_bytes(median.max(0) as u64),
-        super::human_bytes(unshared.max(0) as u64),
+        super::human_bytes(median),
+        super::human_bytes(unshared),
         unshared as f64 / median.max(1) as f64,
         if max <= 10 * 1024 * 1024 {
             "met"
@@ -150,9 +147,12 @@ async fn measure(provider: &DockerProvider, a: &BenchDiskArgs) -> anyhow::Result
         }
     );
     if !a.keep_images {
-        let mut images: Vec<String> = tasks.iter().map(|t| t.image.clone()).collect();
-        images.push(env_image);
-        let _ = Command::new("docker").arg("rmi").args(&images).output();
+        let infos: Vec<_> = images.iter().map(|g| g.info.clone()).collect();
+        for (_, result) in remove_all(provider.client(), &infos).await {
+            if let Err(e) = result {
+                eprintln!("warning: {e}");
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -5,7 +5,7 @@ use clap::Args;
 use comfy_table::{CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 use r2e_gen::images::{GenImage, ImageKind, list};
 use r2e_sandbox::docker::DockerProvider;
-use r2e_sandbox::images::{children_first, remove};
+use r2e_sandbox::images::remove_all;
 use std::process::ExitCode;
 
 /// Arguments of `r2e gen images`.
@@ -51,8 +51,8 @@ pub async fn run(a: ImagesArgs) -> anyhow::Result<ExitCode> {
     let mut removed = 0usize;
     let mut freed = 0u64;
     let mut failed = Vec::new();
-    for info in children_first(&infos) {
-        match remove(provider.client(), info).await {
+    for (info, result) in remove_all(provider.client(), &infos).await {
+        match result {
             Ok(()) => {
                 removed += 1;
                 freed += info.own_size;

@@ -949,29 +949,27 @@ async fn run_try(
             }
             // Validation reads `pytest -rA`'s per-test summary, which lists
             // passing tests from pytest 4.5 on.
+            let version = sb
+                .exec(
+                    &format!("{VENV}/bin/python -c 'import pytest; print(pytest.__version__)'"),
+                    &cwd,
+                )
+                .await?;
+            let text = version.stdout_text();
+            let mut parts = text.trim().split('.').map(|p| p.parse::<u32>().ok());
+            let found = (parts.next().flatten(), parts.next().flatten());
+            if let (Some(major), Some(minor)) = found
+                && (major, minor) < MIN_PYTEST
             {
-                let version = sb
-                    .exec(
-                        &format!("{VENV}/bin/python -c 'import pytest; print(pytest.__version__)'"),
-                        &cwd,
-                    )
-                    .await?;
-                let text = version.stdout_text();
-                let mut parts = text.trim().split('.').map(|p| p.parse::<u32>().ok());
-                let found = (parts.next().flatten(), parts.next().flatten());
-                if let (Some(major), Some(minor)) = found
-                    && (major, minor) < MIN_PYTEST
-                {
-                    return Ok(Err(format!(
-                        "pytest_too_old: pytest {} does not list passing tests under -rA{}",
-                        version.stdout_text().trim(),
-                        if t.harness {
-                            ", even with the test harness let past the date"
-                        } else {
-                            ""
-                        }
-                    )));
-                }
+                return Ok(Err(format!(
+                    "pytest_too_old: pytest {} does not list passing tests under -rA{}",
+                    version.stdout_text().trim(),
+                    if t.harness {
+                        ", even with the test harness let past the date"
+                    } else {
+                        ""
+                    }
+                )));
             }
             let clean = format!(
                 "git checkout -q -f {} && git clean -fdq && rm -rf /tmp/r2e-env /root/.cache",
