@@ -169,27 +169,14 @@ impl EditAgent {
             tokens_per_char: 0.25,
         };
         let tools = self.tool_specs();
-        let (exit_reason, mut error) = match self.prompts(env) {
+        let (exit_reason, error) = match self.prompts(env) {
             Ok((system, instance)) => {
                 ep.history = vec![Message::system(system), Message::user(instance)];
                 self.act(env, rollout, &tools, &mut ep, clock).await
             }
             Err(e) => (ExitReason::Error, Some(e.to_string())),
         };
-        let mut patch = String::new();
-        let mut reward = None;
-        match env.patch().await {
-            Ok(p) => {
-                patch = p;
-                if self.reward {
-                    match env.reward().await {
-                        Ok(r) => reward = Some(r.value),
-                        Err(e) => error = error.or(Some(format!("running the hidden tests: {e}"))),
-                    }
-                }
-            }
-            Err(e) => error = error.or(Some(format!("taking the patch: {e}"))),
-        }
+        let end = crate::ending::conclude(env, self.reward, error).await;
         Trajectory {
             task_id: task.task_id.clone(),
             model: self.model.clone(),
@@ -197,14 +184,15 @@ impl EditAgent {
             rollout,
             action_format: self.config.action_format.as_str().into(),
             steps: ep.steps,
-            patch,
-            reward,
-            exit_reason: if error.is_some() && exit_reason == ExitReason::Submitted {
+            patch: end.patch,
+            reward: end.reward,
+            reward_status: end.status,
+            exit_reason: if end.error.is_some() && exit_reason == ExitReason::Submitted {
                 ExitReason::Error
             } else {
                 exit_reason
             },
-            error,
+            error: end.error,
             usage: ep.usage,
             cost_usd: ep.cost,
             started_at,

@@ -16,6 +16,7 @@
 pub mod action;
 pub mod config;
 pub mod edit;
+mod ending;
 pub mod runner;
 pub mod scripted;
 pub mod sft;

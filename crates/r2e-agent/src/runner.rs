@@ -5,7 +5,9 @@
 use crate::edit::EditAgent;
 use crate::scripted;
 use futures_util::StreamExt;
-use r2e_core::{ExitReason, Task, Trajectory, TrajectoryFileError, TrajectoryWriter, Usage};
+use r2e_core::{
+    ExitReason, RewardStatus, Task, Trajectory, TrajectoryFileError, TrajectoryWriter, Usage,
+};
 use r2e_env::{EnvOptions, RepoEnv};
 use r2e_sandbox::{Provider, WarmPool};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -47,6 +49,8 @@ pub struct RunSummary {
     pub skipped: usize,
     /// Episodes with reward 1.
     pub resolved: usize,
+    /// Episodes per reward status (resolved, unresolved, timeout, infra_error).
+    pub statuses: BTreeMap<RewardStatus, usize>,
     /// Episodes per exit reason.
     pub exits: BTreeMap<String, usize>,
     /// Tokens of all episodes run now.
@@ -55,6 +59,36 @@ pub struct RunSummary {
     pub cost_usd: f64,
     /// Wall time in seconds.
     pub secs: f64,
+}
+
+impl RunSummary {
+    /// Counts one finished episode.
+    pub fn add(&mut self, traj: &Trajectory) {
+        self.episodes += 1;
+        self.resolved += usize::from(traj.reward == Some(1.0));
+        *self.statuses.entry(traj.status()).or_default() += 1;
+        *self.exits.entry(exit_name(traj.exit_reason)).or_default() += 1;
+        self.usage += traj.usage;
+        self.cost_usd += traj.cost_usd;
+    }
+
+    /// Episodes with this status.
+    pub fn count(&self, status: RewardStatus) -> usize {
+        self.statuses.get(&status).copied().unwrap_or(0)
+    }
+
+    /// Episodes that got a verdict: all but the infrastructure errors, which
+    /// say nothing about the agent and stay out of the resolved rate.
+    pub fn graded(&self) -> usize {
+        self.episodes - self.count(RewardStatus::InfraError)
+    }
+
+    /// Resolved episodes over graded ones (timeouts count as not resolved;
+    /// infrastructure errors are left out); `None` when nothing was graded.
+    pub fn resolved_rate(&self) -> Option<f64> {
+        let graded = self.graded();
+        (graded > 0).then(|| self.resolved as f64 / graded as f64)
+    }
 }
 
 /// The episodes of `tasks` × `0..k` that `done` does not hold yet, in
@@ -76,7 +110,10 @@ pub fn finished(earlier: &[Trajectory], retry_errors: bool) -> HashSet<(String, 
     }
     latest
         .into_iter()
-        .filter(|(_, t)| !(retry_errors && t.exit_reason == ExitReason::Error))
+        .filter(|(_, t)| {
+            !(retry_errors
+                && (t.exit_reason == ExitReason::Error || t.status() == RewardStatus::InfraError))
+        })
         .map(|(key, _)| key)
         .collect()
 }
@@ -105,17 +142,7 @@ pub async fn run(
                 policy.clone(),
                 opts.env.clone(),
             );
-            async move {
-                episode(
-                    provider.as_ref(),
-                    pool.as_ref(),
-                    task,
-                    rollout,
-                    &policy,
-                    env_opts,
-                )
-                .await
-            }
+            async move { episode(provider, pool.as_ref(), task, rollout, &policy, env_opts).await }
         })
         .buffer_unordered(opts.workers.max(1));
     let mut failure = None;
@@ -124,14 +151,7 @@ pub async fn run(
             failure = Some(e);
             break;
         }
-        summary.episodes += 1;
-        summary.resolved += usize::from(traj.reward == Some(1.0));
-        *summary
-            .exits
-            .entry(exit_name(traj.exit_reason))
-            .or_default() += 1;
-        summary.usage += traj.usage;
-        summary.cost_usd += traj.cost_usd;
+        summary.add(&traj);
         on_done(&traj);
     }
     drop(stream);
@@ -156,7 +176,7 @@ pub fn exit_name(reason: ExitReason) -> String {
 /// One episode: resets an environment for `task` (from `pool` when given),
 /// plays `policy` in it, closes it. Failures become an `error` trajectory.
 pub async fn episode(
-    provider: &dyn Provider,
+    provider: Arc<dyn Provider>,
     pool: Option<&Arc<WarmPool>>,
     task: Task,
     rollout: u32,
@@ -227,6 +247,7 @@ fn failed(
         steps: Vec::new(),
         patch: String::new(),
         reward: None,
+        reward_status: Some(RewardStatus::InfraError),
         exit_reason: ExitReason::Error,
         error: Some(error),
         usage: Usage::default(),

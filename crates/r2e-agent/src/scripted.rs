@@ -111,20 +111,8 @@ async fn run(
             break;
         }
     }
-    let (mut patch, mut reward) = (String::new(), None);
-    if failure.is_none() {
-        match env.patch().await {
-            Ok(p) => patch = p,
-            Err(e) => failure = Some(e.to_string()),
-        }
-    }
-    if failure.is_none() {
-        match env.reward().await {
-            Ok(r) => reward = Some(r.value),
-            Err(e) => failure = Some(e.to_string()),
-        }
-    }
-    let exit_reason = match (&failure, finished) {
+    let end = crate::ending::conclude(env, true, failure).await;
+    let exit_reason = match (&end.error, finished) {
         (Some(_), _) => ExitReason::Error,
         (None, true) => ExitReason::Submitted,
         (None, false) => ExitReason::MaxSteps,
@@ -136,10 +124,11 @@ async fn run(
         rollout: 0,
         action_format: String::new(),
         steps,
-        patch,
-        reward,
+        patch: end.patch,
+        reward: end.reward,
+        reward_status: end.status,
         exit_reason,
-        error: failure,
+        error: end.error,
         usage: Usage::default(),
         cost_usd: 0.0,
         started_at,

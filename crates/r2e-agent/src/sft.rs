@@ -45,12 +45,18 @@ pub enum Skip {
     NoConversation,
     /// Only resolved episodes were asked for and this one was not.
     NotResolved,
+    /// The episode ended in an infrastructure error: what the model saw may
+    /// be cut short or wrong, so it is never training data.
+    InfraError,
 }
 
 /// One trajectory as a fine-tuning example, or why it is left out.
 pub fn example(traj: &Trajectory, format: SftFormat, only_resolved: bool) -> Result<Value, Skip> {
     if traj.messages.is_empty() {
         return Err(Skip::NoConversation);
+    }
+    if traj.status() == r2e_core::RewardStatus::InfraError {
+        return Err(Skip::InfraError);
     }
     if only_resolved && traj.reward != Some(1.0) {
         return Err(Skip::NotResolved);
@@ -130,6 +136,7 @@ mod tests {
             steps: Vec::new(),
             patch: String::new(),
             reward,
+            reward_status: None,
             exit_reason: ExitReason::Submitted,
             error: None,
             usage: Usage::default(),
@@ -190,6 +197,24 @@ mod tests {
         assert_eq!(
             example(&t, SftFormat::OpenAi, false),
             Err(Skip::NoConversation)
+        );
+    }
+
+    #[test]
+    fn infra_error_episodes_are_never_exported() {
+        let mut t = traj(
+            vec![json!({"role": "user", "content": "x"})],
+            Vec::new(),
+            None,
+        );
+        t.exit_reason = ExitReason::Error;
+        assert_eq!(example(&t, SftFormat::OpenAi, false), Err(Skip::InfraError));
+        t.exit_reason = ExitReason::MaxSteps;
+        t.reward = Some(1.0);
+        t.reward_status = Some(r2e_core::RewardStatus::InfraError);
+        assert_eq!(
+            example(&t, SftFormat::ShareGpt, false),
+            Err(Skip::InfraError)
         );
     }
 }

@@ -32,7 +32,7 @@ async fn add_task(p: &DockerProvider) -> Task {
 async fn episode(agent: &EditAgent) -> (Task, Trajectory) {
     let p = DockerProvider::connect().await.expect("a Docker daemon");
     let task = add_task(&p).await;
-    let env = RepoEnv::reset(&p, task.clone(), EnvOptions::default())
+    let env = RepoEnv::reset(Arc::new(p.clone()), task.clone(), EnvOptions::default())
         .await
         .unwrap();
     let traj = agent.run(&env, 0).await;
@@ -306,7 +306,10 @@ async fn a_model_that_keeps_failing_ends_the_episode_with_an_error_not_a_crash()
     let error = traj.error.unwrap();
     assert!(error.contains("the model call failed"), "{error}");
     assert!(traj.steps.is_empty());
-    assert_eq!(traj.reward, Some(0.0));
+    // A model that failed says nothing about the task: no reward, and a
+    // status a trainer drops instead of learning a 0 from it.
+    assert_eq!(traj.reward, None);
+    assert_eq!(traj.reward_status, Some(r2e_core::RewardStatus::InfraError));
 }
 
 /// Each limit ends the episode with its own exit reason, and the work done
@@ -418,7 +421,7 @@ async fn a_replayed_trajectory_reaches_the_same_patch_and_reward() {
     assert_eq!(recorded.reward, Some(1.0));
 
     let p = DockerProvider::connect().await.unwrap();
-    let env = RepoEnv::reset(&p, task.clone(), EnvOptions::default())
+    let env = RepoEnv::reset(Arc::new(p.clone()), task.clone(), EnvOptions::default())
         .await
         .unwrap();
     let replayed = r2e_agent::scripted::replay(&env, &recorded).await;

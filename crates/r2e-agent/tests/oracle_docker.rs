@@ -2,6 +2,7 @@
 
 use r2e_env::{EnvOptions, RepoEnv};
 use r2e_sandbox::docker::DockerProvider;
+use std::sync::Arc;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_oracle_resolves_every_demo_task() {
@@ -9,7 +10,7 @@ async fn the_oracle_resolves_every_demo_task() {
     let p = DockerProvider::connect().await.expect("a Docker daemon");
     let tasks = r2e_eval::demo::build(&p, &image).await.unwrap();
     for task in tasks {
-        let env = RepoEnv::reset(&p, task.clone(), EnvOptions::default())
+        let env = RepoEnv::reset(Arc::new(p.clone()), task.clone(), EnvOptions::default())
             .await
             .unwrap();
         let traj = r2e_agent::scripted::oracle(&env).await;

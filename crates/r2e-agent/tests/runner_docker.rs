@@ -43,3 +43,76 @@ async fn a_missing_image_is_an_error_trajectory_and_the_run_goes_on() {
     assert!(!runner::finished(&trajs, true).contains(&(tasks[0].task_id.clone(), 0)));
     assert!(runner::finished(&trajs, false).contains(&(tasks[0].task_id.clone(), 0)));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sandbox_killed_mid_episode_is_an_infra_error_never_a_zero() {
+    use r2e_core::{Action, RewardStatus, Step, Trajectory, Usage};
+    use std::collections::HashMap;
+    let image = std::env::var("R2E_TEST_IMAGE").unwrap_or_else(|_| "r2e/base:bookworm".into());
+    let docker = DockerProvider::connect().await.expect("a Docker daemon");
+    let mut tasks = r2e_eval::demo::build(&docker, &image).await.unwrap();
+    tasks.truncate(1);
+    let step = |tool: &str, args: serde_json::Value| Step {
+        thought: String::new(),
+        action: Action {
+            tool: tool.into(),
+            args: args.as_object().cloned().unwrap(),
+        },
+        observation: String::new(),
+        llm_secs: 0.0,
+        env_secs: 0.0,
+        usage: Usage::default(),
+    };
+    // The command kills the shim serving the sandbox, as an engine failure
+    // or an out-of-memory kill would.
+    let recorded = Trajectory {
+        task_id: tasks[0].task_id.clone(),
+        model: "m".into(),
+        agent: "a".into(),
+        rollout: 0,
+        action_format: String::new(),
+        steps: vec![
+            step(
+                "execute_bash",
+                serde_json::json!({"cmd": "kill -9 $PPID; sleep 5"}),
+            ),
+            step("finish", serde_json::json!({})),
+        ],
+        patch: String::new(),
+        reward: None,
+        reward_status: None,
+        exit_reason: ExitReason::Submitted,
+        error: None,
+        usage: Usage::default(),
+        cost_usd: 0.0,
+        started_at: 0.0,
+        duration_secs: 0.0,
+        messages: Vec::new(),
+        tools: Vec::new(),
+    };
+    let replay = HashMap::from([((tasks[0].task_id.clone(), 0), recorded)]);
+    let dir = tempfile::tempdir().unwrap();
+    let (writer, _) = TrajectoryWriter::open(&dir.path().join("t.jsonl")).unwrap();
+    let opts = RunOptions {
+        k: 1,
+        workers: 1,
+        pool: 0,
+        env: EnvOptions::default(),
+        retry_errors: false,
+    };
+    let provider: Arc<dyn Provider> = Arc::new(docker);
+    let jobs = runner::pending(&tasks, 1, &Default::default());
+    let policy = Policy::Replay(Arc::new(replay));
+    let summary = runner::run(provider, jobs, policy, opts, writer, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(summary.count(RewardStatus::InfraError), 1);
+    assert_eq!(summary.graded(), 0);
+    assert_eq!(summary.resolved_rate(), None);
+    let trajs = r2e_core::trajectory::read_file(&dir.path().join("t.jsonl")).unwrap();
+    assert_eq!(trajs[0].reward, None);
+    assert_eq!(trajs[0].reward_status, Some(RewardStatus::InfraError));
+    let error = trajs[0].error.as_deref().unwrap();
+    assert!(error.contains("died"), "{error}");
+    assert!(runner::finished(&trajs, true).is_empty());
+}

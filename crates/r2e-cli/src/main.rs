@@ -88,10 +88,27 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", render(&e));
             ExitCode::from(2)
         }
     }
+}
+
+/// An error and its causes on one line, `a: b: c`, leaving out a cause whose
+/// text the line already holds (library errors often quote their source).
+fn render(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(text.trim()) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 fn init_tracing(verbose: u8) {
@@ -118,5 +135,14 @@ mod tests {
     fn the_command_line_is_well_formed() {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_cause_quoted_by_its_error_is_printed_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+        let e = anyhow::Error::new(io).context("reading p.jsonl: No such file");
+        assert_eq!(super::render(&e), "reading p.jsonl: No such file");
+        let e = anyhow::anyhow!("disk full").context("writing out.jsonl");
+        assert_eq!(super::render(&e), "writing out.jsonl: disk full");
     }
 }

@@ -105,7 +105,11 @@ fn a_killed_evaluation_resumes_where_it_stopped() {
 #[test]
 fn predictions_for_unknown_instances_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
-    std::fs::write(tmp.path().join("ds.jsonl"), "").unwrap();
+    std::fs::write(
+        tmp.path().join("ds.jsonl"),
+        r#"{"task_id": "o__r-1", "source": "swe_bench", "repo": "o/r", "base_commit": "abc", "image": "i", "problem_statement": "p"}"#,
+    )
+    .unwrap();
     std::fs::write(
         tmp.path().join("preds.jsonl"),
         r#"{"instance_id": "nope__nope-1", "model_name_or_path": "m", "model_patch": "x"}"#,

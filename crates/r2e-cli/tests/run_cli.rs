@@ -242,3 +242,68 @@ async fn ctrl_c_keeps_finished_episodes_and_the_rerun_completes_them() {
     );
     assert_eq!(r2e_core::trajectory::read_file(&out).unwrap().len(), 6);
 }
+
+/// The trajectory of an agent that fakes the test runner instead of fixing
+/// the bug: its only action writes a `python3` that prints passes.
+fn fake_python_trajectory(task_id: &str) -> String {
+    let fake = "#!/bin/sh\nfor t in test_mul test_sub; do echo \"$t (tests.test_mul.MulTest.$t) ... ok\"; done\necho OK\n";
+    let cmd = format!(
+        "mkdir -p /root/.venv/bin && printf '%s' '{fake}' > /root/.venv/bin/python3 && chmod +x /root/.venv/bin/python3"
+    );
+    serde_json::json!({
+        "task_id": task_id, "model": "m", "agent": "a", "rollout": 0,
+        "steps": [
+            {"thought": "", "action": {"tool": "execute_bash", "args": {"cmd": cmd}},
+             "observation": "", "llm_secs": 0.0, "env_secs": 0.0},
+            {"thought": "", "action": {"tool": "finish", "args": {}},
+             "observation": "", "llm_secs": 0.0, "env_secs": 0.0}
+        ],
+        "patch": "", "reward": null, "exit_reason": "submitted",
+        "started_at": 0.0, "duration_secs": 0.0
+    })
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_faked_test_runner_earns_nothing_unless_the_reward_runs_in_the_agents_sandbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = demo_dataset(dir.path()).await;
+    let task_id = "r2e-demo__calc-mul";
+    let replay = dir.path().join("fake.jsonl");
+    std::fs::write(&replay, fake_python_trajectory(task_id) + "\n").unwrap();
+    let mut rewards = Vec::new();
+    for (name, reward_in) in [("fresh", None), ("same", Some("same"))] {
+        let out = dir.path().join(format!("{name}.jsonl"));
+        let mut cmd = r2e();
+        cmd.args(["run", "--agent", "replay", "--instance-ids", task_id])
+            .arg("--replay")
+            .arg(&replay)
+            .arg("--dataset")
+            .arg(&dataset)
+            .arg("--out")
+            .arg(&out);
+        if let Some(r) = reward_in {
+            cmd.args(["--reward-in", r]);
+        }
+        let o = cmd.output().await.unwrap();
+        let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(
+            o.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(stdout.contains("resolved (of graded)"), "{stdout}");
+        let line = std::fs::read_to_string(&out).unwrap();
+        let t: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+        assert_eq!(t["patch"], "", "the fake lives outside the repository");
+        rewards.push((t["reward"].clone(), t["reward_status"].clone()));
+    }
+    assert_eq!(
+        rewards,
+        [
+            (serde_json::json!(0.0), serde_json::json!("unresolved")),
+            (serde_json::json!(1.0), serde_json::json!("resolved")),
+        ],
+        "by default the fake earns nothing; --reward-in same (R2E-Gym's way) is fooled"
+    );
+}

@@ -233,6 +233,121 @@ fn gc_removes_orphans_only() {
     );
 }
 
+/// A SIGKILLed r2e leaves its socket folder on the host; `r2e sandbox gc`
+/// removes it and says how many it removed.
+#[test]
+fn gc_removes_the_socket_folders_of_killed_runs() {
+    let mut child = r2e()
+        .args(["sandbox", "run", "--image", &image(), "--", "sleep 120"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let filter = format!("label=dev.r2e.owner-pid={pid}");
+    assert!(
+        wait_for(Duration::from_secs(30), || !docker_ps(&filter).is_empty()),
+        "the sandbox never appeared"
+    );
+    let dir = r2e_sandbox::docker::run_root().join(format!("{pid}-0"));
+    assert!(dir.is_dir(), "no socket folder at {}", dir.display());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        wait_for(Duration::from_secs(30), || docker_ps(&filter).is_empty()),
+        "container left after SIGKILL"
+    );
+    assert!(dir.is_dir(), "SIGKILL cannot clean up the socket folder");
+    let out = run(&["sandbox", "gc"]);
+    let report = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(report.contains("socket folder(s) removed from"), "{report}");
+    assert!(!dir.exists(), "{} is still there: {report}", dir.display());
+    assert!(!dir.with_extension("container").exists());
+}
+
+/// An out-of-memory kill is named, with the limit, instead of a bare 137.
+#[test]
+fn run_reports_an_out_of_memory_kill() {
+    let out = run(&[
+        "sandbox",
+        "run",
+        "--image",
+        &image(),
+        "--memory",
+        "256m",
+        "--",
+        "python3 -c 'b = bytearray(1 << 30)'",
+    ]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(137), "{err}");
+    assert!(
+        err.contains("killed: out of memory (limit 256 MiB)"),
+        "{err}"
+    );
+}
+
+/// Limits come from the config file unless a flag says otherwise; a
+/// malformed file is one error naming the file and the key.
+#[test]
+fn run_takes_limits_from_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "[sandbox]\npids = 77\nnetwork = \"off\"\n").unwrap();
+    let probe = "cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max; ls /sys/class/net | tr '\\n' ' '";
+    let config_arg = config.to_str().unwrap();
+    let out = run(&[
+        "sandbox",
+        "run",
+        "--image",
+        &image(),
+        "--config",
+        config_arg,
+        "--",
+        probe,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "77\nlo ");
+    let out = r2e()
+        .args([
+            "sandbox",
+            "run",
+            "--image",
+            &image(),
+            "--pids",
+            "88",
+            "--network",
+            "on",
+        ])
+        .args(["--", probe])
+        .env("R2E_CONFIG", &config)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with("88\n") && stdout.contains("eth0"),
+        "{stdout}"
+    );
+    std::fs::write(&config, "[sandbox]\nmemory = \"lots\"\n").unwrap();
+    let out = run(&[
+        "sandbox",
+        "run",
+        "--image",
+        &image(),
+        "--config",
+        config_arg,
+        "--",
+        "true",
+    ]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(config_arg) && err.contains("[sandbox] memory") && err.contains("\"lots\""),
+        "{err}"
+    );
+}
+
 fn docker_ps(filter: &str) -> String {
     let ps = Command::new("docker")
         .args(["ps", "-aq", "--filter", filter])

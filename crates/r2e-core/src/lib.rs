@@ -7,7 +7,8 @@
 //! * [`summary`]: counts per repository and source format;
 //! * [`trajectory`]: one episode of an agent, as written to trajectory JSONL;
 //! * [`jsonl`]: resumable JSON Lines files (torn last lines survive a kill);
-//! * [`parsed_commit`], [`diff`]: the patch handling the converters need.
+//! * [`parsed_commit`], [`diff`]: the patch handling the converters need;
+//! * [`reward_guard`]: which parts of an agent's patch may reach the reward.
 
 #![warn(missing_docs)]
 
@@ -16,6 +17,7 @@ pub mod diff;
 pub mod image;
 pub mod jsonl;
 pub mod parsed_commit;
+pub mod reward_guard;
 pub mod row;
 pub mod summary;
 pub mod task;
@@ -23,5 +25,6 @@ pub mod trajectory;
 
 pub use task::{SourceFormat, Task, TestFile};
 pub use trajectory::{
-    Action, ExitReason, Step, Trajectory, TrajectoryFileError, TrajectoryWriter, Usage,
+    Action, ExitReason, RewardStatus, Step, Trajectory, TrajectoryFileError, TrajectoryWriter,
+    Usage,
 };

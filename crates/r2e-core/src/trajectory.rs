@@ -24,6 +24,59 @@ pub enum ExitReason {
     Error,
 }
 
+/// What the hidden tests said about an episode, or why they could not say.
+///
+/// An infrastructure failure is never a wrong answer: trainers must drop
+/// `infra_error` episodes (and may retry them), not learn reward 0 from them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RewardStatus {
+    /// The hidden tests ran and the task is resolved (reward 1).
+    Resolved,
+    /// The hidden tests ran and the task is not resolved (reward 0).
+    Unresolved,
+    /// The hidden tests hit their time limit (reward 0; the patch may hang them).
+    Timeout,
+    /// No verdict: the sandbox died, the engine failed, the model server
+    /// failed, or the patch could not be applied where it should have.
+    InfraError,
+}
+
+impl RewardStatus {
+    /// Every status, in display order.
+    pub const ALL: [RewardStatus; 4] = [
+        RewardStatus::Resolved,
+        RewardStatus::Unresolved,
+        RewardStatus::Timeout,
+        RewardStatus::InfraError,
+    ];
+
+    /// The name trajectories and reports write (`infra_error`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RewardStatus::Resolved => "resolved",
+            RewardStatus::Unresolved => "unresolved",
+            RewardStatus::Timeout => "timeout",
+            RewardStatus::InfraError => "infra_error",
+        }
+    }
+
+    /// The reward value a status stands for; `None` for an infrastructure error.
+    pub fn value(self) -> Option<f64> {
+        match self {
+            RewardStatus::Resolved => Some(1.0),
+            RewardStatus::Unresolved | RewardStatus::Timeout => Some(0.0),
+            RewardStatus::InfraError => None,
+        }
+    }
+}
+
+impl std::fmt::Display for RewardStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Token counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Usage {
@@ -89,6 +142,11 @@ pub struct Trajectory {
     pub patch: String,
     /// The reward from the hidden tests, when they ran.
     pub reward: Option<f64>,
+    /// What the reward means: resolved, unresolved, timeout or infra_error
+    /// (absent in trajectories written before r2e recorded it; see
+    /// [`Trajectory::status`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reward_status: Option<RewardStatus>,
     /// Why the episode ended.
     pub exit_reason: ExitReason,
     /// What failed, when `exit_reason` is `error`.
@@ -112,6 +170,26 @@ pub struct Trajectory {
     /// The tool schemas offered to the model (native format only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tools: Vec<serde_json::Value>,
+}
+
+impl Trajectory {
+    /// The episode's reward status: the recorded one, else (older files) an
+    /// `error` exit is an infrastructure error and the reward decides the rest.
+    pub fn status(&self) -> RewardStatus {
+        if let Some(s) = self.reward_status {
+            return s;
+        }
+        match (self.exit_reason, self.reward) {
+            (ExitReason::Error, _) | (_, None) => RewardStatus::InfraError,
+            (_, Some(r)) if r >= 1.0 => RewardStatus::Resolved,
+            _ => RewardStatus::Unresolved,
+        }
+    }
+
+    /// Whether the episode has a verdict (anything but an infrastructure error).
+    pub fn graded(&self) -> bool {
+        self.status() != RewardStatus::InfraError
+    }
 }
 
 /// What can go wrong reading or writing a trajectory file.
@@ -157,6 +235,7 @@ mod tests {
             }],
             patch: String::new(),
             reward: Some(1.0),
+            reward_status: Some(RewardStatus::Resolved),
             exit_reason: ExitReason::Submitted,
             error: None,
             usage: Usage::default(),
@@ -174,5 +253,21 @@ mod tests {
         let line = serde_json::to_string(&traj).unwrap();
         assert!(line.contains(r#""exit_reason":"submitted""#), "{line}");
         assert_eq!(serde_json::from_str::<Trajectory>(&line).unwrap(), traj);
+    }
+
+    #[test]
+    fn the_status_of_older_trajectories_follows_reward_and_exit() {
+        let mut t = sample();
+        t.reward_status = None;
+        assert_eq!(t.status(), RewardStatus::Resolved);
+        t.reward = Some(0.0);
+        assert_eq!(t.status(), RewardStatus::Unresolved);
+        t.exit_reason = ExitReason::Error;
+        assert_eq!(t.status(), RewardStatus::InfraError);
+        t.reward_status = Some(RewardStatus::Timeout);
+        assert_eq!(t.status(), RewardStatus::Timeout);
+        assert!(t.graded());
+        let line = serde_json::to_string(&t).unwrap();
+        assert!(line.contains(r#""reward_status":"timeout""#), "{line}");
     }
 }

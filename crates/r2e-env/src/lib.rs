@@ -6,8 +6,20 @@
 //! patch R2E-Gym takes (`git add -A && git diff --cached`, hidden tests
 //! excluded); [`RepoEnv::reward`] brings the hidden tests in only then, runs
 //! them and grades the log with the same code as `r2e eval`.
+//!
+//! The reward is one thing an agent must not be able to fake. By default
+//! ([`RewardIn::Fresh`]) it runs in a new sandbox from the task's image (from
+//! the warm pool when there is one) with only the agent's patch applied, the
+//! parts of it that could decide the verdict instead of the code removed
+//! ([`r2e_core::reward_guard`]): whatever else the agent did to its sandbox
+//! (a fake `python3`, a `sitecustomize.py` outside the repository, deleted
+//! tests) is gone. [`RewardIn::Same`] keeps R2E-Gym's behaviour of running
+//! the tests in the agent's own sandbox, for exact parity; it can be gamed.
+//! Every reward carries a [`RewardStatus`]; an infrastructure failure is an
+//! [`EnvError`], never a 0.
 
-use r2e_core::{SourceFormat, Task};
+use r2e_core::reward_guard::{self, Excluded};
+use r2e_core::{RewardStatus, SourceFormat, Task};
 use r2e_grade::GradeOptions;
 use r2e_sandbox::{
     ExecOptions, Provider, Sandbox, SandboxError, SandboxSpec, ToolReply, ToolRequest, WarmPool,
@@ -24,6 +36,31 @@ const HIDDEN_TESTS_DIR: &str = "r2e_tests";
 const AGENT_PATH: &str = "/root/.venv/bin:/root/.local/bin:/root/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// The conda environment of SWE-bench images.
 const SWEBENCH_CONDA_ENV: &str = "/opt/miniconda3/envs/testbed";
+/// The exit code that tells a failed preparation from a patch that does not apply.
+const SETUP_FAILED: i32 = 97;
+
+/// Where the hidden tests of the reward run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RewardIn {
+    /// A fresh sandbox from the task image with only the agent's (guarded)
+    /// patch applied, as `r2e eval` grades: nothing else the agent did counts.
+    #[default]
+    Fresh,
+    /// The agent's own sandbox, as R2E-Gym does (exact parity; an agent can
+    /// fake its reward by changing the sandbox outside the repository).
+    Same,
+}
+
+impl RewardIn {
+    /// Parses `fresh` or `same`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "fresh" => Some(RewardIn::Fresh),
+            "same" => Some(RewardIn::Same),
+            _ => None,
+        }
+    }
+}
 
 /// How an environment runs.
 #[derive(Debug, Clone)]
@@ -36,6 +73,13 @@ pub struct EnvOptions {
     pub test_timeout: Duration,
     /// Grading choices.
     pub grade: GradeOptions,
+    /// Where the reward's hidden tests run.
+    pub reward_in: RewardIn,
+    /// Memory, CPU and process limits of the task's sandboxes.
+    pub limits: r2e_sandbox::Limits,
+    /// Network access of the task's sandboxes: `None` follows the task (off
+    /// unless its `extra` has `"network": true`), `Some` forces it.
+    pub network: Option<bool>,
 }
 
 impl Default for EnvOptions {
@@ -45,21 +89,30 @@ impl Default for EnvOptions {
             tool_timeout_secs: 90,
             test_timeout: Duration::from_secs(1800),
             grade: GradeOptions::default(),
+            reward_in: RewardIn::default(),
+            limits: r2e_sandbox::Limits::default(),
+            network: None,
         }
     }
 }
 
-/// The reward of an episode.
+/// The reward of an episode: the hidden tests ran (or there was nothing to
+/// run them on) and gave a verdict. Failures to get one are [`EnvError`]s.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reward {
     /// 1.0 when resolved, else 0.0.
     pub value: f64,
-    /// The report (SWE-bench `report.json` or R2E-Gym comparison), as JSON text.
+    /// Resolved, unresolved or timeout (never infra_error: that is an `Err`).
+    pub status: RewardStatus,
+    /// The report (SWE-bench `report.json` or R2E-Gym comparison), as JSON
+    /// text; empty when the tests timed out or did not run.
     pub report: String,
-    /// The hidden tests' log.
+    /// The hidden tests' log (empty when they did not run).
     pub log: String,
-    /// The hidden tests hit their time limit (the reward is then 0).
-    pub timed_out: bool,
+    /// Parts of the agent's patch left out of the reward, and why.
+    pub excluded: Vec<Excluded>,
+    /// Wall time of the reward, sandbox start included.
+    pub duration: Duration,
 }
 
 /// What can go wrong in an environment.
@@ -74,6 +127,17 @@ pub enum EnvError {
     /// The log could not be graded.
     #[error(transparent)]
     Grade(#[from] r2e_grade::GradeError),
+    /// The agent's patch did not apply in the reward's fresh sandbox.
+    #[error(
+        "the agent's patch does not apply in a fresh sandbox of {task}: {stderr}\n  \
+         hint: --reward-in same grades in the agent's own sandbox"
+    )]
+    PatchApply {
+        /// The task.
+        task: String,
+        /// `git apply`'s error output.
+        stderr: String,
+    },
     /// A setup command failed.
     #[error("{what} failed in {task}: {stderr}")]
     Setup {
@@ -86,23 +150,53 @@ pub enum EnvError {
     },
 }
 
+impl EnvError {
+    /// Whether the task itself is at fault (it has no way to run or grade
+    /// its tests), rather than the infrastructure.
+    pub fn is_task_error(&self) -> bool {
+        matches!(self, EnvError::Spec(_) | EnvError::Grade(_))
+    }
+}
+
+/// Where an environment gets sandboxes: straight from a provider, or from a
+/// warm pool (which falls back to its provider when it has none ready).
+#[derive(Clone)]
+pub enum Sandboxes {
+    /// Start each one.
+    Provider(Arc<dyn Provider>),
+    /// Take a ready one.
+    Pool(Arc<WarmPool>),
+}
+
+impl Sandboxes {
+    /// A started sandbox for `spec`.
+    pub async fn start(&self, spec: &SandboxSpec) -> Result<Box<dyn Sandbox>, SandboxError> {
+        match self {
+            Sandboxes::Provider(p) => p.start(spec).await,
+            Sandboxes::Pool(pool) => pool.take(spec).await,
+        }
+    }
+}
+
 /// One task's sandbox as an environment.
 pub struct RepoEnv {
     task: Task,
     sandbox: Box<dyn Sandbox>,
+    sandboxes: Sandboxes,
     opts: EnvOptions,
+    /// The commit the repository was at after reset (the agent may move HEAD).
+    base: String,
 }
 
 impl RepoEnv {
     /// Starts the task's sandbox and prepares it the way its image family
     /// expects; the hidden tests are not in reach of the agent.
     pub async fn reset(
-        provider: &dyn Provider,
+        provider: Arc<dyn Provider>,
         task: Task,
         opts: EnvOptions,
     ) -> Result<Self, EnvError> {
-        let sandbox = provider.start(&Self::sandbox_spec(&task, &opts)).await?;
-        Self::reset_in(sandbox, task, opts).await
+        Self::reset_with(Sandboxes::Provider(provider), task, opts).await
     }
 
     /// Like [`RepoEnv::reset`], with a sandbox from a [`WarmPool`]: a few
@@ -112,61 +206,65 @@ impl RepoEnv {
         task: Task,
         opts: EnvOptions,
     ) -> Result<Self, EnvError> {
-        let sandbox = pool.take(&Self::sandbox_spec(&task, &opts)).await?;
-        Self::reset_in(sandbox, task, opts).await
+        Self::reset_with(Sandboxes::Pool(pool.clone()), task, opts).await
+    }
+
+    /// Like [`RepoEnv::reset`], with sandboxes (this one and the reward's)
+    /// from `sandboxes`.
+    pub async fn reset_with(
+        sandboxes: Sandboxes,
+        task: Task,
+        opts: EnvOptions,
+    ) -> Result<Self, EnvError> {
+        let sandbox = sandboxes.start(&Self::sandbox_spec(&task, &opts)).await?;
+        let prepared = prepare(sandbox.as_ref(), &task, &opts).await;
+        if let Err(e) = prepared {
+            let _ = sandbox.close().await;
+            return Err(e);
+        }
+        let head = sandbox
+            .exec(
+                &format!(
+                    "git -C {} rev-parse --verify -q HEAD",
+                    shell_quote(&opts.workdir)
+                ),
+                &ExecOptions::timeout(60.0),
+            )
+            .await;
+        let base = match head {
+            Ok(out) if out.success() => out.stdout_text().trim().to_string(),
+            _ => "HEAD".to_string(),
+        };
+        Ok(RepoEnv {
+            task,
+            sandbox,
+            sandboxes,
+            opts,
+            base,
+        })
     }
 
     /// The sandbox a task's environment runs in (what a warm pool keeps ready).
+    /// Agent episodes run offline unless the task says it needs the network
+    /// (`"network": true` in its `extra`) or `opts.network` decides.
     pub fn sandbox_spec(task: &Task, opts: &EnvOptions) -> SandboxSpec {
         let mut spec = SandboxSpec::new(&task.image);
         spec.workdir = Some(opts.workdir.clone());
         spec.env.push(("PATH".into(), AGENT_PATH.into()));
+        spec.limits = opts.limits;
+        spec.network = opts
+            .network
+            .unwrap_or_else(|| task.extra.get("network") == Some(&serde_json::Value::Bool(true)));
         spec
     }
 
-    /// Prepares a fresh sandbox started from [`RepoEnv::sandbox_spec`].
-    async fn reset_in(
-        sandbox: Box<dyn Sandbox>,
-        task: Task,
-        opts: EnvOptions,
-    ) -> Result<Self, EnvError> {
-        let env = RepoEnv {
-            task,
-            sandbox,
-            opts,
-        };
-        let wd = shell_quote(&env.opts.workdir);
-        let setup = match env.task.source {
-            // R2E-Gym images: the repo's venv is used through /root/.venv and
-            // its executables through /root/.local/bin; stale bytecode goes;
-            // the hidden tests shipped in the image leave the agent's reach
-            // (the reward brings its own copy).
-            SourceFormat::R2eGym => format!(
-                "cd {wd} || exit 1; if [ -d .venv ] && [ ! -e /root/.venv ]; then ln -s {wd}/.venv /root/.venv; fi \
-                 && mkdir -p /root/.local/bin \
-                 && if [ -d .venv/bin ]; then find {wd}/.venv/bin -maxdepth 1 \\( -type f -o -type l \\) -perm -u+x -exec ln -sf {{}} /root/.local/bin/ \\; ; fi \
-                 && find . -name '*.pyc' -delete 2>/dev/null; find . -name __pycache__ -prune -exec rm -rf {{}} + 2>/dev/null; \
-                 rm -rf {HIDDEN_TESTS_DIR} run_tests.sh /r2e_tests"
-            ),
-            // SWE-bench images: the `testbed` conda env is the task's Python.
-            SourceFormat::SweBench => format!(
-                "if [ -d {SWEBENCH_CONDA_ENV} ] && [ ! -e /root/.venv ]; then ln -s {SWEBENCH_CONDA_ENV} /root/.venv; fi"
-            ),
-        };
-        env.run_setup(&setup, "preparing the image").await?;
-        Ok(env)
-    }
-
-    async fn run_setup(&self, cmd: &str, what: &str) -> Result<(), EnvError> {
-        let out = self.sandbox.exec(cmd, &ExecOptions::timeout(300.0)).await?;
-        if out.exit_code != 0 {
-            return Err(EnvError::Setup {
-                task: self.task.task_id.clone(),
-                what: what.into(),
-                stderr: out.stderr_text().trim().to_string(),
-            });
-        }
-        Ok(())
+    /// The fresh sandbox the reward runs in: the agent's spec, with the
+    /// network on unless [`EnvOptions::network`] turns it off, as `r2e eval`
+    /// runs the hidden tests (SWE-bench's eval scripts reinstall the package).
+    pub fn reward_spec(task: &Task, opts: &EnvOptions) -> SandboxSpec {
+        let mut spec = Self::sandbox_spec(task, opts);
+        spec.network = opts.network.unwrap_or(true);
+        spec
     }
 
     /// The task.
@@ -202,55 +300,185 @@ impl RepoEnv {
     /// The agent's changes as R2E-Gym takes them: every change under the
     /// repository against `HEAD`, new files included, hidden tests excluded.
     pub async fn patch(&self) -> Result<String, EnvError> {
-        let cmd = format!(
-            "cd {wd} && git add -A >/dev/null && git -c core.quotepath=false diff --cached HEAD -- . ':(exclude){HIDDEN_TESTS_DIR}'",
-            wd = shell_quote(&self.opts.workdir)
-        );
-        let out = self
-            .sandbox
-            .exec(&cmd, &ExecOptions::timeout(300.0))
-            .await?;
-        if out.exit_code != 0 {
-            return Err(EnvError::Setup {
-                task: self.task.task_id.clone(),
-                what: "git diff".into(),
-                stderr: out.stderr_text().trim().to_string(),
-            });
-        }
-        Ok(out.stdout_text().into_owned())
+        self.diff("HEAD", "").await
     }
 
-    /// Brings the hidden tests in, runs them on the repository as the agent
-    /// left it, and grades the log.
+    /// `git diff --cached` of everything under the repository against `base`
+    /// (with `extra` flags), hidden tests excluded.
+    async fn diff(&self, base: &str, extra: &str) -> Result<String, EnvError> {
+        let cmd = format!(
+            "cd {wd} && git add -A >/dev/null && git -c core.quotepath=false diff --cached {extra} {base} -- . ':(exclude){HIDDEN_TESTS_DIR}'",
+            wd = shell_quote(&self.opts.workdir),
+            base = shell_quote(base),
+        );
+        setup_step(self.sandbox.as_ref(), &self.task, &cmd, "git diff", 300.0).await
+    }
+
+    /// The reward: the hidden tests' verdict on the agent's work, where
+    /// [`EnvOptions::reward_in`] says. With [`RewardIn::Fresh`] (the default)
+    /// only the agent's patch, guarded by [`reward_guard::guard`], reaches a
+    /// new sandbox; an empty guarded patch is unresolved without running the
+    /// tests, as SWE-bench's harness treats an empty prediction.
     pub async fn reward(&self) -> Result<Reward, EnvError> {
+        let clock = std::time::Instant::now();
+        let mut reward = match self.opts.reward_in {
+            RewardIn::Same => self.grade_in(self.sandbox.as_ref()).await?,
+            RewardIn::Fresh => self.reward_fresh().await?,
+        };
+        reward.duration = clock.elapsed();
+        Ok(reward)
+    }
+
+    async fn reward_fresh(&self) -> Result<Reward, EnvError> {
+        let patch = self.diff(&self.base, "--binary").await?;
+        let guarded = reward_guard::guard(&patch, &self.task);
+        if guarded.patch.trim().is_empty() {
+            // SWE-bench's report for an instance without a patch.
+            let report = format!(
+                "{{{}: {{\"patch_is_None\": false, \"patch_exists\": false, \"patch_successfully_applied\": false, \"resolved\": false}}}}",
+                serde_json::Value::from(self.task.task_id.as_str())
+            );
+            return Ok(Reward {
+                value: 0.0,
+                status: RewardStatus::Unresolved,
+                report,
+                log: String::new(),
+                excluded: guarded.excluded,
+                duration: Duration::ZERO,
+            });
+        }
+        let spec = Self::reward_spec(&self.task, &self.opts);
+        let sandbox = self.sandboxes.start(&spec).await?;
+        let graded = async {
+            // One round trip: prepare the image, then apply the patch from stdin.
+            let cmd = format!(
+                "( {setup} ) || exit {SETUP_FAILED}; cd {wd} && git apply --whitespace=nowarn -",
+                setup = setup_command(&self.task, &self.opts),
+                wd = shell_quote(&self.opts.workdir)
+            );
+            let opts = ExecOptions {
+                stdin: guarded.patch.clone().into_bytes(),
+                ..ExecOptions::timeout(300.0)
+            };
+            let out = sandbox.exec(&cmd, &opts).await?;
+            if !out.success() {
+                let stderr = out.stderr_text().trim().to_string();
+                return Err(if out.exit_code == SETUP_FAILED {
+                    EnvError::Setup {
+                        task: self.task.task_id.clone(),
+                        what: "preparing the reward's sandbox".into(),
+                        stderr,
+                    }
+                } else {
+                    EnvError::PatchApply {
+                        task: self.task.task_id.clone(),
+                        stderr,
+                    }
+                });
+            }
+            self.grade_in(sandbox.as_ref()).await
+        }
+        .await;
+        // Removing a container takes longer than the rest of a pooled
+        // reward: it happens off the caller's path (were the process to
+        // exit first, the dropped connection still ends the sandbox).
+        let task_id = self.task.task_id.clone();
+        tokio::spawn(async move {
+            if let Err(e) = sandbox.close().await {
+                tracing::warn!("removing the reward sandbox of {task_id}: {e}");
+            }
+        });
+        let mut reward = graded?;
+        reward.excluded = guarded.excluded;
+        Ok(reward)
+    }
+
+    /// Brings the hidden tests into `sandbox`, runs them on the repository
+    /// as it is there, and grades the log.
+    async fn grade_in(&self, sandbox: &dyn Sandbox) -> Result<Reward, EnvError> {
         let script = r2e_eval::test_script(&self.task)?;
         let run = r2e_eval::run_hidden_tests(
-            self.sandbox.as_ref(),
+            sandbox,
             &self.task,
             &script,
             self.opts.test_timeout,
             64 << 20,
         )
         .await?;
-        if run.timed_out {
-            return Ok(Reward {
-                value: 0.0,
-                report: String::new(),
-                log: run.log,
-                timed_out: true,
-            });
-        }
-        let graded = r2e_grade::grade_task(&self.task, &run.log, &self.opts.grade)?;
-        Ok(Reward {
-            value: if graded.resolved() { 1.0 } else { 0.0 },
-            report: graded.to_json(),
+        let mut reward = Reward {
+            value: 0.0,
+            status: RewardStatus::Timeout,
+            report: String::new(),
             log: run.log,
-            timed_out: false,
-        })
+            excluded: Vec::new(),
+            duration: run.duration,
+        };
+        if !run.timed_out {
+            let graded = r2e_grade::grade_task(&self.task, &reward.log, &self.opts.grade)?;
+            reward.status = if graded.resolved() {
+                RewardStatus::Resolved
+            } else {
+                RewardStatus::Unresolved
+            };
+            reward.value = if graded.resolved() { 1.0 } else { 0.0 };
+            reward.report = graded.to_json();
+        }
+        Ok(reward)
     }
 
     /// Removes the sandbox.
     pub async fn close(self) -> Result<(), EnvError> {
         Ok(self.sandbox.close().await?)
     }
+}
+
+/// Prepares a sandbox started from [`RepoEnv::sandbox_spec`] the way the
+/// task's image family expects, with the hidden tests out of reach.
+async fn prepare(sandbox: &dyn Sandbox, task: &Task, opts: &EnvOptions) -> Result<(), EnvError> {
+    let setup = setup_command(task, opts);
+    setup_step(sandbox, task, &setup, "preparing the image", 300.0).await?;
+    Ok(())
+}
+
+/// The shell command [`prepare`] runs.
+fn setup_command(task: &Task, opts: &EnvOptions) -> String {
+    let wd = shell_quote(&opts.workdir);
+    match task.source {
+        // R2E-Gym images: the repo's venv is used through /root/.venv and
+        // its executables through /root/.local/bin; stale bytecode goes;
+        // the hidden tests shipped in the image leave the agent's reach
+        // (the reward brings its own copy).
+        SourceFormat::R2eGym => format!(
+            "cd {wd} || exit 1; if [ -d .venv ] && [ ! -e /root/.venv ]; then ln -s {wd}/.venv /root/.venv; fi \
+             && mkdir -p /root/.local/bin \
+             && if [ -d .venv/bin ]; then find {wd}/.venv/bin -maxdepth 1 \\( -type f -o -type l \\) -perm -u+x -exec ln -sf {{}} /root/.local/bin/ \\; ; fi \
+             && find . -name '*.pyc' -delete 2>/dev/null; find . -name __pycache__ -prune -exec rm -rf {{}} + 2>/dev/null; \
+             rm -rf {HIDDEN_TESTS_DIR} run_tests.sh /r2e_tests"
+        ),
+        // SWE-bench images: the `testbed` conda env is the task's Python.
+        SourceFormat::SweBench => format!(
+            "if [ -d {SWEBENCH_CONDA_ENV} ] && [ ! -e /root/.venv ]; then ln -s {SWEBENCH_CONDA_ENV} /root/.venv; fi"
+        ),
+    }
+}
+
+/// Runs one setup command; a non-zero exit is an [`EnvError::Setup`].
+async fn setup_step(
+    sandbox: &dyn Sandbox,
+    task: &Task,
+    cmd: &str,
+    what: &str,
+    timeout_secs: f64,
+) -> Result<String, EnvError> {
+    let out = sandbox
+        .exec(cmd, &ExecOptions::timeout(timeout_secs))
+        .await?;
+    if out.exit_code != 0 {
+        return Err(EnvError::Setup {
+            task: task.task_id.clone(),
+            what: what.into(),
+            stderr: out.stderr_text().trim().to_string(),
+        });
+    }
+    Ok(out.stdout_text().into_owned())
 }

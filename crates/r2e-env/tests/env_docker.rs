@@ -4,6 +4,7 @@
 use r2e_env::{EnvOptions, RepoEnv};
 use r2e_sandbox::docker::DockerProvider;
 use serde_json::json;
+use std::sync::Arc;
 
 fn image() -> String {
     std::env::var("R2E_TEST_IMAGE").unwrap_or_else(|_| "r2e/base:bookworm".into())
@@ -23,7 +24,7 @@ async fn a_fix_through_the_tools_earns_the_reward() {
         .unwrap()
         .clone();
 
-    let env = RepoEnv::reset(&p, task.clone(), EnvOptions::default())
+    let env = RepoEnv::reset(Arc::new(p.clone()), task.clone(), EnvOptions::default())
         .await
         .unwrap();
     let view = env
@@ -61,7 +62,7 @@ async fn a_fix_through_the_tools_earns_the_reward() {
     assert_eq!(reward.value, 1.0, "{}\n{}", reward.report, reward.log);
     env.close().await.unwrap();
 
-    let untouched = RepoEnv::reset(&p, task, EnvOptions::default())
+    let untouched = RepoEnv::reset(Arc::new(p.clone()), task, EnvOptions::default())
         .await
         .unwrap();
     assert_eq!(untouched.patch().await.unwrap(), "");
@@ -98,7 +99,7 @@ async fn a_warm_pool_makes_reset_cheap_and_refills() {
         .unwrap();
     let took = t.elapsed();
     let cold = Instant::now();
-    RepoEnv::reset(&p, task.clone(), EnvOptions::default())
+    RepoEnv::reset(Arc::new(p.clone()), task.clone(), EnvOptions::default())
         .await
         .unwrap()
         .close()

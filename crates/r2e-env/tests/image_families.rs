@@ -10,6 +10,7 @@ use r2e_sandbox::docker::DockerProvider;
 use r2e_sandbox::{ExecOptions, Provider, SandboxSpec};
 use serde_json::json;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 fn base() -> String {
     std::env::var("R2E_TEST_IMAGE").unwrap_or_else(|_| "r2e/base:bookworm".into())
@@ -54,9 +55,13 @@ async fn r2e_gym_and_swebench_images_are_prepared_as_their_agents_expect() {
          && git init -q && git add -A && git -c user.email=a@b -c user.name=a commit -qm base",
     )
     .await;
-    let env = RepoEnv::reset(&p, task(r2e, SourceFormat::R2eGym), EnvOptions::default())
-        .await
-        .unwrap();
+    let env = RepoEnv::reset(
+        Arc::new(p.clone()),
+        task(r2e, SourceFormat::R2eGym),
+        EnvOptions::default(),
+    )
+    .await
+    .unwrap();
     let out = bash(
         &env,
         "readlink /root/.venv; command -v python; ls -a; ls pkg; ls / | grep -c r2e_tests",
@@ -85,9 +90,13 @@ async fn r2e_gym_and_swebench_images_are_prepared_as_their_agents_expect() {
          && cd /testbed && git init -q && touch a.py && git add -A && git -c user.email=a@b -c user.name=a commit -qm base",
     )
     .await;
-    let env = RepoEnv::reset(&p, task(swe, SourceFormat::SweBench), EnvOptions::default())
-        .await
-        .unwrap();
+    let env = RepoEnv::reset(
+        Arc::new(p.clone()),
+        task(swe, SourceFormat::SweBench),
+        EnvOptions::default(),
+    )
+    .await
+    .unwrap();
     let out = bash(
         &env,
         "readlink /root/.venv; command -v python; python -c 'import sys; print(sys.prefix)'",

@@ -54,7 +54,7 @@ impl RunReport {
                 Verdict::Resolved => resolved.insert(id),
                 Verdict::Unresolved => unresolved.insert(id),
                 Verdict::EmptyPatch => empty.insert(id),
-                Verdict::Error(_) => error.insert(id),
+                Verdict::Error(_) | Verdict::Timeout(_) => error.insert(id),
             };
         }
         let completed: BTreeSet<String> = resolved.union(unresolved).cloned().collect();

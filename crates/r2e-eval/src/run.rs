@@ -44,6 +44,11 @@ pub struct EvalOptions {
     pub max_output: u64,
     /// Grading choices (parser, rule generation).
     pub grade: GradeOptions,
+    /// Memory, CPU and process limits of each instance's sandbox.
+    pub limits: r2e_sandbox::Limits,
+    /// Network access of each instance's sandbox (on, as in SWE-bench's
+    /// harness: eval scripts may reinstall the package).
+    pub network: bool,
 }
 
 impl EvalOptions {
@@ -58,6 +63,8 @@ impl EvalOptions {
             workers: 1,
             max_output: 64 << 20,
             grade: GradeOptions::default(),
+            limits: r2e_sandbox::Limits::default(),
+            network: true,
         }
     }
 
@@ -79,8 +86,25 @@ pub enum Verdict {
     Unresolved,
     /// The prediction had no patch; nothing ran.
     EmptyPatch,
-    /// The instance could not be graded (patch did not apply, timeout, sandbox failure).
+    /// The tests hit the time limit (seconds); SWE-bench lists it among the errors.
+    Timeout(u64),
+    /// The instance could not be graded (patch did not apply, sandbox or engine failure).
     Error(String),
+}
+
+impl Verdict {
+    /// The reward status this verdict stands for: an empty patch is
+    /// unresolved; a patch that does not apply, a dead sandbox or an engine
+    /// failure is an infrastructure error.
+    pub fn status(&self) -> r2e_core::RewardStatus {
+        use r2e_core::RewardStatus;
+        match self {
+            Verdict::Resolved => RewardStatus::Resolved,
+            Verdict::Unresolved | Verdict::EmptyPatch => RewardStatus::Unresolved,
+            Verdict::Timeout(_) => RewardStatus::Timeout,
+            Verdict::Error(_) => RewardStatus::InfraError,
+        }
+    }
 }
 
 /// One instance's result.
@@ -275,7 +299,9 @@ async fn run_instance(
     write(dir, "patch.diff", &patch)?;
     let script = test_script(task).map_err(|e| e.to_string())?;
     write(dir, "eval.sh", &script)?;
-    let spec = SandboxSpec::new(&task.image);
+    let mut spec = SandboxSpec::new(&task.image);
+    spec.limits = opts.limits;
+    spec.network = opts.network;
     let sandbox = provider.start(&spec).await.map_err(|e| e.to_string())?;
     log.line(&format!(
         "Sandbox {} started",
@@ -361,10 +387,11 @@ async fn in_sandbox(
             opts.timeout.as_secs()
         ));
         write(dir, "test_output.txt", &test_output)?;
-        return Err(format!(
+        log.line(&format!(
             "the tests timed out after {} s",
             opts.timeout.as_secs()
         ));
+        return Ok(Verdict::Timeout(opts.timeout.as_secs()));
     }
     write(dir, "test_output.txt", &test_output)?;
     let graded =

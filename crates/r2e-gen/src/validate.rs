@@ -67,6 +67,11 @@ pub struct ValidateOptions {
     /// why none could be built. When set, `image` is not used, and a commit
     /// without an environment is rejected as `no_env`.
     pub envs: Option<BTreeMap<String, std::result::Result<String, String>>>,
+    /// Memory, CPU and process limits of the sandboxes the tests run in.
+    pub limits: r2e_sandbox::Limits,
+    /// Give the test runs network access (off: a test that needs the
+    /// network is not a good task).
+    pub network: bool,
 }
 
 impl Default for ValidateOptions {
@@ -79,6 +84,8 @@ impl Default for ValidateOptions {
             reruns: 1,
             build_images: true,
             envs: None,
+            limits: r2e_sandbox::Limits::default(),
+            network: false,
         }
     }
 }
@@ -846,7 +853,8 @@ async fn run_candidate(
     row.log_parser = runner.parser_name().to_string();
     let mut spec = SandboxSpec::new(repo_image);
     spec.workdir = Some(REPO_DIR.into());
-    spec.network = false;
+    spec.network = opts.network;
+    spec.limits = opts.limits;
     let sb = provider.start_docker(&spec).await?;
     let result = async {
         step(

@@ -6,15 +6,18 @@
 //! ([`docker`]) talks to the Engine API through bollard, negotiating the API
 //! version with the daemon. [`image`] builds base images without a registry;
 //! [`images`] lists the images r2e made and removes them;
-//! [`pool`] keeps started sandboxes warm so that taking one is nearly free.
+//! [`pool`] keeps started sandboxes warm so that taking one is nearly free;
+//! [`limits`] bounds each sandbox's memory, CPU and processes.
 
 pub mod docker;
 pub mod image;
 pub mod images;
+pub mod limits;
 pub mod pool;
 pub mod shim;
 mod types;
 
+pub use limits::{LimitError, Limits};
 pub use pool::WarmPool;
 pub use r2e_shim::{
     DirEntry, FileKind, FileStat, ShimError, ShimErrorKind, ToolReply, ToolRequest,
@@ -176,9 +179,25 @@ pub trait Sandbox: Send + Sync {
         Ok(out.stdout_text().into_owned())
     }
 
+    /// Checks that the sandbox still answers, within [`PING_TIMEOUT`]: a
+    /// cheap request (`stat /`) that fails when the container died while idle.
+    async fn ping(&self) -> Result<()> {
+        match tokio::time::timeout(PING_TIMEOUT, self.stat("/")).await {
+            Ok(result) => result.map(|_| ()),
+            Err(_) => Err(SandboxError::Unresponsive {
+                id: self.id().chars().take(12).collect(),
+                doing: "answering a ping".into(),
+                secs: PING_TIMEOUT.as_secs(),
+            }),
+        }
+    }
+
     /// Stops and removes the sandbox. Idempotent.
     async fn close(&self) -> Result<()>;
 }
+
+/// How long [`Sandbox::ping`] waits for an answer.
+pub const PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Starts sandboxes.
 #[async_trait]

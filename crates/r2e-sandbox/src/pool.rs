@@ -1,6 +1,8 @@
 //! A warm pool of started sandboxes, so that taking one costs microseconds
 //! instead of a container start. Each sandbox is handed out once; the pool
 //! starts replacements in the background to keep `size` ready per spec.
+//! A sandbox that died while it waited (killed, out of memory, removed
+//! outside r2e) is noticed when taken, by a ping, and never handed out.
 
 use crate::{Provider, Result, Sandbox, SandboxSpec};
 use std::collections::{HashMap, VecDeque};
@@ -79,14 +81,31 @@ impl WarmPool {
         first_err.map_or(Ok(()), Err)
     }
 
-    /// A started sandbox for `spec`: a ready one when there is one (and a
-    /// replacement starts in the background), else a new one.
+    /// A started sandbox for `spec`: a ready one that still answers a
+    /// [`Sandbox::ping`] when there is one (and a replacement starts in the
+    /// background), else a new one. Ready sandboxes that no longer answer are
+    /// closed and skipped.
     pub async fn take(self: &Arc<Self>, spec: &SandboxSpec) -> Result<Box<dyn Sandbox>> {
-        let ready = {
-            let mut slots = self.slots.lock().expect("pool lock");
-            slots
-                .get_mut(&Self::key(spec))
-                .and_then(|s| s.ready.pop_front())
+        let ready = loop {
+            let next = {
+                let mut slots = self.slots.lock().expect("pool lock");
+                slots
+                    .get_mut(&Self::key(spec))
+                    .and_then(|s| s.ready.pop_front())
+            };
+            let Some(sb) = next else { break None };
+            match sb.ping().await {
+                Ok(()) => break Some(sb),
+                Err(e) => {
+                    tracing::warn!(
+                        "warm pool: a ready sandbox of {} died while idle ({e}); replacing it",
+                        spec.image
+                    );
+                    tokio::spawn(async move {
+                        let _ = sb.close().await;
+                    });
+                }
+            }
         };
         if self.size > 0 {
             let (pool, spec) = (self.clone(), spec.clone());

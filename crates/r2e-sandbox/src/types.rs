@@ -1,5 +1,6 @@
 //! Plain data types of the sandbox API.
 
+use crate::Limits;
 use std::borrow::Cow;
 use std::time::Duration;
 
@@ -14,10 +15,8 @@ pub struct SandboxSpec {
     pub env: Vec<(String, String)>,
     /// Extra labels on the container.
     pub labels: Vec<(String, String)>,
-    /// Memory limit in bytes.
-    pub memory_bytes: Option<i64>,
-    /// CPU limit in cores.
-    pub cpus: Option<f64>,
+    /// Memory, CPU and process limits ([`Limits::default`] unless changed).
+    pub limits: Limits,
     /// Give the sandbox network access (off: no network at all).
     pub network: bool,
     /// Host directories shared read-write into the sandbox (host path, path
@@ -29,15 +28,15 @@ pub struct SandboxSpec {
 }
 
 impl SandboxSpec {
-    /// A spec for `image` with defaults: image workdir, network on, no limits.
+    /// A spec for `image` with defaults: image workdir, network on, the
+    /// default [`Limits`] (4 GiB, 1024 processes, CPU weight 512).
     pub fn new(image: impl Into<String>) -> Self {
         SandboxSpec {
             image: image.into(),
             workdir: None,
             env: Vec::new(),
             labels: Vec::new(),
-            memory_bytes: None,
-            cpus: None,
+            limits: Limits::default(),
             network: true,
             caches: Vec::new(),
         }
@@ -99,6 +98,9 @@ pub struct ExecOutput {
     pub timed_out: bool,
     /// Output beyond the cap was dropped (a marker line stands in its place).
     pub truncated: bool,
+    /// The out-of-memory killer killed a process of the sandbox while the
+    /// command ran (usually the command itself: exit code 137).
+    pub oom_killed: bool,
 }
 
 impl ExecOutput {
@@ -120,5 +122,13 @@ impl ExecOutput {
     /// Exit code 0 and no timeout.
     pub fn success(&self) -> bool {
         self.exit_code == 0 && !self.timed_out
+    }
+
+    /// Why the command was killed when a bare exit code would hide it:
+    /// `killed: out of memory (limit 4 GiB)` (or `(no memory limit)`) after an
+    /// out-of-memory kill, given the sandbox's `limits`; `None` otherwise.
+    pub fn kill_note(&self, limits: &Limits) -> Option<String> {
+        self.oom_killed
+            .then(|| format!("killed: out of memory ({})", limits.memory_text()))
     }
 }

@@ -389,7 +389,7 @@ async fn sandbox_spec_limits_apply() {
     spec.workdir = Some("/srv/app".into());
     spec.env = vec![("R2E_X".into(), "1".into())];
     spec.network = false;
-    spec.memory_bytes = Some(256 << 20);
+    spec.limits.memory_bytes = Some(256 << 20);
     let sb = p.start_docker(&spec).await.unwrap();
     let out = sb
         .exec("pwd; echo $R2E_X; ls /sys/class/net; cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes", &ExecOptions::default())

@@ -50,14 +50,17 @@ pub fn run(req: &ExecRequest, stdin: Vec<u8>) -> Result<Done, ShimError> {
         .stderr(Stdio::piped())
         .process_group(0);
 
+    let oom_before = oom_kill_count();
     let start = Instant::now();
     let mut child = cmd.spawn().map_err(|e| ShimError {
         kind: ShimErrorKind::Spawn,
-        message: format!("cannot start {}: {e}", describe(req)),
+        message: format!("cannot start {}: {e}{}", describe(req), limit_note(&e)),
     })?;
     let pid = child.id();
     if let Some(mut input) = child.stdin.take() {
-        thread::spawn(move || {
+        // A sandbox at its process limit cannot start the thread: the
+        // command then reads end of input instead of the shim panicking.
+        let _ = thread::Builder::new().spawn(move || {
             let _ = input.write_all(&stdin);
         });
     }
@@ -130,6 +133,9 @@ pub fn run(req: &ExecRequest, stdin: Vec<u8>) -> Result<Done, ShimError> {
         (None, Some(s)) => (128 + s, Some(s)),
         (None, None) => (-1, None),
     };
+    // The counter grows when the kernel kills a process of this cgroup for
+    // lack of memory; by the time the command is reaped the kill is counted.
+    let oom_killed = matches!((oom_before, oom_kill_count()), (Some(a), Some(b)) if b > a);
     let [out, err] = bufs;
     let (stdout_total, stderr_total) = (out.total, err.total);
     let stdout = out.finish();
@@ -144,6 +150,7 @@ pub fn run(req: &ExecRequest, stdin: Vec<u8>) -> Result<Done, ShimError> {
             stdout_total,
             stderr_total,
             duration_us: duration.as_micros() as u64,
+            oom_killed,
         },
         stdout,
         stderr,
@@ -175,6 +182,57 @@ fn build_command(req: &ExecRequest) -> Result<Command, ShimError> {
     let mut cmd = Command::new(prog);
     cmd.args(args);
     Ok(cmd)
+}
+
+/// Why a spawn failed with `EAGAIN`, when it is the sandbox's process limit:
+/// `; the sandbox is at its process limit (1024 of 1024 processes and threads)`.
+fn limit_note(e: &std::io::Error) -> String {
+    if e.kind() != std::io::ErrorKind::WouldBlock {
+        return String::new();
+    }
+    let read = |name: &str| {
+        [
+            format!("/sys/fs/cgroup/{name}"),
+            format!("/sys/fs/cgroup/pids/{name}"),
+        ]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .map(|t| t.trim().to_string())
+    };
+    match (read("pids.current"), read("pids.max")) {
+        (Some(cur), Some(max)) if max != "max" => {
+            format!("; the sandbox is at its process limit ({cur} of {max} processes and threads)")
+        }
+        _ => "; the sandbox may be out of processes or threads".to_string(),
+    }
+}
+
+/// Files holding the sandbox cgroup's count of out-of-memory kills: cgroup v2
+/// (`memory.events`), then cgroup v1 (`memory.oom_control`, kernel 4.13+).
+const OOM_COUNTERS: [&str; 2] = [
+    "/sys/fs/cgroup/memory.events",
+    "/sys/fs/cgroup/memory/memory.oom_control",
+];
+
+/// How many processes of the sandbox's cgroup the OOM killer has killed so
+/// far; `None` where no counter is readable (then no kill is reported).
+pub(crate) fn oom_kill_count() -> Option<u64> {
+    OOM_COUNTERS.iter().find_map(|path| {
+        std::fs::read_to_string(path)
+            .ok()
+            .and_then(|text| parse_oom_kill(&text))
+    })
+}
+
+/// The value of the `oom_kill N` line of a cgroup memory file.
+fn parse_oom_kill(text: &str) -> Option<u64> {
+    text.lines().find_map(|line| {
+        let mut words = line.split_whitespace();
+        match (words.next(), words.next()) {
+            (Some("oom_kill"), Some(n)) => n.parse().ok(),
+            _ => None,
+        }
+    })
 }
 
 fn describe(req: &ExecRequest) -> String {
@@ -272,7 +330,18 @@ impl Capped {
 
 #[cfg(test)]
 mod tests {
-    use super::Capped;
+    use super::{Capped, parse_oom_kill};
+
+    #[test]
+    fn oom_kill_counter_of_both_cgroup_versions() {
+        let v2 = "low 0\nhigh 0\nmax 12\noom 3\noom_kill 2\noom_group_kill 0\n";
+        assert_eq!(parse_oom_kill(v2), Some(2));
+        let v1 = "oom_kill_disable 0\nunder_oom 0\noom_kill 7\n";
+        assert_eq!(parse_oom_kill(v1), Some(7));
+        // Kernels before 4.13 have no counter in memory.oom_control.
+        assert_eq!(parse_oom_kill("oom_kill_disable 0\nunder_oom 0\n"), None);
+        assert_eq!(parse_oom_kill("oom_kill x\n"), None);
+    }
 
     #[test]
     fn capped_keeps_head_and_tail() {

@@ -33,6 +33,11 @@ pub const MAX_FRAME: usize = 1 << 30;
 /// Default cap on captured bytes per output stream of one command.
 pub const DEFAULT_MAX_OUTPUT: u64 = 4 << 20;
 
+/// What the shim's init writes to stderr when the out-of-memory killer took
+/// the serving process (and with it the sandbox); the host looks for it when
+/// the container is already gone.
+pub const SERVER_OOM_NOTE: &str = "the serving process was killed by the out-of-memory killer";
+
 /// A request from the host, identified by a host-chosen id echoed in the response.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Request {
@@ -217,6 +222,15 @@ pub struct ExecReply {
     pub stderr_total: u64,
     /// Wall time from spawn to exit, in microseconds.
     pub duration_us: u64,
+    /// The kernel's out-of-memory killer killed a process of the sandbox
+    /// while the command ran (the container cgroup's `oom_kill` counter
+    /// grew). Absent from replies of older shims, which read as `false`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub oom_killed: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl ExecReply {

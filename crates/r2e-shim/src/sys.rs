@@ -83,11 +83,23 @@ pub fn run_as_init(role_env: &str) -> i32 {
         }
     };
     let serving = child.id() as i32;
+    let oom_before = crate::exec::oom_kill_count();
     loop {
         let mut status = 0i32;
         // SAFETY: waitpid writes one i32 through a valid pointer.
         let pid = unsafe { waitpid(-1, &mut status, 0) };
         if pid == serving {
+            let signal = status & 0x7f;
+            if signal != 0 {
+                // Say why on stderr: the host reads it when the container
+                // (and the engine's OOMKilled flag) is already gone.
+                let oom_after = crate::exec::oom_kill_count();
+                if matches!((oom_before, oom_after), (Some(a), Some(b)) if b > a) {
+                    eprintln!("r2e-shim: {}", r2e_shim::SERVER_OOM_NOTE);
+                } else {
+                    eprintln!("r2e-shim: the serving process was killed by signal {signal}");
+                }
+            }
             return decode_status(status);
         }
         if pid < 0 && std::io::Error::last_os_error().raw_os_error() == Some(ECHILD) {

@@ -286,8 +286,26 @@ pub async fn score_task(
     workers: usize,
     timeout: Duration,
 ) -> Result<Vec<(u32, CandidateRun)>, EnvError> {
-    let opts = EnvOptions::default();
-    let env = RepoEnv::reset(provider.as_ref(), task.clone(), opts.clone()).await?;
+    let opts = EnvOptions {
+        test_timeout: timeout,
+        ..EnvOptions::default()
+    };
+    score_task_with(provider, pool, task, candidates, tests, workers, opts).await
+}
+
+/// [`score_task`] with the environments' options (sandbox limits, network);
+/// each test run may take `opts.test_timeout`.
+pub async fn score_task_with(
+    provider: Arc<dyn Provider>,
+    pool: Option<&Arc<WarmPool>>,
+    task: &Task,
+    candidates: Vec<Candidate>,
+    tests: &[GeneratedTest],
+    workers: usize,
+    opts: EnvOptions,
+) -> Result<Vec<(u32, CandidateRun)>, EnvError> {
+    let timeout = opts.test_timeout;
+    let env = RepoEnv::reset(provider.clone(), task.clone(), opts.clone()).await?;
     let regression = regression_baseline(&env, timeout).await;
     env.close().await?;
     let regression = regression?;
@@ -302,7 +320,7 @@ pub async fn score_task(
             async move {
                 let env = match &pool {
                     Some(p) => RepoEnv::reset_from_pool(p, task.clone(), opts).await,
-                    None => RepoEnv::reset(provider.as_ref(), task.clone(), opts).await,
+                    None => RepoEnv::reset(provider.clone(), task.clone(), opts).await,
                 };
                 let run = match env {
                     Ok(env) => {

@@ -2,7 +2,8 @@
 //! the judge's own prompt ([`crate::prompt::build`], so training and
 //! inference see the same text) followed by the answer `YES` when the
 //! trajectory's reward is 1 and `NO` otherwise. Trajectories without a
-//! reward (hidden tests not run) are skipped.
+//! reward (hidden tests not run) or whose reward status is an
+//! infrastructure error are skipped: they carry no label.
 //!
 //! Formats ([`ExportFormat`]):
 //!
@@ -34,6 +35,9 @@ pub fn example(
     no: &str,
     format: ExportFormat,
 ) -> Option<Value> {
+    if !trajectory.graded() {
+        return None;
+    }
     let reward = trajectory.reward?;
     let answer = if reward >= 1.0 - 1e-9 { yes } else { no };
     let prompt = prompt::build(config, issue, trajectory);

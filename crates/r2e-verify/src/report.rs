@@ -36,7 +36,9 @@ pub struct TaskCandidates {
 /// Joins trajectories with their scores, task by task (in task id order).
 /// Returns the tasks and notes about what did not match (duplicate
 /// rollouts: the last one counts; scores of rollouts with no trajectory:
-/// ignored).
+/// ignored) and what was left out: a rollout that ended in an
+/// infrastructure error has no verdict, so it is not a candidate (a task
+/// left with none drops out), and the note counts them.
 pub fn collect(
     trajectories: &[Trajectory],
     scores: &BTreeMap<(String, u32), Score>,
@@ -44,7 +46,19 @@ pub fn collect(
     let mut notes = Vec::new();
     let mut by_task: BTreeMap<&str, BTreeMap<u32, Candidate>> = BTreeMap::new();
     let mut duplicates = 0;
+    let mut infra = 0;
+    let latest: BTreeMap<(&str, u32), &Trajectory> = trajectories
+        .iter()
+        .map(|t| ((t.task_id.as_str(), t.rollout), t))
+        .collect();
     for t in trajectories {
+        if !t.graded() {
+            // Counted once per (task, rollout), as it finally stands.
+            if std::ptr::eq(latest[&(t.task_id.as_str(), t.rollout)], t) {
+                infra += 1;
+            }
+            continue;
+        }
         let score = scores.get(&(t.task_id.clone(), t.rollout));
         let candidate = Candidate {
             rollout: t.rollout,
@@ -65,6 +79,11 @@ pub fn collect(
     if duplicates > 0 {
         notes.push(format!(
             "{duplicates} trajectories repeat a (task_id, rollout) pair; the last of each counts"
+        ));
+    }
+    if infra > 0 {
+        notes.push(format!(
+            "{infra} rollouts ended in an infrastructure error (no verdict) and are left out of every metric; rerun them with `r2e run … --retry-errors`"
         ));
     }
     let orphans = scores

@@ -32,9 +32,13 @@ async fn generated_tests_separate_a_correct_patch_from_wrong_ones() {
     )
     .with_reward(false)
     .with_test_file(test_file(0));
-    let env = RepoEnv::reset(&docker, task.clone(), EnvOptions::default())
-        .await
-        .unwrap();
+    let env = RepoEnv::reset(
+        Arc::new(docker.clone()),
+        task.clone(),
+        EnvOptions::default(),
+    )
+    .await
+    .unwrap();
     let (test, traj) = write_tests(&env, &agent, 0).await;
     env.close().await.unwrap();
     assert_eq!(traj.reward, None, "the testing agent is not graded");

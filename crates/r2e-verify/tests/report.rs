@@ -20,6 +20,7 @@ fn trajectory(task_id: &str, rollout: u32, reward: Option<f64>) -> Trajectory {
         steps: Vec::new(),
         patch: format!("+patch {rollout}\n"),
         reward,
+        reward_status: None,
         exit_reason: ExitReason::Submitted,
         error: None,
         usage: Usage::default(),
@@ -306,4 +307,23 @@ fn verifier_examples_carry_the_judge_prompt_and_the_label_from_the_reward() {
     .expect_err("no issue")
     .to_string();
     assert!(error.contains("not in the dataset"), "{error}");
+}
+
+#[test]
+fn infra_error_rollouts_are_left_out_of_every_metric_and_counted() {
+    let (mut trajectories, scores) = fixture();
+    let clean = report::collect(&trajectories, &scores).0;
+    // A fifth rollout of task a that never got a verdict.
+    let mut broken = trajectory("a", 4, None);
+    broken.exit_reason = ExitReason::Error;
+    broken.reward_status = Some(r2e_core::RewardStatus::InfraError);
+    trajectories.push(broken);
+    let (tasks, notes) = report::collect(&trajectories, &scores);
+    assert_eq!(tasks, clean, "the infra error is not a candidate");
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("1 rollouts ended in an infrastructure error")),
+        "{notes:?}"
+    );
 }

@@ -31,6 +31,10 @@ pub enum BenchCmd {
     /// Execution-based verification: candidates scored per minute in parallel
     /// sandboxes vs. one at a time.
     Verify(super::bench_verify::BenchVerifyArgs),
+    /// Scripted episodes through `r2e run` under injected faults (containers
+    /// killed, the runner SIGKILLed, a flaky model): lost, duplicated,
+    /// disagreeing and leaked must all be 0.
+    Soak(super::bench_soak::BenchSoakArgs),
 }
 
 /// Arguments of `r2e bench sandbox`.
@@ -68,6 +72,7 @@ pub fn run(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
         BenchCmd::Disk(a) => super::bench_disk::run(a),
         BenchCmd::Env(a) => super::bench_env::run(a),
         BenchCmd::Verify(a) => super::bench_verify::run(a),
+        BenchCmd::Soak(a) => super::bench_soak::run(a),
     }
 }
 

@@ -11,7 +11,7 @@ use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use r2e_agent::runner::{self, Policy, RunOptions};
 use r2e_agent::{ActionFormat, AgentConfig, EditAgent};
 use r2e_core::{Task, TrajectoryWriter};
-use r2e_env::{EnvOptions, RepoEnv};
+use r2e_env::{EnvOptions, RepoEnv, RewardIn, Sandboxes};
 use r2e_llm::testing::ScriptedServer;
 use r2e_sandbox::docker::DockerProvider;
 use r2e_sandbox::{Provider, Sandbox, SandboxSpec, WarmPool};
@@ -36,10 +36,13 @@ pub struct BenchEnvArgs {
     #[arg(long, default_value_t = 10)]
     resets: usize,
     /// Workers for the episodes-per-minute run (compared with 1 worker).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = super::positive::<usize>)]
     workers: usize,
+    /// Rewards measured each way (agent's sandbox, fresh cold, fresh pooled).
+    #[arg(long, default_value_t = 10)]
+    rewards: usize,
     /// Rollouts per demo task in the episodes-per-minute runs.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = super::positive::<u32>)]
     k: u32,
 }
 
@@ -58,7 +61,7 @@ async fn bench(provider: &DockerProvider, a: BenchEnvArgs) -> anyhow::Result<Exi
     let opts = EnvOptions::default();
 
     // Per-step overhead: tool calls through RepoEnv vs. docker exec + Python.
-    let env = RepoEnv::reset(provider, task.clone(), opts.clone()).await?;
+    let env = RepoEnv::reset(Arc::new(provider.clone()), task.clone(), opts.clone()).await?;
     let view = args(json!({"command": "view", "path": "/testbed/calc.py", "view_range": [1, 20]}));
     let bash = args(json!({"cmd": "true"}));
     let mut steps = [Vec::new(), Vec::new()];
@@ -98,7 +101,7 @@ async fn bench(provider: &DockerProvider, a: BenchEnvArgs) -> anyhow::Result<Exi
     let (mut cold, mut warm) = (Vec::new(), Vec::new());
     for _ in 0..a.resets {
         let t = Instant::now();
-        let env = RepoEnv::reset(provider, task.clone(), opts.clone()).await?;
+        let env = RepoEnv::reset(Arc::new(provider.clone()), task.clone(), opts.clone()).await?;
         cold.push(t.elapsed());
         env.close().await?;
         pool.fill(&spec).await?;
@@ -110,6 +113,11 @@ async fn bench(provider: &DockerProvider, a: BenchEnvArgs) -> anyhow::Result<Exi
     pool.fill(&spec).await?;
     pool.drain().await;
     let (cold, warm) = (Samples(cold), Samples(warm));
+
+    // Reward of a fixed task: in the agent's sandbox (R2E-Gym's way, the
+    // baseline) vs. a fresh sandbox with only the patch, cold and pooled.
+    let [same, fresh_cold, fresh_pooled] =
+        reward_times(provider, &shared, &task, a.rewards).await?;
 
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED)
@@ -123,6 +131,12 @@ async fn bench(provider: &DockerProvider, a: BenchEnvArgs) -> anyhow::Result<Exi
         ("R2E-Gym path: docker exec + Python start", &baseline),
         ("reset, cold", &cold),
         ("reset from the warm pool", &warm),
+        ("reward in the agent's sandbox (--reward-in same)", &same),
+        ("reward in a fresh sandbox, cold start", &fresh_cold),
+        (
+            "reward in a fresh sandbox from the warm pool",
+            &fresh_pooled,
+        ),
     ] {
         t.add_row(vec![
             label.to_string(),
@@ -145,6 +159,14 @@ async fn bench(provider: &DockerProvider, a: BenchEnvArgs) -> anyhow::Result<Exi
         ms(warm.median()),
         ms(cold.median()),
         cold.median().as_secs_f64() / warm.median().as_secs_f64()
+    );
+    println!(
+        "reward: {} in a fresh sandbox from the warm pool, {} cold, vs {} in the agent's own ({:.2}x / {:.2}x the baseline)",
+        ms(fresh_pooled.median()),
+        ms(fresh_cold.median()),
+        ms(same.median()),
+        fresh_pooled.median().as_secs_f64() / same.median().as_secs_f64(),
+        fresh_cold.median().as_secs_f64() / same.median().as_secs_f64(),
     );
 
     // Whole episodes with a scripted model over real HTTP.
@@ -185,6 +207,55 @@ async fn bench(provider: &DockerProvider, a: BenchEnvArgs) -> anyhow::Result<Exi
         rates[1] / rates[0]
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `n` rewards of `task` after its fix: in the agent's sandbox, in a fresh
+/// one started cold, and in a fresh one from a warm pool (its refill
+/// finishes between samples, as it would between episodes).
+async fn reward_times(
+    provider: &DockerProvider,
+    shared: &Arc<dyn Provider>,
+    task: &Task,
+    n: usize,
+) -> anyhow::Result<[Samples; 3]> {
+    let (fixed, fix) = r2e_eval::demo::fix_for(&task.problem_statement)
+        .ok_or_else(|| anyhow::anyhow!("{} is not a demo task", task.task_id))?;
+    let edit = args(json!({"command": "str_replace", "path": "/testbed/calc.py",
+        "old_str": fixed, "new_str": fix}));
+    let pool = WarmPool::new(shared.clone(), 1);
+    let mut out: [Vec<Duration>; 3] = Default::default();
+    for (i, reward_in) in [RewardIn::Same, RewardIn::Fresh, RewardIn::Fresh]
+        .into_iter()
+        .enumerate()
+    {
+        let opts = EnvOptions {
+            reward_in,
+            ..EnvOptions::default()
+        };
+        let pooled = i == 2;
+        let sandboxes = if pooled {
+            Sandboxes::Pool(pool.clone())
+        } else {
+            Sandboxes::Provider(Arc::new(provider.clone()))
+        };
+        for _ in 0..n {
+            let env = RepoEnv::reset_with(sandboxes.clone(), task.clone(), opts.clone()).await?;
+            env.step("file_editor", &edit).await?;
+            if pooled {
+                pool.fill(&RepoEnv::reward_spec(task, &opts)).await?;
+            }
+            let reward = env.reward().await?;
+            anyhow::ensure!(
+                reward.value == 1.0,
+                "the fixed demo task was not resolved: {}",
+                reward.log
+            );
+            out[i].push(reward.duration);
+            env.close().await?;
+        }
+    }
+    pool.drain().await;
+    Ok(out.map(Samples))
 }
 
 fn args(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {

@@ -23,10 +23,10 @@ pub struct BenchVerifyArgs {
     #[arg(long, default_value = DEFAULT_IMAGE)]
     base_image: String,
     /// Candidates per task.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = super::positive::<u32>)]
     k: u32,
     /// Sandboxes at once in the parallel run.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = super::positive::<usize>)]
     workers: usize,
 }
 
@@ -52,7 +52,12 @@ async fn bench(docker: DockerProvider, a: BenchVerifyArgs) -> anyhow::Result<Exi
     .with_test_file(test_file(0));
     let mut work: Vec<(Task, Vec<GeneratedTest>, Vec<Candidate>)> = Vec::new();
     for task in tasks {
-        let env = RepoEnv::reset(&docker, task.clone(), EnvOptions::default()).await?;
+        let env = RepoEnv::reset(
+            Arc::new(docker.clone()),
+            task.clone(),
+            EnvOptions::default(),
+        )
+        .await?;
         let (test, _) = write_tests(&env, &agent, 0).await;
         env.close().await?;
         let test = test.ok_or_else(|| {

@@ -140,12 +140,39 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 /// Loads the whole dataset at `path`, reporting skipped rows on stderr.
+///
+/// Every task id must appear once: a repeated id would run and count the
+/// task twice. With `--skip-bad` later repeats are reported and skipped.
 pub fn load(path: &Path, args: &ReadArgs) -> anyhow::Result<Vec<Task>> {
     let mut tasks = Vec::new();
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut repeated: Option<(String, usize, usize)> = None;
     read(path, args, |task| {
-        tasks.push(task);
+        let n = tasks.len() + 1;
+        match seen.get(&task.task_id) {
+            Some(&first) if args.skip_bad => {
+                eprintln!("skipped task {n}: id {} repeats task {first}", task.task_id);
+            }
+            Some(&first) => {
+                repeated = repeated.clone().or(Some((task.task_id.clone(), first, n)));
+            }
+            None => {
+                seen.insert(task.task_id.clone(), n);
+                tasks.push(task);
+            }
+        }
         Ok(())
     })?;
+    if let Some((id, first, again)) = repeated {
+        anyhow::bail!(
+            "{}: task id {id} appears more than once (tasks {first} and {again}); \
+             each task must be named once (--skip-bad keeps the first and skips the repeats)",
+            path.display()
+        );
+    }
+    if tasks.is_empty() {
+        anyhow::bail!("{} holds no tasks", path.display());
+    }
     Ok(tasks)
 }
 

@@ -30,7 +30,7 @@ pub fn run(a: SftArgs) -> anyhow::Result<ExitCode> {
     let file =
         std::fs::File::create(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let mut out = std::io::BufWriter::new(file);
-    let (mut kept, mut unresolved, mut modelless) = (0usize, 0usize, 0usize);
+    let (mut kept, mut unresolved, mut modelless, mut infra) = (0usize, 0usize, 0usize, 0usize);
     for path in &a.trajectories {
         for traj in r2e_core::trajectory::read_file(path)? {
             match example(&traj, a.format, a.only_resolved) {
@@ -40,12 +40,13 @@ pub fn run(a: SftArgs) -> anyhow::Result<ExitCode> {
                 }
                 Err(Skip::NotResolved) => unresolved += 1,
                 Err(Skip::NoConversation) => modelless += 1,
+                Err(Skip::InfraError) => infra += 1,
             }
         }
     }
     out.flush()?;
     eprintln!(
-        "wrote {kept} examples to {} (left out: {unresolved} not resolved, {modelless} without a model conversation)",
+        "wrote {kept} examples to {} (left out: {unresolved} not resolved, {modelless} without a model conversation, {infra} infrastructure errors)",
         a.out.display()
     );
     Ok(ExitCode::SUCCESS)

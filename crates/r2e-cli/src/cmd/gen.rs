@@ -63,14 +63,15 @@ pub struct RunArgs {
     #[arg(long)]
     out: PathBuf,
     /// Candidates validated (and issue texts written) at the same time.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = super::positive::<usize>)]
     workers: usize,
     /// Mine only the newest N commits of each repository.
     #[arg(long)]
     max_commits: Option<usize>,
     /// Filter rule settings (JSON; see `r2e gen filter --print-config`).
-    #[arg(long)]
-    config: Option<PathBuf>,
+    /// (`--config` names r2e's own config file, as in every command.)
+    #[arg(long, value_name = "JSON")]
+    filter_config: Option<PathBuf>,
     /// One ready-made image with the repositories' Python environment for every
     /// commit, instead of building environments (stage 3).
     #[arg(long)]
@@ -114,7 +115,7 @@ pub struct ValidateArgs {
     #[arg(long, conflicts_with = "image")]
     envs: Option<PathBuf>,
     /// Candidates validated at the same time.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = super::positive::<usize>)]
     workers: usize,
     /// Repository name for task ids and images (default: the directory name).
     #[arg(long)]
@@ -128,13 +129,17 @@ pub struct ValidateArgs {
 #[derive(Debug, Clone, Args)]
 pub struct TestRunSettings {
     /// Seconds one test run may take.
-    #[arg(long, default_value_t = 600.0)]
+    #[arg(long, default_value_t = 600.0, value_parser = super::positive_secs)]
     pub test_timeout: f64,
     /// Extra runs of the tests on the old and on the fixed code; a test whose
     /// status changes between the runs of either side is flaky and left out
     /// of the task (0: no rerun).
     #[arg(long, default_value_t = 1)]
     pub reruns: usize,
+    /// Limits of the sandboxes; --network applies to the test runs (off by
+    /// default), environment installs always have network access.
+    #[command(flatten)]
+    pub sandbox: super::limits::SandboxArgs,
 }
 
 impl TestRunSettings {
@@ -147,6 +152,7 @@ impl TestRunSettings {
         name: Option<String>,
         workers: usize,
     ) -> anyhow::Result<ValidateOptions> {
+        let sandbox = self.sandbox.resolve()?;
         Ok(ValidateOptions {
             image: image.to_string(),
             repo_name: name,
@@ -155,7 +161,18 @@ impl TestRunSettings {
             reruns: self.reruns,
             build_images: true,
             envs: envs.map(r2e_gen::env::load_env_map).transpose()?,
+            limits: sandbox.limits,
+            network: sandbox.network.unwrap_or(false),
         })
+    }
+
+    /// The sandbox settings of `r2e gen env` within `r2e gen run`: these
+    /// limits; installs have network access whatever --network says.
+    pub fn install_sandbox(&self) -> super::limits::SandboxArgs {
+        super::limits::SandboxArgs {
+            network: None,
+            ..self.sandbox.clone()
+        }
     }
 }
 
@@ -170,7 +187,7 @@ pub struct IssueArgs {
     #[arg(long)]
     out: PathBuf,
     /// Tasks sent to the model at the same time.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = super::positive::<usize>)]
     workers: usize,
     /// Sampling temperature.
     #[arg(long, default_value_t = 0.7)]
@@ -403,7 +420,7 @@ fn run_repo(
         filter(FilterArgs {
             commits: Some(dir.join("commits.jsonl")),
             out: Some(dir.join("candidates.jsonl")),
-            config: a.config.clone(),
+            config: a.filter_config.clone(),
             rejected: Some(dir.join("rejected.jsonl")),
             print_config: false,
         })?,
@@ -421,6 +438,7 @@ fn run_repo(
                     out: envs.clone(),
                     settings: a.env.clone(),
                     name: Some(name.to_string()),
+                    sandbox: a.tests.install_sandbox(),
                 }))??,
                 "env",
             )?;
@@ -476,6 +494,7 @@ fn run_repo(
                     out: envs.clone(),
                     settings: a.env.clone(),
                     name: Some(name.to_string()),
+                    sandbox: a.tests.install_sandbox(),
                 }))??,
                 "env (generated tests)",
             )?;

@@ -34,6 +34,9 @@ pub struct EnvArgs {
     /// Repository name for images (default: the directory name).
     #[arg(long)]
     pub name: Option<String>,
+    /// Limits of the install sandboxes (which always have network access).
+    #[command(flatten)]
+    pub sandbox: super::limits::SandboxArgs,
 }
 
 /// The environment settings `r2e gen env` and `r2e gen run` share.
@@ -62,7 +65,7 @@ pub struct EnvSettings {
     #[arg(long, default_value_t = 90)]
     pub share_days: u32,
     /// Seconds one install may take.
-    #[arg(long, default_value_t = 1200.0)]
+    #[arg(long, default_value_t = 1200.0, value_parser = super::positive_secs)]
     pub install_timeout: f64,
     /// Try the commits whose environment failed in an earlier run again.
     #[arg(long)]
@@ -125,14 +128,23 @@ impl EnvSettings {
             overrides,
             retry_failed: self.retry_failed,
             uv_cache: (!self.no_shared_cache).then(|| r2e_sandbox::shim::cache_dir().join("uv")),
+            limits: r2e_sandbox::Limits::default(),
         })
     }
 }
 
 /// Runs `r2e gen env`.
 pub async fn run(a: EnvArgs) -> anyhow::Result<ExitCode> {
+    // Installs download packages: the network is always on here (a config
+    // file's `network` is for the other commands).
+    anyhow::ensure!(
+        a.sandbox.network != Some(super::limits::Network::Off),
+        "r2e gen env downloads packages: its sandboxes need the network (drop --network off)"
+    );
+    let sandbox = a.sandbox.resolve()?;
     let provider = DockerProvider::connect().await?;
-    let opts = a.settings.options(&provider, a.name.clone()).await?;
+    let mut opts = a.settings.options(&provider, a.name.clone()).await?;
+    opts.limits = sandbox.limits;
     let found: Vec<String> = opts
         .pythons
         .iter()

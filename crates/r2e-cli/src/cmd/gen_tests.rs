@@ -45,7 +45,7 @@ pub struct TestsArgs {
     #[arg(long, conflicts_with = "image")]
     pub envs: Option<PathBuf>,
     /// Commits worked on at the same time.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = super::positive::<usize>)]
     pub workers: usize,
     /// Test modules asked for per commit (the first included).
     #[arg(long, default_value_t = 3)]

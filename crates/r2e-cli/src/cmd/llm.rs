@@ -27,7 +27,7 @@ pub struct LlmArgs {
     #[arg(long, env = "R2E_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
     /// Seconds one model call may take before it is retried.
-    #[arg(long, default_value_t = 600)]
+    #[arg(long, default_value_t = 600, value_parser = super::positive::<u64>)]
     pub llm_timeout: u64,
     /// Record model replies here, keyed by request, so that reruns are
     /// deterministic and free (see --cache-mode).

@@ -6,6 +6,7 @@ pub mod bench_disk;
 pub mod bench_env;
 pub mod bench_grade;
 pub mod bench_mine;
+pub mod bench_soak;
 pub mod bench_verify;
 pub mod dataset;
 pub mod doctor;
@@ -19,6 +20,7 @@ pub mod gen_images;
 pub mod gen_tests;
 pub mod grade;
 pub mod image;
+pub mod limits;
 pub mod llm;
 pub mod quickstart;
 pub mod run;
@@ -63,6 +65,44 @@ pub fn advance(bar: &indicatif::ProgressBar, n: u64) {
     }
 }
 
+/// Creates `dir` when missing and checks that a file can be written there,
+/// so that a long run does not fail on every item for a bad path.
+pub fn writable_dir(flag: &str, dir: &std::path::Path) -> anyhow::Result<()> {
+    let probe = dir.join(format!(".r2e-write-check-{}", std::process::id()));
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&probe, b""))
+        .and_then(|()| std::fs::remove_file(&probe))
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{flag} {}: cannot write there ({e}); pick a directory you can write to",
+                dir.display()
+            )
+        })
+}
+
+/// A count that must be at least 1 (`--workers 0` would run nothing,
+/// `--timeout 0` would kill everything at once).
+pub fn positive<T>(s: &str) -> Result<T, String>
+where
+    T: std::str::FromStr + Default + PartialEq,
+    T::Err: std::fmt::Display,
+{
+    match s.parse::<T>() {
+        Ok(n) if n == T::default() => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A number of seconds that must be above 0.
+pub fn positive_secs(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x > 0.0 && x.is_finite() => Ok(x),
+        Ok(_) => Err("must be a number of seconds above 0".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// Bytes as B, kB or MB (binary multiples), the way image sizes are shown.
 pub fn human_bytes(n: u64) -> String {
     let f = n as f64;
@@ -72,6 +112,35 @@ pub fn human_bytes(n: u64) -> String {
         format!("{:.1} kB", f / 1024.0)
     } else {
         format!("{n} B")
+    }
+}
+
+/// This process's command line, quoted for a shell, with `--retry-errors`
+/// added (once) when `retry_flag`: what a user runs to retry the episodes
+/// that ended without a verdict.
+pub fn retry_command(retry_flag: bool) -> String {
+    let mut args: Vec<String> = std::env::args().collect();
+    if retry_flag && !args.iter().any(|a| a == "--retry-errors") {
+        args.push("--retry-errors".into());
+    }
+    args.iter()
+        .map(|a| r2e_sandbox::shell_quote(a))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Removes what killed r2e processes left behind (containers whose owner is
+/// gone, among them ones created but never started, which the engine does
+/// not remove by itself; their socket folders), before a run adds its own.
+/// Sandboxes of r2e processes still running are not touched.
+pub async fn sweep_leftovers(provider: &r2e_sandbox::docker::DockerProvider) {
+    match provider.gc(false).await {
+        Ok(r) if !r.containers.is_empty() => eprintln!(
+            "removed {} sandbox(es) left by r2e processes that were killed",
+            r.containers.len()
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!("removing sandboxes left by killed runs: {e}"),
     }
 }
 

@@ -33,6 +33,9 @@ pub struct QuickstartArgs {
     /// How the model calls tools: native (function calling) or xml (<function=…> text).
     #[arg(long, default_value = "native")]
     action_format: ActionFormat,
+    /// Limits of the task sandboxes (network off unless --network on).
+    #[command(flatten)]
+    sandbox: super::limits::SandboxArgs,
 }
 
 /// Runs the quickstart.
@@ -44,6 +47,12 @@ pub fn run(a: QuickstartArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn quickstart(provider: &DockerProvider, a: QuickstartArgs) -> anyhow::Result<ExitCode> {
+    let sandbox = a.sandbox.resolve()?;
+    let env_options = EnvOptions {
+        limits: sandbox.limits,
+        network: sandbox.network,
+        ..EnvOptions::default()
+    };
     let (who, policy) = match a.llm.client()? {
         Some((model, client)) => (
             format!("the {model} agent"),
@@ -92,12 +101,12 @@ async fn quickstart(provider: &DockerProvider, a: QuickstartArgs) -> anyhow::Res
     let mut errors = 0;
     for task in &tasks {
         let traj = episode(
-            provider,
+            Arc::new(provider.clone()),
             None,
             task.clone(),
             0,
             &policy,
-            EnvOptions::default(),
+            env_options.clone(),
         )
         .await;
         if let Some(e) = &traj.error {

@@ -11,8 +11,9 @@ use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use indicatif::{ProgressBar, ProgressStyle};
 use r2e_agent::runner::{self, Policy, RunOptions, RunSummary};
 use r2e_agent::{ActionFormat, AgentConfig, EditAgent, Limits, Sampling};
+use r2e_core::RewardStatus;
 use r2e_core::{Task, Trajectory, TrajectoryWriter};
-use r2e_env::EnvOptions;
+use r2e_env::{EnvOptions, RewardIn};
 use r2e_sandbox::Provider;
 use r2e_sandbox::docker::DockerProvider;
 use std::collections::HashMap;
@@ -48,10 +49,10 @@ pub struct RunArgs {
     #[command(flatten)]
     pub llm: LlmArgs,
     /// Rollouts per task.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = super::positive::<u32>)]
     pub k: u32,
     /// Episodes at once.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = super::positive::<usize>)]
     pub workers: usize,
     /// Started sandboxes kept ready per image, so that a reset takes
     /// milliseconds (0: start each on demand).
@@ -106,16 +107,26 @@ pub struct RunArgs {
     #[arg(long)]
     pub limit: Option<usize>,
     /// Seconds one tool call may run.
-    #[arg(long, default_value_t = 90)]
+    #[arg(long, default_value_t = 90, value_parser = super::positive::<u64>)]
     pub tool_timeout: u64,
     /// Seconds the hidden tests may run.
-    #[arg(long, default_value_t = 1800)]
+    #[arg(long, default_value_t = 1800, value_parser = super::positive::<u64>)]
     pub test_timeout: u64,
-    /// Also rerun episodes that ended in an error (missing image, dead sandbox, model failure).
+    /// Also rerun episodes that ended in an infrastructure error (missing
+    /// image, dead sandbox, engine or model failure).
     #[arg(long)]
     pub retry_errors: bool,
+    /// Where the reward's hidden tests run: `fresh` (a new sandbox from the
+    /// task image with only the agent's patch, test files and test hooks left
+    /// out: nothing else the agent did can fake it) or `same` (the agent's own
+    /// sandbox, R2E-Gym's behaviour, exact parity but gameable).
+    #[arg(long, default_value = "fresh", value_parser = parse_reward_in)]
+    pub reward_in: RewardIn,
     #[command(flatten)]
     pub read: ReadArgs,
+    /// Limits of the sandboxes (network off unless a task has "network": true).
+    #[command(flatten)]
+    pub sandbox: super::limits::SandboxArgs,
 }
 
 /// Runs `r2e run`.
@@ -124,12 +135,17 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     let policy = policy(&a)?;
     block_on(async move {
         let provider = Arc::new(DockerProvider::connect().await?);
+        super::sweep_leftovers(&provider).await;
         until_interrupted(
             provider.as_ref(),
             rollouts(provider.clone(), tasks, policy, &a),
         )
         .await
     })?
+}
+
+fn parse_reward_in(s: &str) -> Result<RewardIn, String> {
+    RewardIn::parse(s).ok_or_else(|| format!("`{s}`: use `fresh` or `same`"))
 }
 
 fn select(mut tasks: Vec<Task>, a: &RunArgs) -> anyhow::Result<Vec<Task>> {
@@ -217,6 +233,7 @@ async fn rollouts(
     policy: Policy,
     a: &RunArgs,
 ) -> anyhow::Result<ExitCode> {
+    let sandbox = a.sandbox.resolve()?;
     let (writer, earlier) = TrajectoryWriter::open(&a.out)?;
     let done = runner::finished(&earlier, a.retry_errors);
     let jobs = runner::pending(&tasks, a.k, &done);
@@ -257,6 +274,9 @@ async fn rollouts(
         env: EnvOptions {
             tool_timeout_secs: a.tool_timeout,
             test_timeout: Duration::from_secs(a.test_timeout),
+            reward_in: a.reward_in,
+            limits: sandbox.limits,
+            network: sandbox.network,
             ..EnvOptions::default()
         },
         retry_errors: a.retry_errors,
@@ -290,68 +310,80 @@ fn human(n: u64) -> String {
     }
 }
 
-/// The table at the end: this run's episodes, and the whole file's
-/// resolve rate and pass@k.
+/// The table at the end: this run's episodes and the whole file's, by
+/// reward status, with the resolved rate over graded episodes (infrastructure
+/// errors left out) and pass@k.
 fn print_summary(s: &RunSummary, all: &[Trajectory], out: &Path, k: u32) {
     let mut table = Table::new();
     table
         .load_preset(UTF8_FULL_CONDENSED)
         .set_header(vec!["", "this run", "whole file"]);
-    let finished = runner::finished(all, false);
     let latest: HashMap<(String, u32), &Trajectory> = all
         .iter()
         .map(|t| ((t.task_id.clone(), t.rollout), t))
         .collect();
-    let file_resolved = latest.values().filter(|t| t.reward == Some(1.0)).count();
+    let mut file = RunSummary::default();
     let mut tasks: HashMap<&str, bool> = HashMap::new();
     for t in latest.values() {
+        file.add(t);
         *tasks.entry(t.task_id.as_str()).or_default() |= t.reward == Some(1.0);
     }
     let pass_at_k = tasks.values().filter(|r| **r).count();
-    let pct = |a: usize, b: usize| {
-        if b == 0 {
-            "—".to_string()
-        } else {
-            format!("{a} ({:.1}%)", 100.0 * a as f64 / b as f64)
-        }
+    let pct = |a: usize, b: usize| match (a * 1000).checked_div(b) {
+        None => "—".to_string(),
+        Some(_) => format!("{a} ({:.1}%)", 100.0 * a as f64 / b as f64),
     };
-    table.add_row(vec![
-        "episodes".to_string(),
+    let row = |label: &str, this: String, whole: String| vec![label.to_string(), this, whole];
+    table.add_row(row(
+        "episodes",
         s.episodes.to_string(),
-        finished.len().to_string(),
-    ]);
-    table.add_row(vec![
-        "resolved".to_string(),
-        pct(s.resolved, s.episodes),
-        pct(file_resolved, latest.len()),
-    ]);
-    table.add_row(vec![
-        format!("tasks solved in ≤{k} tries"),
-        "".into(),
-        pct(pass_at_k, tasks.len()),
-    ]);
-    for (exit, n) in &s.exits {
-        table.add_row(vec![format!("exit: {exit}"), n.to_string(), String::new()]);
+        file.episodes.to_string(),
+    ));
+    table.add_row(row(
+        "resolved (of graded)",
+        pct(s.resolved, s.graded()),
+        pct(file.resolved, file.graded()),
+    ));
+    for (status, label) in [
+        (RewardStatus::Unresolved, "unresolved"),
+        (RewardStatus::Timeout, "tests timed out"),
+        (RewardStatus::InfraError, "infra errors (not graded)"),
+    ] {
+        table.add_row(row(
+            label,
+            s.count(status).to_string(),
+            file.count(status).to_string(),
+        ));
     }
-    table.add_row(vec![
-        "tokens (prompt / completion)".to_string(),
+    table.add_row(row(
+        &format!("tasks solved in ≤{k} tries"),
+        String::new(),
+        pct(pass_at_k, tasks.len()),
+    ));
+    for (exit, n) in &s.exits {
+        table.add_row(row(&format!("exit: {exit}"), n.to_string(), String::new()));
+    }
+    table.add_row(row(
+        "tokens (prompt / completion)",
         format!(
             "{} / {}",
             human(s.usage.prompt_tokens),
             human(s.usage.completion_tokens)
         ),
         String::new(),
-    ]);
-    table.add_row(vec![
-        "cost".to_string(),
-        format!("${:.4}", s.cost_usd),
-        String::new(),
-    ]);
-    table.add_row(vec![
-        "wall time".to_string(),
-        format!("{:.1} s", s.secs),
-        String::new(),
-    ]);
+    ));
+    table.add_row(row("cost", format!("${:.4}", s.cost_usd), String::new()));
+    table.add_row(row("wall time", format!("{:.1} s", s.secs), String::new()));
     println!("{table}");
+    println!(
+        "resolved rate = resolved / (episodes − infra errors); a hidden-test timeout counts as not resolved"
+    );
     println!("trajectories: {}", out.display());
+    let infra = file.count(RewardStatus::InfraError);
+    if infra > 0 {
+        println!(
+            "{infra} episode(s) ended in an infrastructure error, not a verdict; rerun them with:\n  {}",
+            super::retry_command(true)
+        );
+    }
 }

@@ -1,5 +1,6 @@
 //! `r2e sandbox`: run commands in a throwaway sandbox, open a shell, clean up.
 
+use super::limits::SandboxArgs;
 use super::{DEFAULT_IMAGE, block_on, until_interrupted};
 use anyhow::Context;
 use clap::{Args, Subcommand};
@@ -19,7 +20,8 @@ pub enum SandboxCmd {
     Run(RunArgs),
     /// Start a sandbox and open an interactive shell in it; removed on exit.
     Shell(ShellArgs),
-    /// Remove sandboxes left behind by crashed or killed runs.
+    /// Remove sandboxes left behind by crashed or killed runs, and their
+    /// socket directories on this host.
     Gc(GcArgs),
 }
 
@@ -35,22 +37,24 @@ pub struct SpecArgs {
     /// Environment variable KEY=VALUE (repeatable).
     #[arg(long = "env", short = 'e', value_name = "KEY=VALUE", value_parser = parse_env)]
     env: Vec<(String, String)>,
-    /// Start without network access.
-    #[arg(long)]
+    /// Start without network access (the same as --network off).
+    #[arg(long, hide = true, conflicts_with = "network")]
     no_network: bool,
-    /// Memory limit, in MiB.
-    #[arg(long, value_name = "MIB")]
-    memory: Option<i64>,
+    #[command(flatten)]
+    sandbox: SandboxArgs,
 }
 
 impl SpecArgs {
-    fn spec(&self) -> SandboxSpec {
+    /// The sandbox to start; network on unless the flags or the config
+    /// file say otherwise.
+    fn spec(&self) -> anyhow::Result<SandboxSpec> {
+        let settings = self.sandbox.resolve()?;
         let mut spec = SandboxSpec::new(&self.image);
         spec.workdir = self.workdir.clone();
         spec.env = self.env.clone();
-        spec.network = !self.no_network;
-        spec.memory_bytes = self.memory.map(|m| m << 20);
-        spec
+        spec.network = !self.no_network && settings.network.unwrap_or(true);
+        spec.limits = settings.limits;
+        Ok(spec)
     }
 }
 
@@ -106,11 +110,16 @@ pub fn run(cmd: SandboxCmd) -> anyhow::Result<ExitCode> {
             SandboxCmd::Run(a) => until_interrupted(&provider, run_cmd(&provider, a)).await,
             SandboxCmd::Shell(a) => until_interrupted(&provider, shell_cmd(&provider, a)).await,
             SandboxCmd::Gc(a) => {
-                let removed = provider.gc(a.all).await?;
-                for id in &removed {
+                let report = provider.gc(a.all).await?;
+                for id in &report.containers {
                     println!("removed {}", &id[..id.len().min(12)]);
                 }
-                println!("{} sandbox(es) removed", removed.len());
+                println!("{} sandbox(es) removed", report.containers.len());
+                println!(
+                    "{} socket folder(s) removed from {}",
+                    report.run_dirs.len(),
+                    r2e_sandbox::docker::run_root().display()
+                );
                 Ok(ExitCode::SUCCESS)
             }
         }
@@ -126,7 +135,7 @@ async fn run_cmd(provider: &DockerProvider, a: RunArgs) -> anyhow::Result<ExitCo
             .collect::<Vec<_>>()
             .join(" "),
     };
-    let sandbox = provider.start_docker(&a.spec.spec()).await?;
+    let sandbox = provider.start_docker(&a.spec.spec()?).await?;
     let opts = ExecOptions {
         timeout: a.timeout.map(Duration::from_secs_f64),
         max_output: a.max_output,
@@ -137,6 +146,9 @@ async fn run_cmd(provider: &DockerProvider, a: RunArgs) -> anyhow::Result<ExitCo
     let out = result?;
     std::io::stdout().write_all(&out.stdout)?;
     std::io::stderr().write_all(&out.stderr)?;
+    if let Some(note) = out.kill_note(sandbox.limits()) {
+        eprintln!("r2e: {note} (exit code {})", out.exit_code);
+    }
     if out.timed_out {
         eprintln!(
             "r2e: command timed out after {:.1} s and was killed",
@@ -148,7 +160,7 @@ async fn run_cmd(provider: &DockerProvider, a: RunArgs) -> anyhow::Result<ExitCo
 }
 
 async fn shell_cmd(provider: &DockerProvider, a: ShellArgs) -> anyhow::Result<ExitCode> {
-    let sandbox = provider.start_docker(&a.spec.spec()).await?;
+    let sandbox = provider.start_docker(&a.spec.spec()?).await?;
     let result = if std::io::stdin().is_terminal() {
         interactive(&sandbox, &a.shell).await
     } else {
@@ -165,6 +177,9 @@ async fn shell_cmd(provider: &DockerProvider, a: ShellArgs) -> anyhow::Result<Ex
         out.map_err(anyhow::Error::from).and_then(|out| {
             std::io::stdout().write_all(&out.stdout)?;
             std::io::stderr().write_all(&out.stderr)?;
+            if let Some(note) = out.kill_note(sandbox.limits()) {
+                eprintln!("r2e: {note} (exit code {})", out.exit_code);
+            }
             Ok(ExitCode::from(out.exit_code.clamp(0, 255) as u8))
         })
     };

@@ -28,7 +28,7 @@ pub struct ToolArgs {
     #[arg(long, default_value = ".")]
     pub cwd: PathBuf,
     /// Time limit of the call in seconds.
-    #[arg(long, default_value_t = r2e_tools::DEFAULT_TIMEOUT_SECS)]
+    #[arg(long, default_value_t = r2e_tools::DEFAULT_TIMEOUT_SECS, value_parser = super::positive::<u64>)]
     pub timeout: u64,
     /// The editor's undo-history file [default: $XDG_STATE_HOME/r2e/editor_state.json].
     #[arg(long)]

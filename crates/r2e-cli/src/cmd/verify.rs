@@ -100,7 +100,7 @@ pub struct JudgeArgs {
     #[arg(long, default_value_t = 1)]
     samples: u32,
     /// Candidates judged at once.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = super::positive::<usize>)]
     workers: usize,
     /// Sampling temperature (default: 0 for one sample, 1 for several).
     #[arg(long)]

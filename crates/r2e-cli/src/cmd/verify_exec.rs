@@ -16,7 +16,7 @@ use r2e_core::{Task, Trajectory};
 use r2e_env::{EnvOptions, RepoEnv};
 use r2e_sandbox::docker::DockerProvider;
 use r2e_sandbox::{Provider, WarmPool};
-use r2e_verify::exec::{Candidate, GeneratedTest, score_task, write_tests};
+use r2e_verify::exec::{Candidate, GeneratedTest, score_task_with, write_tests};
 use r2e_verify::score::{Score, ScoreWriter};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
@@ -44,10 +44,10 @@ pub struct ExecArgs {
     #[command(flatten)]
     llm: LlmArgs,
     /// Testing-agent rollouts (test files) per task.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = super::positive::<u32>)]
     tests_per_task: u32,
     /// Sandboxes at once.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = super::positive::<usize>)]
     workers: usize,
     /// Started sandboxes kept ready per image.
     #[arg(long, default_value_t = 0)]
@@ -59,10 +59,13 @@ pub struct ExecArgs {
     #[arg(long, default_value = "native")]
     action_format: ActionFormat,
     /// Seconds each test run may take.
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = 300, value_parser = super::positive::<u64>)]
     test_timeout: u64,
     #[command(flatten)]
     read: ReadArgs,
+    /// Limits of the sandboxes (network off unless a task has "network": true).
+    #[command(flatten)]
+    sandbox: super::limits::SandboxArgs,
 }
 
 /// Runs `r2e verify exec`.
@@ -103,6 +106,12 @@ async fn verify(
     a: ExecArgs,
 ) -> anyhow::Result<ExitCode> {
     let provider: Arc<dyn Provider> = provider;
+    let sandbox = a.sandbox.resolve()?;
+    let env_options = EnvOptions {
+        limits: sandbox.limits,
+        network: sandbox.network,
+        ..EnvOptions::default()
+    };
     let tests_path = a
         .tests
         .clone()
@@ -143,10 +152,9 @@ async fn verify(
                 .clone()
                 .with_test_file(r2e_verify::exec::test_file(rollout));
             let (provider, task) = (provider.clone(), tasks[&task_id].clone());
+            let env_options = env_options.clone();
             async move {
-                let outcome = match RepoEnv::reset(provider.as_ref(), task, EnvOptions::default())
-                    .await
-                {
+                let outcome = match RepoEnv::reset(provider.clone(), task, env_options).await {
                     Ok(env) => {
                         let (test, traj) = write_tests(&env, &agent, rollout).await;
                         if let Err(e) = env.close().await {
@@ -201,14 +209,17 @@ async fn verify(
             continue;
         }
         let generated = tests.get(task_id).cloned().unwrap_or_default();
-        let runs = score_task(
+        let runs = score_task_with(
             provider.clone(),
             pool.as_ref(),
             &tasks[task_id],
             candidates,
             &generated,
             a.workers,
-            Duration::from_secs(a.test_timeout),
+            EnvOptions {
+                test_timeout: Duration::from_secs(a.test_timeout),
+                ..env_options.clone()
+            },
         )
         .await?;
         for (rollout, run) in runs {

@@ -296,6 +296,9 @@ pub struct EnvOptions {
     /// (`None`: each try has its own, dropped with it). Used only where the
     /// daemon sees this host's files.
     pub uv_cache: Option<std::path::PathBuf>,
+    /// Memory, CPU and process limits of the install sandboxes (which always
+    /// have network access: installs download packages).
+    pub limits: r2e_sandbox::Limits,
 }
 
 impl Default for EnvOptions {
@@ -310,6 +313,7 @@ impl Default for EnvOptions {
             overrides: Overrides::default(),
             retry_failed: false,
             uv_cache: Some(r2e_sandbox::shim::cache_dir().join("uv")),
+            limits: r2e_sandbox::Limits::default(),
         }
     }
 }
@@ -860,6 +864,7 @@ async fn run_try(
     let result = async {
         let mut spec = SandboxSpec::new(&t.python.image);
         spec.network = true;
+        spec.limits = opts.limits;
         let shared_cache = opts
             .uv_cache
             .as_ref()

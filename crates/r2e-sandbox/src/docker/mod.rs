@@ -15,8 +15,9 @@ pub use engine::{EngineInfo, connect, endpoint};
 
 use crate::shim::{SHIM_PATH_IN_SANDBOX, shim_on_host, shim_tar};
 use crate::{
-    DirEntry, ExecOptions, ExecOutput, FileStat, OWNER_PID_LABEL, Provider, Result, SANDBOX_LABEL,
-    Sandbox, SandboxError, SandboxSpec, ShimErrorKind, ToolReply, ToolRequest,
+    DirEntry, ExecOptions, ExecOutput, FileStat, Limits, OWNER_PID_LABEL, PING_TIMEOUT, Provider,
+    Result, SANDBOX_LABEL, Sandbox, SandboxError, SandboxSpec, ShimErrorKind, ToolReply,
+    ToolRequest,
 };
 use async_trait::async_trait;
 use bollard::Docker;
@@ -152,10 +153,8 @@ impl DockerProvider {
         let host_config = HostConfig {
             binds: Some(binds),
             auto_remove: Some(true),
-            memory: spec.memory_bytes,
-            nano_cpus: spec.cpus.map(|c| (c * 1e9) as i64),
             network_mode: (!spec.network).then(|| "none".to_string()),
-            ..Default::default()
+            ..limits_config(&spec.limits)
         };
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
@@ -193,6 +192,7 @@ impl DockerProvider {
         };
         let id = created.id;
         tracing::debug!(container = %id, "created in {:?}", t0.elapsed());
+        record_container(run_dir.as_deref(), &id);
         self.live.lock().expect("live set lock").insert(id.clone());
         match self.boot(&id, spec, run_dir.as_deref()).await {
             Ok(conn) => Ok(DockerSandbox {
@@ -204,6 +204,7 @@ impl DockerProvider {
                 closed: AtomicBool::new(false),
                 live: self.live.clone(),
                 run_dir,
+                limits: spec.limits,
             }),
             Err(e) => {
                 remove(docker, &id).await;
@@ -338,11 +339,13 @@ impl DockerProvider {
         Ok(())
     }
 
-    /// Removes r2e sandboxes left behind by crashed runs: containers carrying
+    /// Removes what crashed or killed runs left behind: containers carrying
     /// [`SANDBOX_LABEL`] whose owning process is gone (or all of them with
-    /// `all`). Returns the ids removed.
-    pub async fn gc(&self, all: bool) -> Result<Vec<String>> {
+    /// `all`), then the host directories of the socket transport whose r2e
+    /// process is gone or whose container no longer exists.
+    pub async fn gc(&self, all: bool) -> Result<GcReport> {
         let filters = HashMap::from([("label".to_string(), vec![SANDBOX_LABEL.to_string()])]);
+        let listed_at = std::time::SystemTime::now();
         let list = self
             .docker
             .list_containers(Some(
@@ -354,6 +357,7 @@ impl DockerProvider {
             .await
             .map_err(|e| engine::classify(e, "listing containers", None))?;
         let mut removed = Vec::new();
+        let mut kept = HashSet::new();
         for c in list {
             let Some(id) = c.id else { continue };
             let owner_alive = c
@@ -368,10 +372,25 @@ impl DockerProvider {
             if all || !owner_alive {
                 remove(&self.docker, &id).await;
                 removed.push(id);
+            } else {
+                kept.insert(id);
             }
         }
-        Ok(removed)
+        let run_dirs = sweep_run_dirs(&run_root(), listed_at, |id| kept.contains(id));
+        Ok(GcReport {
+            containers: removed,
+            run_dirs,
+        })
     }
+}
+
+/// What [`DockerProvider::gc`] removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GcReport {
+    /// Ids of the containers removed.
+    pub containers: Vec<String>,
+    /// Host socket directories removed (see [`run_root`]).
+    pub run_dirs: Vec<std::path::PathBuf>,
 }
 
 #[async_trait]
@@ -430,6 +449,23 @@ async fn remove(docker: &Docker, id: &str) {
     }
 }
 
+/// The resource part of a container's host configuration. Swap is limited to
+/// the memory limit (no swap on top), so that a sandbox over its limit is
+/// killed by the OOM killer, which the shim reports, instead of swapping.
+fn limits_config(limits: &Limits) -> HostConfig {
+    let memory = limits
+        .memory_bytes
+        .map(|b| i64::try_from(b).unwrap_or(i64::MAX));
+    HostConfig {
+        memory,
+        memory_swap: memory,
+        nano_cpus: limits.cpus.map(|c| (c * 1e9).round() as i64),
+        cpu_shares: limits.cpu_shares.map(i64::from),
+        pids_limit: limits.pids.map(i64::from),
+        ..Default::default()
+    }
+}
+
 /// A running Docker sandbox.
 pub struct DockerSandbox {
     id: String,
@@ -440,12 +476,18 @@ pub struct DockerSandbox {
     closed: AtomicBool,
     live: Arc<Mutex<HashSet<String>>>,
     run_dir: Option<std::path::PathBuf>,
+    limits: Limits,
 }
 
 impl DockerSandbox {
     /// The Engine API client this sandbox uses.
     pub fn client(&self) -> &Docker {
         &self.docker
+    }
+
+    /// The limits the sandbox was started with (for [`ExecOutput::kill_note`]).
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// Runs a command the way R2E-Gym does, with a fresh `docker exec` through the
@@ -488,24 +530,22 @@ impl DockerSandbox {
             return "the sandbox was closed".into();
         }
         let stderr = self.conn.stderr_tail();
-        let state = match self.docker.inspect_container(&self.id, None).await {
+        // The engine's flag while the container exists, else the shim's word.
+        let mut oom = stderr.contains(r2e_shim::SERVER_OOM_NOTE);
+        let mut state = match self.docker.inspect_container(&self.id, None).await {
             Ok(info) => {
                 let s = info.state.unwrap_or_default();
+                oom |= s.oom_killed == Some(true);
                 format!(
-                    "the container is {} (exit code {}{}{})",
+                    "the container is {} (exit code {}{})",
                     s.status
                         .map(|s| s.to_string())
                         .unwrap_or_else(|| "in an unknown state".into()),
                     s.exit_code.unwrap_or(-1),
-                    if s.oom_killed == Some(true) {
-                        ", killed for running out of memory"
-                    } else {
-                        ""
-                    },
                     s.error
                         .filter(|e| !e.is_empty())
                         .map(|e| format!(", {e}"))
-                        .unwrap_or_default()
+                        .unwrap_or_default(),
                 )
             }
             Err(bollard::errors::Error::DockerResponseServerError {
@@ -513,6 +553,12 @@ impl DockerSandbox {
             }) => "the container no longer exists (it was killed or removed outside r2e)".into(),
             Err(e) => format!("the engine cannot describe it: {e}"),
         };
+        if oom {
+            state = format!(
+                "killed: out of memory ({}); {state}",
+                self.limits.memory_text()
+            );
+        }
         if stderr.is_empty() {
             state
         } else {
@@ -536,6 +582,7 @@ impl DockerSandbox {
             duration: Duration::from_micros(r.duration_us),
             timed_out: r.timed_out,
             truncated: r.truncated(),
+            oom_killed: r.oom_killed,
         })
     }
 
@@ -635,6 +682,13 @@ impl Sandbox for DockerSandbox {
         }
     }
 
+    async fn ping(&self) -> Result<()> {
+        let op = Op::Stat { path: "/".into() };
+        self.call(op, &[], Some(PING_TIMEOUT), "answering a ping".into())
+            .await
+            .map(|_| ())
+    }
+
     async fn call_tool(&self, req: ToolRequest) -> Result<ToolReply> {
         let wait = Duration::from_secs(req.timeout_secs.unwrap_or(TOOL_TIMEOUT_SECS)) + REPLY_SLACK;
         let doing = format!("calling the {} tool", req.name);
@@ -687,6 +741,17 @@ impl Drop for DockerSandbox {
     }
 }
 
+/// Where the socket transport's per-sandbox directories live on the host:
+/// `$TMPDIR/r2e-run-<uid>`, private to this user. Each sandbox gets
+/// `<owner pid>-<n>/` (bind-mounted into it) and, beside it,
+/// `<owner pid>-<n>.container` naming its container (out of the sandbox's reach).
+pub fn run_root() -> std::path::PathBuf {
+    let uid = std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
+        .unwrap_or(0);
+    std::env::temp_dir().join(format!("r2e-run-{uid}"))
+}
+
 /// A fresh host directory for one sandbox's shim socket. The parent is private
 /// to this user; the directory itself is open so that any user in the
 /// container can create the socket.
@@ -695,10 +760,7 @@ fn new_run_dir() -> Result<std::path::PathBuf> {
     use std::sync::atomic::AtomicU64;
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let io = |context: String| move |source| SandboxError::Io { context, source };
-    let uid = std::fs::metadata("/proc/self")
-        .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
-        .unwrap_or(0);
-    let parent = std::env::temp_dir().join(format!("r2e-run-{uid}"));
+    let parent = run_root();
     std::fs::create_dir_all(&parent).map_err(io(format!("creating {}", parent.display())))?;
     std::fs::set_permissions(&parent, std::fs::Permissions::from_mode(0o700))
         .map_err(io(format!("chmod {}", parent.display())))?;
@@ -717,7 +779,83 @@ fn new_run_dir() -> Result<std::path::PathBuf> {
 fn remove_run_dir(dir: Option<&std::path::Path>) {
     if let Some(dir) = dir {
         let _ = std::fs::remove_dir_all(dir);
+        let _ = std::fs::remove_file(container_record(dir));
     }
+}
+
+/// The file beside a run directory that names its container.
+fn container_record(dir: &std::path::Path) -> std::path::PathBuf {
+    dir.with_extension("container")
+}
+
+/// Notes which container uses a run directory, for [`sweep_run_dirs`].
+fn record_container(dir: Option<&std::path::Path>, id: &str) {
+    if let Some(dir) = dir
+        && let Err(e) = std::fs::write(container_record(dir), id)
+    {
+        tracing::debug!("recording the container of {}: {e}", dir.display());
+    }
+}
+
+/// Removes the run directories under `root` that no live sandbox uses: their
+/// owner process (the pid in the name) is gone, or the container recorded
+/// beside them (before `listed_at`, when the containers were listed) is not
+/// in `container_exists`. Returns the directories removed.
+fn sweep_run_dirs(
+    root: &std::path::Path,
+    listed_at: std::time::SystemTime,
+    container_exists: impl Fn(&str) -> bool,
+) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return Vec::new();
+    };
+    let me = std::process::id();
+    let mut removed = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        // `<pid>-<n>` directories and their `<pid>-<n>.container` records.
+        let (stem, is_record) = match name.strip_suffix(".container") {
+            Some(stem) => (stem.to_string(), true),
+            None => (name.clone(), false),
+        };
+        let Some(pid) = stem
+            .split_once('-')
+            .and_then(|(pid, n)| n.parse::<u64>().ok().and(pid.parse::<u32>().ok()))
+        else {
+            continue;
+        };
+        let dir = root.join(&stem);
+        if is_record {
+            // A record whose directory is gone (removed above or by its owner).
+            if !dir.exists() {
+                let _ = std::fs::remove_file(&path);
+            }
+            continue;
+        }
+        if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let owner_alive = pid == me || std::path::Path::new(&format!("/proc/{pid}")).exists();
+        // A container recorded after the listing may be starting right now.
+        let record = container_record(&dir);
+        let recorded_before = std::fs::metadata(&record)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t < listed_at);
+        let container_gone = recorded_before
+            && std::fs::read_to_string(&record).is_ok_and(|id| !container_exists(id.trim()));
+        if owner_alive && !container_gone {
+            continue;
+        }
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => {
+                let _ = std::fs::remove_file(container_record(&dir));
+                removed.push(dir);
+            }
+            Err(e) => tracing::warn!("removing {}: {e}", dir.display()),
+        }
+    }
+    removed
 }
 
 /// First line of a command, shortened for messages.
@@ -728,4 +866,58 @@ fn abbreviate(cmd: &str) -> String {
         s.push('…');
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{container_record, sweep_run_dirs};
+    use std::time::{Duration, SystemTime};
+
+    /// A pid that is not running (beyond the default pid_max of 4 million).
+    const DEAD_PID: u32 = 4_194_304 + 7;
+
+    #[test]
+    fn sweep_removes_dirs_of_dead_owners_and_gone_containers() {
+        let root = tempfile::tempdir().unwrap();
+        let me = std::process::id();
+        let mk = |name: &str, container: Option<&str>| {
+            let dir = root.path().join(name);
+            std::fs::create_dir(&dir).unwrap();
+            std::fs::write(dir.join("shim.sock"), b"").unwrap();
+            if let Some(id) = container {
+                std::fs::write(container_record(&dir), id).unwrap();
+            }
+            dir
+        };
+        let dead_owner = mk(&format!("{DEAD_PID}-0"), Some("c-dead-owner"));
+        let gone = mk(&format!("{me}-1"), Some("c-gone"));
+        let live = mk(&format!("{me}-2"), Some("c-live"));
+        let booting = mk(&format!("{me}-3"), None);
+        let other = root.path().join("not-ours");
+        std::fs::create_dir(&other).unwrap();
+        std::fs::write(root.path().join("99-9.container"), "orphan record").unwrap();
+
+        let listed_at = SystemTime::now() + Duration::from_secs(1);
+        let mut removed = sweep_run_dirs(root.path(), listed_at, |id| id == "c-live");
+        removed.sort();
+        let mut expected = vec![dead_owner.clone(), gone.clone()];
+        expected.sort();
+        assert_eq!(removed, expected);
+        for d in [&dead_owner, &gone] {
+            assert!(!d.exists() && !container_record(d).exists());
+        }
+        for d in [&live, &booting, &other] {
+            assert!(d.exists());
+        }
+        assert!(container_record(&live).exists());
+        assert!(!root.path().join("99-9.container").exists());
+
+        // A container recorded after the listing may be starting: kept.
+        let fresh = mk(&format!("{me}-4"), Some("c-new"));
+        let before = SystemTime::now() - Duration::from_secs(60);
+        assert!(sweep_run_dirs(root.path(), before, |id| id == "c-live").is_empty());
+        assert!(fresh.exists());
+        // A missing root is nothing to sweep.
+        assert!(sweep_run_dirs(&root.path().join("absent"), listed_at, |_| false).is_empty());
+    }
 }
