@@ -314,6 +314,41 @@ impl RepoEnv {
         setup_step(self.sandbox.as_ref(), &self.task, &cmd, "git diff", 300.0).await
     }
 
+    /// A second environment of the same task whose repository is in this
+    /// one's state (every change under the repository, untracked files
+    /// included, carried over as a binary patch onto a fresh sandbox from the
+    /// same provider or pool); the two then diverge independently. Changes
+    /// outside the repository are not carried over.
+    pub async fn fork(&self) -> Result<RepoEnv, EnvError> {
+        let patch = self.diff(&self.base, "--binary").await?;
+        let child =
+            Self::reset_with(self.sandboxes.clone(), self.task.clone(), self.opts.clone()).await?;
+        if !patch.trim().is_empty() {
+            let opts = ExecOptions {
+                stdin: patch.into_bytes(),
+                ..ExecOptions::timeout(300.0)
+            };
+            let cmd = format!(
+                "cd {} && git apply --whitespace=nowarn -",
+                shell_quote(&self.opts.workdir)
+            );
+            let out = child.sandbox.exec(&cmd, &opts).await;
+            let failed = match out {
+                Ok(out) if out.success() => None,
+                Ok(out) => Some(EnvError::PatchApply {
+                    task: self.task.task_id.clone(),
+                    stderr: out.stderr_text().trim().to_string(),
+                }),
+                Err(e) => Some(e.into()),
+            };
+            if let Some(e) = failed {
+                let _ = child.sandbox.close().await;
+                return Err(e);
+            }
+        }
+        Ok(child)
+    }
+
     /// The reward: the hidden tests' verdict on the agent's work, where
     /// [`EnvOptions::reward_in`] says. With [`RewardIn::Fresh`] (the default)
     /// only the agent's patch, guarded by [`reward_guard::guard`], reaches a

@@ -124,3 +124,52 @@ async fn a_warm_pool_makes_reset_cheap_and_refills() {
     pool.drain().await;
     assert_eq!(pool.ready(&spec), 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fork_starts_in_its_parents_state_and_then_diverges() {
+    let p = DockerProvider::connect().await.expect("a Docker daemon");
+    let tasks = r2e_eval::demo::build(&p, &image()).await.unwrap();
+    let task = tasks
+        .iter()
+        .find(|t| t.task_id.ends_with("-mul"))
+        .unwrap()
+        .clone();
+    let env = RepoEnv::reset(Arc::new(p.clone()), task, EnvOptions::default())
+        .await
+        .unwrap();
+    let bash = |cmd: &str| args(json!({ "cmd": cmd }));
+    env.step(
+        "execute_bash",
+        &bash("printf 'x\\0y' > blob.bin && echo note > notes.txt"),
+    )
+    .await
+    .unwrap();
+    let child = env.fork().await.unwrap();
+    assert_ne!(child.sandbox().id(), env.sandbox().id());
+    assert_eq!(child.patch().await.unwrap(), env.patch().await.unwrap());
+    let blob = child
+        .sandbox()
+        .read_file("/testbed/blob.bin")
+        .await
+        .unwrap();
+    assert_eq!(blob, b"x\0y", "binary files are carried over");
+    env.step(
+        "execute_bash",
+        &bash("sed -i 's/return a + b$/return a * b/' calc.py"),
+    )
+    .await
+    .unwrap();
+    child
+        .step(
+            "execute_bash",
+            &bash("sed -i 's/return a + b$/return a - b/' calc.py"),
+        )
+        .await
+        .unwrap();
+    assert!(env.patch().await.unwrap().contains("+    return a * b"));
+    assert!(child.patch().await.unwrap().contains("+    return a - b"));
+    assert_eq!(env.reward().await.unwrap().value, 1.0);
+    assert_eq!(child.reward().await.unwrap().value, 0.0);
+    env.close().await.unwrap();
+    child.close().await.unwrap();
+}

@@ -41,6 +41,16 @@ pub struct BenchEnvArgs {
     /// Rewards measured each way (agent's sandbox, fresh cold, fresh pooled).
     #[arg(long, default_value_t = 10)]
     rewards: usize,
+    /// Environments stepped at once for the Python column, each from its own
+    /// thread (0 skips the Python column).
+    #[arg(long, default_value_t = 64)]
+    threads: usize,
+    /// Steps per environment in that run.
+    #[arg(long, default_value_t = 20)]
+    thread_steps: usize,
+    /// The Python interpreter with the r2e wheel installed.
+    #[arg(long, default_value = "python3")]
+    python: String,
     /// Rollouts per demo task in the episodes-per-minute runs.
     #[arg(long, default_value_t = 4, value_parser = super::positive::<u32>)]
     k: u32,
@@ -118,6 +128,7 @@ async fn bench(provider: &DockerProvider, a: BenchEnvArgs) -> anyhow::Result<Exi
     // baseline) vs. a fresh sandbox with only the patch, cold and pooled.
     let [same, fresh_cold, fresh_pooled] =
         reward_times(provider, &shared, &task, a.rewards).await?;
+    let (fork, commit) = fork_times(provider, &shared, &task, a.rewards).await?;
 
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED)
@@ -137,6 +148,8 @@ async fn bench(provider: &DockerProvider, a: BenchEnvArgs) -> anyhow::Result<Exi
             "reward in a fresh sandbox from the warm pool",
             &fresh_pooled,
         ),
+        ("fork after an edit (RepoEnv::fork, warm pool)", &fork),
+        ("baseline: docker commit + start from the image", &commit),
     ] {
         t.add_row(vec![
             label.to_string(),
@@ -159,6 +172,13 @@ async fn bench(provider: &DockerProvider, a: BenchEnvArgs) -> anyhow::Result<Exi
         ms(warm.median()),
         ms(cold.median()),
         cold.median().as_secs_f64() / warm.median().as_secs_f64()
+    );
+    println!(
+        "fork: {} median (target ≤ 100 ms: {}) vs {} for docker commit + start ({:.1}x)",
+        ms(fork.median()),
+        verdict(fork.median() <= Duration::from_millis(100)),
+        ms(commit.median()),
+        commit.median().as_secs_f64() / fork.median().as_secs_f64()
     );
     println!(
         "reward: {} in a fresh sandbox from the warm pool, {} cold, vs {} in the agent's own ({:.2}x / {:.2}x the baseline)",
@@ -206,8 +226,149 @@ async fn bench(provider: &DockerProvider, a: BenchEnvArgs) -> anyhow::Result<Exi
         rates[1],
         rates[1] / rates[0]
     );
+
+    if a.threads > 0 {
+        python_column(provider, &tasks, &view_steps, &a).await?;
+    }
     Ok(ExitCode::SUCCESS)
 }
+
+/// The Python API against the Rust one on the same task and call: the
+/// median added per step, and `--threads` environments stepped from as many
+/// threads (Python) vs. as many tokio tasks (Rust).
+async fn python_column(
+    provider: &DockerProvider,
+    tasks: &[Task],
+    rust_view: &Samples,
+    a: &BenchEnvArgs,
+) -> anyhow::Result<()> {
+    let probe = tokio::process::Command::new(&a.python)
+        .args(["-c", "import r2e"])
+        .output()
+        .await;
+    if !probe.is_ok_and(|o| o.status.success()) {
+        println!(
+            "python: `{} -c 'import r2e'` failed; install the wheel (pip install ./crates/r2e-py) or pass --python",
+            a.python
+        );
+        return Ok(());
+    }
+    let dir = tempfile::tempdir()?;
+    let dataset = dir.path().join("demo.jsonl");
+    r2e_core::dataset::write(&dataset, tasks)?;
+    let rust_rate = rust_threads(provider, &tasks[0], a.threads, a.thread_steps).await?;
+    let out = tokio::process::Command::new(&a.python)
+        .args(["-c", PY_BENCH])
+        .arg(&dataset)
+        .arg(a.steps.to_string())
+        .arg(a.threads.to_string())
+        .arg(a.thread_steps.to_string())
+        .output()
+        .await?;
+    anyhow::ensure!(
+        out.status.success(),
+        "the Python benchmark failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let py_view = Samples(
+        v["step_us"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_f64())
+                    .map(|us| Duration::from_secs_f64(us / 1e6))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    );
+    let py_rate = v["steps_per_sec"].as_f64().unwrap_or(0.0);
+    let added = py_view.median().as_secs_f64() - rust_view.median().as_secs_f64();
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
+        "measure",
+        "Rust API",
+        "Python API",
+        "difference",
+    ]);
+    t.add_row(vec![
+        "step: file_editor view, median".to_string(),
+        ms(rust_view.median()),
+        ms(py_view.median()),
+        format!("{:+.1} µs", added * 1e6),
+    ]);
+    t.add_row(vec![
+        format!("{} envs stepped from {} threads", a.threads, a.threads),
+        format!("{rust_rate:.0} steps/s"),
+        format!("{py_rate:.0} steps/s"),
+        format!("{:.2}x", py_rate / rust_rate),
+    ]);
+    println!("{t}");
+    println!(
+        "python: {:+.1} µs per step at the median (target ≤ 50 µs: {}); {} threads at {:.0}% of the Rust runner's steps/s (target ≥ 90%: {})",
+        added * 1e6,
+        verdict(added <= 50e-6),
+        a.threads,
+        100.0 * py_rate / rust_rate,
+        verdict(py_rate >= 0.9 * rust_rate)
+    );
+    Ok(())
+}
+
+/// `n` environments of `task`, each stepped `steps` times (`execute_bash
+/// true`) by its own task, all at once; returns steps per second.
+async fn rust_threads(
+    provider: &DockerProvider,
+    task: &Task,
+    n: usize,
+    steps: usize,
+) -> anyhow::Result<f64> {
+    let shared: Arc<dyn Provider> = Arc::new(provider.clone());
+    let envs = futures_util::future::try_join_all(
+        (0..n).map(|_| RepoEnv::reset(shared.clone(), task.clone(), EnvOptions::default())),
+    )
+    .await?;
+    let bash = args(json!({"cmd": "true"}));
+    let t = Instant::now();
+    futures_util::future::try_join_all(envs.iter().map(|env| async {
+        for _ in 0..steps {
+            env.step("execute_bash", &bash).await?;
+        }
+        Ok::<(), r2e_env::EnvError>(())
+    }))
+    .await?;
+    let rate = (n * steps) as f64 / t.elapsed().as_secs_f64();
+    futures_util::future::join_all(envs.into_iter().map(|e| e.close())).await;
+    Ok(rate)
+}
+
+/// The Python side: per-step times of the same view call, then N envs
+/// stepped from N threads. Arguments: dataset, steps, threads, steps per thread.
+const PY_BENCH: &str = r#"
+import json, sys, threading, time, r2e
+path, steps, n, per = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+rows = r2e.load_dataset(path)
+env = r2e.Env(rows[0]); env.reset()
+times = []
+for _ in range(steps):
+    t = time.perf_counter()
+    env.step("file_editor", command="view", path="/testbed/calc.py", view_range=[1, 20])
+    times.append((time.perf_counter() - t) * 1e6)
+env.close()
+envs = [r2e.Env(rows[0]) for _ in range(n)]
+starters = [threading.Thread(target=e.reset) for e in envs]
+[s.start() for s in starters]; [s.join() for s in starters]
+def work(e):
+    for _ in range(per):
+        e.step("execute_bash", cmd="true")
+workers = [threading.Thread(target=work, args=(e,)) for e in envs]
+t = time.perf_counter()
+[w.start() for w in workers]; [w.join() for w in workers]
+rate = n * per / (time.perf_counter() - t)
+for e in envs:
+    e.close()
+print(json.dumps({"step_us": times, "steps_per_sec": rate}))
+"#;
 
 /// `n` rewards of `task` after its fix: in the agent's sandbox, in a fresh
 /// one started cold, and in a fresh one from a warm pool (its refill
@@ -256,6 +417,54 @@ async fn reward_times(
     }
     pool.drain().await;
     Ok(out.map(Samples))
+}
+
+/// `n` forks of an edited environment of `task` (from a warm pool, its
+/// refill finished between samples), against the baseline: `docker commit`
+/// of the edited sandbox and a start from that image.
+async fn fork_times(
+    provider: &DockerProvider,
+    shared: &Arc<dyn Provider>,
+    task: &Task,
+    n: usize,
+) -> anyhow::Result<(Samples, Samples)> {
+    let pool = WarmPool::new(shared.clone(), 1);
+    let opts = EnvOptions::default();
+    let spec = RepoEnv::sandbox_spec(task, &opts);
+    let env = RepoEnv::reset_from_pool(&pool, task.clone(), opts.clone()).await?;
+    let edit = args(json!({"cmd": "echo '# edited' >> calc.py && echo new > notes.txt"}));
+    env.step("execute_bash", &edit).await?;
+    let (mut forks, mut commits) = (Vec::new(), Vec::new());
+    for i in 0..n {
+        pool.fill(&spec).await?;
+        let t = Instant::now();
+        let child = env.fork().await?;
+        forks.push(t.elapsed());
+        anyhow::ensure!(
+            child.patch().await? == env.patch().await?,
+            "a fork differs from its parent"
+        );
+        child.close().await?;
+        let image = format!("r2e-bench/fork:{i}");
+        let t = Instant::now();
+        provider
+            .commit(env.sandbox(), &image, Default::default(), &[])
+            .await?;
+        let sb = provider.start(&SandboxSpec::new(&image)).await?;
+        commits.push(t.elapsed());
+        sb.close().await?;
+        let _ = provider
+            .client()
+            .remove_image(
+                &image,
+                None::<bollard::query_parameters::RemoveImageOptions>,
+                None,
+            )
+            .await;
+    }
+    env.close().await?;
+    pool.drain().await;
+    Ok((Samples(forks), Samples(commits)))
 }
 
 fn args(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {

@@ -20,8 +20,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use r2e_agent::ActionFormat;
 use r2e_core::{RewardStatus, Trajectory};
 use r2e_llm::testing::{Reply, ScriptedServer};
-use r2e_sandbox::SANDBOX_LABEL;
 use r2e_sandbox::docker::DockerProvider;
+use r2e_sandbox::{OWNER_PID_LABEL, SANDBOX_LABEL};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
@@ -147,7 +147,7 @@ async fn soak(a: BenchSoakArgs) -> anyhow::Result<ExitCode> {
                     child.kill().await?;
                     faults.runner_kills += 1;
                     child = runner.spawn(false)?;
-                } else if kill_one_container(&provider).await? {
+                } else if kill_one_container(&provider, child.id()).await? {
                     faults.containers_killed += 1;
                 }
                 let done = read(&out).len();
@@ -281,9 +281,11 @@ impl Runner {
     }
 }
 
-/// Kills one running r2e sandbox at random; false when none runs.
-async fn kill_one_container(provider: &DockerProvider) -> anyhow::Result<bool> {
-    let ids = sandboxes(provider).await?;
+/// Kills one sandbox of the runner (process `owner`) at random; false when
+/// none runs. Sandboxes of other r2e processes are left alone.
+async fn kill_one_container(provider: &DockerProvider, owner: Option<u32>) -> anyhow::Result<bool> {
+    let Some(owner) = owner else { return Ok(false) };
+    let ids = sandboxes(provider, Some(owner)).await?;
     if ids.is_empty() {
         return Ok(false);
     }
@@ -296,9 +298,13 @@ async fn kill_one_container(provider: &DockerProvider) -> anyhow::Result<bool> {
     Ok(true)
 }
 
-/// Ids of the r2e sandboxes present.
-async fn sandboxes(provider: &DockerProvider) -> anyhow::Result<Vec<String>> {
-    let filters = HashMap::from([("label".to_string(), vec![SANDBOX_LABEL.to_string()])]);
+/// Ids of the r2e sandboxes present (of process `owner` when given).
+async fn sandboxes(provider: &DockerProvider, owner: Option<u32>) -> anyhow::Result<Vec<String>> {
+    let label = match owner {
+        Some(pid) => format!("{OWNER_PID_LABEL}={pid}"),
+        None => SANDBOX_LABEL.to_string(),
+    };
+    let filters = HashMap::from([("label".to_string(), vec![label])]);
     let list = provider
         .client()
         .list_containers(Some(
@@ -316,7 +322,7 @@ async fn sandboxes(provider: &DockerProvider) -> anyhow::Result<Vec<String>> {
 async fn containers_left(provider: &DockerProvider) -> anyhow::Result<usize> {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let n = sandboxes(provider).await?.len();
+        let n = sandboxes(provider, None).await?.len();
         if n == 0 || Instant::now() > deadline {
             return Ok(n);
         }

@@ -1,0 +1,1 @@
+"""Adapters for RL training frameworks (``r2e.integrations.rllm``)."""
