@@ -135,3 +135,26 @@ def test_interpreter_exit_and_del_leave_no_container(demo_path):
     while sandboxes(owner=proc.pid) and time.time() < deadline:
         time.sleep(0.25)
     assert not sandboxes(owner=proc.pid)
+
+
+def test_a_pool_serves_many_envs_and_their_rewards(mul_row):
+    import time
+
+    pool = r2e.Pool(2)
+    pool.fill(mul_row)
+    try:
+        t = time.perf_counter()
+        env = r2e.Env(mul_row, pool=pool)
+        env.reset()
+        pooled = time.perf_counter() - t
+        assert pooled < 5, pooled
+        env.step("file_editor", **FIX)
+        assert env.reward().status == "resolved"
+        env.close()
+        others = [r2e.Env(mul_row, pool=pool) for _ in range(3)]
+        for e in others:
+            e.reset()
+            assert e.step("execute_bash", cmd="true").info["exit_code"] == 0
+            e.close()
+    finally:
+        pool.drain()
