@@ -158,3 +158,13 @@ def test_a_pool_serves_many_envs_and_their_rewards(mul_row):
             e.close()
     finally:
         pool.drain()
+
+
+def test_a_pool_can_be_filled_by_image_name(mul_row):
+    pool = r2e.Pool(1, images=[mul_row["image"]])
+    try:
+        with r2e.Env(mul_row, pool=pool) as env:
+            env.reset()
+            assert env.exec("test -d /testbed/.git").exit_code == 0
+    finally:
+        pool.drain()

@@ -62,7 +62,16 @@ async fn bootstrap_cmd(a: BootstrapArgs) -> anyhow::Result<ExitCode> {
     bar.enable_steady_tick(Duration::from_millis(120));
     let started = Instant::now();
     let step = |msg: &str| {
-        bar.println(format!("  · {msg}"));
+        // A bar that draws nothing (stderr is a log or a pipe) prints
+        // nothing with println either: the steps then go out as lines.
+        if bar.is_hidden() {
+            eprintln!(
+                "  · [{:>4.0} s] {msg}",
+                started.elapsed().as_secs_f64()
+            );
+        } else {
+            bar.println(format!("  · {msg}"));
+        }
         bar.set_message(msg.to_string());
     };
     let outcome = bootstrap(&docker, &opts, &step).await;

@@ -113,10 +113,18 @@ class Reward:
 
 class Pool:
     """Started sandboxes kept ready, shared by many environments: a reset
-    from the pool takes milliseconds instead of a container start."""
+    from the pool takes milliseconds instead of a container start.
 
-    def __init__(self, size: int) -> None:
+    ``images`` (dataset rows or image names) are filled at once; any other
+    image is filled on its first use. Each sandbox is handed out once and
+    replaced in the background; one that died while idle is never handed out.
+    """
+
+    def __init__(self, size: int, images: Optional[List[Any]] = None, **env_options: Any) -> None:
         self._native = _native.Pool(size)
+        for item in images or []:
+            row = item if isinstance(item, Mapping) else _image_task(str(item))
+            self.fill(row, **env_options)
 
     def fill(self, row: Mapping[str, Any], **env_options: Any) -> None:
         """Starts sandboxes for ``row``'s image until the pool is full."""
@@ -125,6 +133,12 @@ class Pool:
     def drain(self) -> None:
         """Closes every ready sandbox."""
         self._native.drain()
+
+
+def _image_task(image: str) -> Dict[str, Any]:
+    """A stand-in task that names only an image (what a pool keys on)."""
+    return {"task_id": image, "source": "swe_bench", "repo": "", "base_commit": "",
+            "image": image, "problem_statement": ""}
 
 
 def _options(

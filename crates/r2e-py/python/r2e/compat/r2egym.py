@@ -70,6 +70,7 @@ class Action:
         return cls(name, params)
 
     def to_dict(self) -> Dict[str, Any]:
+        """``{"function": name, "parameters": {...}}``."""
         return {"function": self.function_name, "parameters": self.parameters}
 
     def to_xml_string(self) -> str:
@@ -180,6 +181,7 @@ class DockerRuntime:
             self._env.write_file(dest_path, f.read(), os.stat(src_path).st_mode & 0o777)
 
     def read_file(self, path: str) -> str:
+        """A file of the sandbox as text."""
         return self._env.read_file(path).decode(errors="replace")
 
     def _calculate_reward(self, get_test_output: bool = False, timeout: int = 300) -> Any:
@@ -188,6 +190,7 @@ class DockerRuntime:
         return (reward.value, reward.log) if get_test_output else reward.value
 
     def close(self) -> None:
+        """Removes the sandbox."""
         self._env.close()
 
 
@@ -247,6 +250,7 @@ class RepoEnv:
         self.commands = names
 
     def run_action(self, action: Action, timeout: int) -> Tuple[str, Any, float]:
+        """Runs an action's tool: ``(output, error_code, seconds)``."""
         if not action.function_name:
             return "", 0, 0
         started = time.time()
@@ -282,13 +286,17 @@ class RepoEnv:
             raise
 
     def get_task_instruction(self) -> str:
+        """The issue text."""
         return self.runtime.get_task_instruction()
 
     def check_done(self) -> bool:
+        """Whether ``finish``/``submit`` was called since the last reset."""
         return self.done
 
     def get_stats(self) -> Dict[str, Any]:
+        """The dataset row."""
         return self.runtime.ds
 
     def close(self) -> None:
+        """Removes the sandbox."""
         self.runtime.close()

@@ -82,6 +82,7 @@ class SWEEnv:
         return self.env.compute_reward()
 
     def close(self) -> None:
+        """Removes the sandbox."""
         if self.env is not None:
             self.env.close()
 
