@@ -65,10 +65,7 @@ async fn bootstrap_cmd(a: BootstrapArgs) -> anyhow::Result<ExitCode> {
         // A bar that draws nothing (stderr is a log or a pipe) prints
         // nothing with println either: the steps then go out as lines.
         if bar.is_hidden() {
-            eprintln!(
-                "  · [{:>4.0} s] {msg}",
-                started.elapsed().as_secs_f64()
-            );
+            eprintln!("  · [{:>4.0} s] {msg}", started.elapsed().as_secs_f64());
         } else {
             bar.println(format!("  · {msg}"));
         }
