@@ -38,6 +38,8 @@ enum Command {
     Grade(cmd::grade::GradeArgs),
     /// Evaluate predictions (SWE-bench format, or `gold`) against a dataset, as the SWE-bench harness does.
     Eval(cmd::eval::EvalArgs),
+    /// Serve environments over HTTP (a JSON API under /v1) to trainers on other machines.
+    Serve(cmd::serve::ServeArgs),
     /// Print the eval script the harness runs for one task (SWE-bench's eval.sh).
     EvalScript(cmd::eval_script::EvalScriptArgs),
     /// Run commands in sandboxes: one-off runs, interactive shells, cleanup.
@@ -75,6 +77,7 @@ fn main() -> ExitCode {
         Command::Dataset(c) => cmd::dataset::run(c),
         Command::Grade(a) => cmd::grade::run(a),
         Command::Eval(a) => cmd::eval::run(a),
+        Command::Serve(a) => cmd::serve::run(a),
         Command::EvalScript(a) => cmd::eval_script::run(a),
         Command::Sandbox(c) => cmd::sandbox::run(c),
         Command::Tool(a) => cmd::tool::run(a),

@@ -96,6 +96,99 @@ impl Default for EnvOptions {
     }
 }
 
+/// Bad settings in [`EnvOptions::apply_json`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct OptionsError(String);
+
+impl EnvOptions {
+    /// Applies settings given as JSON, as the Python package and the HTTP
+    /// server receive them: `step_timeout` and `reward_timeout` (seconds),
+    /// `reward_in` (`fresh`|`same`), `network` (bool; null keeps the task's
+    /// policy), and `limits` (`memory` such as "4g", `cpus`, `cpu_shares`,
+    /// `pids`; a missing key keeps the default, null lifts the limit).
+    /// Unknown keys are refused, so that a typo is not silently ignored.
+    pub fn apply_json(&mut self, v: &serde_json::Value) -> Result<(), OptionsError> {
+        use r2e_sandbox::limits;
+        let Some(map) = v.as_object() else {
+            return match v {
+                serde_json::Value::Null => Ok(()),
+                _ => Err(OptionsError("options must be a JSON object".into())),
+            };
+        };
+        let secs = |key: &str, v: &serde_json::Value| match v.as_f64() {
+            Some(s) if s > 0.0 && s.is_finite() => Ok(s),
+            _ => Err(OptionsError(format!(
+                "{key} must be a number of seconds above 0"
+            ))),
+        };
+        for (key, value) in map {
+            match key.as_str() {
+                "step_timeout" => self.tool_timeout_secs = secs(key, value)?.ceil() as u64,
+                "reward_timeout" => {
+                    self.test_timeout = Duration::from_secs_f64(secs(key, value)?);
+                }
+                "reward_in" => {
+                    let s = value.as_str().unwrap_or_default();
+                    self.reward_in = RewardIn::parse(s).ok_or_else(|| {
+                        OptionsError(format!("reward_in {value}: use \"fresh\" or \"same\""))
+                    })?;
+                }
+                "network" => {
+                    self.network = match value {
+                        serde_json::Value::Null => None,
+                        serde_json::Value::Bool(b) => Some(*b),
+                        other => {
+                            return Err(OptionsError(format!(
+                                "network {other}: use true, false or null"
+                            )));
+                        }
+                    };
+                }
+                "limits" => {
+                    let Some(l) = value.as_object() else {
+                        if value.is_null() {
+                            continue;
+                        }
+                        return Err(OptionsError("limits must be a JSON object".into()));
+                    };
+                    for (key, value) in l {
+                        let text = match value {
+                            serde_json::Value::Null => "none".to_string(),
+                            serde_json::Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        };
+                        let bad = |e: r2e_sandbox::LimitError| OptionsError(e.to_string());
+                        let lim = &mut self.limits;
+                        match key.as_str() {
+                            "memory" => {
+                                lim.memory_bytes = limits::parse_memory(&text).map_err(bad)?
+                            }
+                            "cpus" => lim.cpus = limits::parse_cpus(&text).map_err(bad)?,
+                            "cpu_shares" => {
+                                lim.cpu_shares =
+                                    limits::parse_count("cpu_shares", &text).map_err(bad)?;
+                            }
+                            "pids" => lim.pids = limits::parse_count("pids", &text).map_err(bad)?,
+                            other => {
+                                return Err(OptionsError(format!(
+                                    "unknown limit {other:?}: use memory, cpus, cpu_shares or pids"
+                                )));
+                            }
+                        }
+                    }
+                }
+                other => {
+                    return Err(OptionsError(format!(
+                        "unknown option {other:?}: use step_timeout, reward_timeout, reward_in, network or limits"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The reward of an episode: the hidden tests ran (or there was nothing to
 /// run them on) and gave a verdict. Failures to get one are [`EnvError`]s.
 #[derive(Debug, Clone, PartialEq)]
@@ -288,11 +381,22 @@ impl RepoEnv {
         name: &str,
         args: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<ToolReply, EnvError> {
+        self.step_within(name, args, None).await
+    }
+
+    /// [`RepoEnv::step`] with its own time limit in seconds (`None`: the
+    /// environment's `tool_timeout_secs`).
+    pub async fn step_within(
+        &self,
+        name: &str,
+        args: &serde_json::Map<String, serde_json::Value>,
+        timeout_secs: Option<u64>,
+    ) -> Result<ToolReply, EnvError> {
         let req = ToolRequest {
             name: name.into(),
             args: args.clone(),
             cwd: Some(self.opts.workdir.clone()),
-            timeout_secs: Some(self.opts.tool_timeout_secs),
+            timeout_secs: Some(timeout_secs.unwrap_or(self.opts.tool_timeout_secs)),
         };
         Ok(self.sandbox.call_tool(req).await?)
     }

@@ -14,12 +14,11 @@ use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use r2e_core::Task;
-use r2e_env::{EnvError, EnvOptions, RepoEnv, RewardIn, Sandboxes};
+use r2e_env::{EnvError, EnvOptions, RepoEnv, Sandboxes};
 use r2e_sandbox::docker::DockerProvider;
-use r2e_sandbox::{ExecOptions, Limits, Provider, SandboxError, ToolRequest, WarmPool, limits};
+use r2e_sandbox::{ExecOptions, Provider, SandboxError, WarmPool};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
 
 create_exception!(
     r2e,
@@ -93,51 +92,9 @@ fn options(json_text: &str) -> PyResult<EnvOptions> {
     let v: Value =
         serde_json::from_str(json_text).map_err(|e| PyValueError::new_err(e.to_string()))?;
     let mut opts = EnvOptions::default();
-    if let Some(s) = v["step_timeout"].as_f64() {
-        opts.tool_timeout_secs = s.ceil().max(1.0) as u64;
-    }
-    if let Some(s) = v["reward_timeout"].as_f64() {
-        opts.test_timeout = Duration::from_secs_f64(s.max(1.0));
-    }
-    if let Some(s) = v["reward_in"].as_str() {
-        opts.reward_in = RewardIn::parse(s).ok_or_else(|| {
-            PyValueError::new_err(format!("reward_in={s:?}: use \"fresh\" or \"same\""))
-        })?;
-    }
-    opts.network = v["network"].as_bool();
-    if let Some(l) = v["limits"].as_object() {
-        opts.limits = parse_limits(l)?;
-    }
+    opts.apply_json(&v)
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
     Ok(opts)
-}
-
-/// `{"memory": "4g", "cpus": 2, "cpu_shares": 512, "pids": 1024}`; a missing
-/// key keeps the default, `None` (null) lifts the limit.
-fn parse_limits(l: &serde_json::Map<String, Value>) -> PyResult<Limits> {
-    let bad = |e: r2e_sandbox::LimitError| PyValueError::new_err(e.to_string());
-    let text = |v: &Value| match v {
-        Value::Null => "none".to_string(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    let mut limits = Limits::default();
-    for (key, value) in l {
-        let t = text(value);
-        match key.as_str() {
-            "memory" => limits.memory_bytes = limits::parse_memory(&t).map_err(bad)?,
-            "cpus" => limits.cpus = limits::parse_cpus(&t).map_err(bad)?,
-            "cpu_shares" => {
-                limits.cpu_shares = limits::parse_count("cpu_shares", &t).map_err(bad)?
-            }
-            "pids" => limits.pids = limits::parse_count("pids", &t).map_err(bad)?,
-            other => {
-                return Err(PyValueError::new_err(format!(
-                    "unknown limit {other:?}: use memory, cpus, cpu_shares or pids"
-                )));
-            }
-        }
-    }
-    Ok(limits)
 }
 
 /// Turns a dataset row (R2E-Gym, SWE-bench, SWE-smith, SWE-Gym, SWE-Gen or an
@@ -296,17 +253,10 @@ impl Env {
         let env = self.live()?;
         let args: serde_json::Map<String, Value> = serde_json::from_str(args_json)
             .map_err(|e| PyValueError::new_err(format!("tool arguments: {e}")))?;
-        let req = ToolRequest {
-            name: tool.to_string(),
-            args,
-            cwd: Some(env.workdir().to_string()),
-            timeout_secs: Some(
-                timeout.map_or(self.opts.tool_timeout_secs, |t| t.ceil().max(1.0) as u64),
-            ),
-        };
+        let timeout = timeout.map(|t| t.ceil().max(1.0) as u64);
         let reply = py
-            .detach(|| runtime().block_on(env.sandbox().call_tool(req)))
-            .map_err(sandbox_err)?;
+            .detach(|| runtime().block_on(env.step_within(tool, &args, timeout)))
+            .map_err(env_err)?;
         Ok(serde_json::to_string(&reply).expect("a reply serializes"))
     }
 

@@ -25,6 +25,7 @@ pub mod llm;
 pub mod quickstart;
 pub mod run;
 pub mod sandbox;
+pub mod serve;
 pub mod tool;
 pub mod verify;
 pub mod verify_exec;

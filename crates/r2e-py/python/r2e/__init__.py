@@ -166,6 +166,8 @@ class Env:
     sandbox's ``memory`` ("4g"), ``cpus``, ``cpu_shares`` and ``pids`` (None
     lifts one). ``network`` defaults to the task's policy (off). ``reward_in``
     is ``"fresh"`` or ``"same"`` (R2E-Gym's gameable same-sandbox reward).
+    With ``server="http://host:7878"`` (and ``token``, default ``$R2E_TOKEN``)
+    the environment lives on an ``r2e serve`` instance, with the same API.
     """
 
     def __init__(
@@ -178,15 +180,24 @@ class Env:
         limits: Optional[Mapping[str, Any]] = None,
         reward_in: str = "fresh",
         network: Optional[bool] = None,
+        server: Optional[str] = None,
+        token: Optional[str] = None,
     ) -> None:
         self.task = task_from_row(row)
         self._options = _options(step_timeout, reward_timeout, limits, reward_in, network)
         self._pool = pool
-        self._native = _native.Env(
-            json.dumps(self.task),
-            json.dumps(self._options),
-            pool._native if pool is not None else None,
-        )
+        if server is not None:
+            if pool is not None:
+                raise ValueError("a pool is local: the server keeps its own (r2e serve --pool N)")
+            from ._remote import Client, RemoteEnv
+
+            self._native = RemoteEnv(Client(server, token), json.dumps(self.task), json.dumps(self._options))
+        else:
+            self._native = _native.Env(
+                json.dumps(self.task),
+                json.dumps(self._options),
+                pool._native if pool is not None else None,
+            )
         self.done = False
 
     @classmethod
@@ -271,6 +282,13 @@ class Env:
         two then diverge independently (changes outside the repository are
         not carried over)."""
         return Env._adopt(self._native.fork(), self)
+
+    def heartbeat(self) -> None:
+        """Renews a remote environment's lifetime on its server (a local one
+        lives until closed)."""
+        beat = getattr(self._native, "heartbeat", None)
+        if beat is not None:
+            beat()
 
     def close(self) -> None:
         """Removes the sandbox; calling it again does nothing."""

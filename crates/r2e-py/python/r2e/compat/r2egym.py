@@ -19,7 +19,8 @@ fork that rLLM installs, a superset of R2E-Gym 69bc953). Where they differ:
   name (no script is copied into the sandbox; the tools run in r2e's shim);
 - an unknown action gets R2E-Gym's "Invalid Action" observation instead of
   an empty one;
-- ``backend`` is ``"docker"`` (``"kubernetes"`` is not yet supported here).
+- ``backend`` is ``"docker"``, or ``"remote"`` with ``server=URL`` (an
+  ``r2e serve`` instance); ``"kubernetes"`` is not yet supported here.
 """
 
 from __future__ import annotations
@@ -208,8 +209,13 @@ class RepoEnv:
         infra_errors: str = "raise",
         **env_options: Any,
     ):
-        if backend != "docker":
-            raise ValueError(f"backend={backend!r} is not supported by r2e's RepoEnv yet: use backend='docker'")
+        if backend not in ("docker", "remote"):
+            raise ValueError(
+                f"backend={backend!r} is not supported by r2e's RepoEnv yet: use backend='docker' "
+                "or backend='remote' with server='http://HOST:7878'"
+            )
+        if backend == "remote" and "server" not in env_options:
+            raise ValueError("backend='remote' needs server='http://HOST:PORT' (an r2e serve instance)")
         if infra_errors not in ("raise", "zero"):
             raise ValueError("infra_errors must be 'raise' or 'zero'")
         self.args = args
