@@ -40,6 +40,8 @@ enum Command {
     Eval(cmd::eval::EvalArgs),
     /// Serve environments over HTTP (a JSON API under /v1) to trainers on other machines.
     Serve(cmd::serve::ServeArgs),
+    /// Look at trajectories in a browser: filters, search, steps, patches, rollouts side by side.
+    View(cmd::view::ViewArgs),
     /// Print the eval script the harness runs for one task (SWE-bench's eval.sh).
     EvalScript(cmd::eval_script::EvalScriptArgs),
     /// Run commands in sandboxes: one-off runs, interactive shells, cleanup.
@@ -78,6 +80,7 @@ fn main() -> ExitCode {
         Command::Grade(a) => cmd::grade::run(a),
         Command::Eval(a) => cmd::eval::run(a),
         Command::Serve(a) => cmd::serve::run(a),
+        Command::View(a) => cmd::view::run(a),
         Command::EvalScript(a) => cmd::eval_script::run(a),
         Command::Sandbox(c) => cmd::sandbox::run(c),
         Command::Tool(a) => cmd::tool::run(a),

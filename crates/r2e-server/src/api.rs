@@ -43,6 +43,10 @@ type Reg = State<Arc<Registry>>;
 /// The API's router over `registry`.
 pub fn router(registry: Arc<Registry>) -> Router {
     let max = registry.config.max_body;
+    let view = match &registry.config.view {
+        Some(index) => crate::view::router(index.clone()),
+        None => Router::new(),
+    };
     Router::new()
         .route("/v1/health", get(health))
         .route("/metrics", get(metrics))
@@ -59,9 +63,10 @@ pub fn router(registry: Arc<Registry>) -> Router {
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API call")
         })
+        .with_state(registry.clone())
+        .merge(view)
         .layer(DefaultBodyLimit::max(max))
-        .layer(middleware::from_fn_with_state(registry.clone(), auth))
-        .with_state(registry)
+        .layer(middleware::from_fn_with_state(registry, auth))
 }
 
 /// An error reply.

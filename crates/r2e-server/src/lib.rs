@@ -9,10 +9,12 @@
 //! idle TTL renewed by every call, never cutting a call in flight), and
 //! removal of every sandbox on shutdown. Ids are 128 random bits; a client
 //! names environments only by the ids it was given, never containers.
+//! [`view`] is the trajectory viewer (`r2e view`, and `/view` here).
 
 pub mod api;
 pub mod metrics;
 pub mod registry;
+pub mod view;
 
 use r2e_env::EnvOptions;
 use r2e_sandbox::{Provider, WarmPool};
@@ -40,6 +42,8 @@ pub struct ServerConfig {
     pub env: EnvOptions,
     /// Tries of a sandbox start that fails in the engine, with backoff.
     pub create_tries: u32,
+    /// Trajectories shown at `/view`, if any.
+    pub view: Option<Arc<view::Index>>,
 }
 
 impl Default for ServerConfig {
@@ -53,6 +57,7 @@ impl Default for ServerConfig {
             max_body: 32 << 20,
             env: EnvOptions::default(),
             create_tries: 3,
+            view: None,
         }
     }
 }

@@ -29,6 +29,7 @@ pub mod serve;
 pub mod tool;
 pub mod verify;
 pub mod verify_exec;
+pub mod view;
 
 use r2e_sandbox::Provider;
 use std::future::Future;

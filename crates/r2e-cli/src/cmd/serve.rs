@@ -48,6 +48,9 @@ pub struct ServeArgs {
     /// Largest request body in MiB (file uploads, task rows).
     #[arg(long, default_value_t = 32, value_parser = super::positive::<usize>)]
     max_body_mib: usize,
+    /// Trajectory files to show at /view (the viewer of `r2e view`).
+    #[arg(long, num_args = 1..)]
+    view: Vec<std::path::PathBuf>,
     #[command(flatten)]
     sandbox: super::limits::SandboxArgs,
 }
@@ -69,6 +72,11 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
             limits: sandbox.limits,
             network: sandbox.network,
             ..EnvOptions::default()
+        },
+        view: if a.view.is_empty() {
+            None
+        } else {
+            Some(Arc::new(r2e_server::view::Index::load(&a.view, &[], None)?))
         },
         ..ServerConfig::default()
     };
