@@ -35,6 +35,9 @@ pub enum BenchCmd {
     /// killed, the runner SIGKILLed, a flaky model): lost, duplicated,
     /// disagreeing and leaked must all be 0.
     Soak(super::bench_soak::BenchSoakArgs),
+    /// The HTTP server: a step through HTTP vs. in-process, many
+    /// environments at once, create to first step with and without a pool.
+    Serve(super::bench_serve::BenchServeArgs),
 }
 
 /// Arguments of `r2e bench sandbox`.
@@ -73,6 +76,7 @@ pub fn run(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
         BenchCmd::Env(a) => super::bench_env::run(a),
         BenchCmd::Verify(a) => super::bench_verify::run(a),
         BenchCmd::Soak(a) => super::bench_soak::run(a),
+        BenchCmd::Serve(a) => super::bench_serve::run(a),
     }
 }
 

@@ -317,7 +317,7 @@ async fn python_column(
 
 /// `n` environments of `task`, each stepped `steps` times (`execute_bash
 /// true`) by its own task, all at once; returns steps per second.
-async fn rust_threads(
+pub(super) async fn rust_threads(
     provider: &DockerProvider,
     task: &Task,
     n: usize,
@@ -467,7 +467,7 @@ async fn fork_times(
     Ok((Samples(forks), Samples(commits)))
 }
 
-fn args(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+pub(super) fn args(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
     v.as_object().cloned().unwrap_or_default()
 }
 

@@ -6,6 +6,7 @@ pub mod bench_disk;
 pub mod bench_env;
 pub mod bench_grade;
 pub mod bench_mine;
+pub mod bench_serve;
 pub mod bench_soak;
 pub mod bench_verify;
 pub mod dataset;
