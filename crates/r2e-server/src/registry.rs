@@ -172,6 +172,17 @@ impl Registry {
             }
         };
         let env = self.start(&task, &opts).await?;
+        Ok(self.register(env, task, opts, place))
+    }
+
+    /// Files a started environment under a new id.
+    fn register(
+        &self,
+        env: RepoEnv,
+        task: Task,
+        opts: EnvOptions,
+        place: OwnedSemaphorePermit,
+    ) -> String {
         let id = new_id();
         let entry = Arc::new(Entry {
             env: RwLock::new(Arc::new(env)),
@@ -185,7 +196,7 @@ impl Registry {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(id.clone(), entry);
-        Ok(id)
+        id
     }
 
     /// Starts an environment, retrying engine failures with backoff
@@ -218,20 +229,7 @@ impl Registry {
                     capacity: self.config.capacity,
                     queued: self.queued(),
                 })?;
-        let id = new_id();
-        let entry = Arc::new(Entry {
-            env: RwLock::new(Arc::new(env)),
-            task: parent.task.clone(),
-            opts: parent.opts.clone(),
-            last_used: Mutex::new(Instant::now()),
-            inflight: AtomicUsize::new(0),
-            _place: place,
-        });
-        self.envs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id.clone(), entry);
-        Ok(id)
+        Ok(self.register(env, parent.task.clone(), parent.opts.clone(), place))
     }
 
     /// The environment `id`, marked in use for the duration of a call.

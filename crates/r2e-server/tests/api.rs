@@ -84,6 +84,16 @@ impl Server {
         r.json().await.unwrap()
     }
 
+    async fn metrics(&self) -> String {
+        self.req(reqwest::Method::GET, "/metrics")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     async fn stop(mut self) -> r2e_server::Shutdown {
         let _ = self.stop.take().unwrap().send(());
         self.done.take().unwrap().await.unwrap()
@@ -155,14 +165,7 @@ async fn an_oracle_episode_through_http_earns_the_reward() {
         (status, v["error"]["kind"].clone()),
         (404, json!("not_found"))
     );
-    let metrics = s
-        .req(reqwest::Method::GET, "/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = s.metrics().await;
     assert!(
         metrics.contains("r2e_rewards_total{status=\"resolved\"} 1"),
         "{metrics}"
@@ -248,14 +251,7 @@ async fn idle_environments_are_reaped_but_never_mid_call() {
     );
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(s.get("/v1/health").await.1["active"], 0);
-    let metrics = s
-        .req(reqwest::Method::GET, "/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = s.metrics().await;
     assert!(metrics.contains("r2e_envs_reaped_total 2"), "{metrics}");
     s.stop().await;
 }
