@@ -16,7 +16,9 @@
 //! tests) is gone. [`RewardIn::Same`] keeps R2E-Gym's behaviour of running
 //! the tests in the agent's own sandbox, for exact parity; it can be gamed.
 //! Every reward carries a [`RewardStatus`]; an infrastructure failure is an
-//! [`EnvError`], never a 0.
+//! [`EnvError`], never a 0. [`check`] proves a task sound (`r2e dataset check`).
+
+pub mod check;
 
 use r2e_core::reward_guard::{self, Excluded};
 use r2e_core::{RewardStatus, SourceFormat, Task};

@@ -22,6 +22,11 @@ pub enum DatasetCmd {
     /// Build the demo tasks (a small Python package with three bugs) into an image
     /// from a base image and write them as a dataset: a first dataset that needs no registry.
     Demo(DemoArgs),
+    /// Prove every task sound: the gold patch resolves it, no patch does not
+    /// (every FAIL_TO_PASS test fails), statuses are stable across reruns, the
+    /// image starts, the tests finish in time. Resumable; --write-clean keeps
+    /// the sound tasks.
+    Check(Box<super::dataset_check::CheckArgs>),
 }
 
 /// Arguments of `r2e dataset demo`.
@@ -83,6 +88,7 @@ fn template_help() -> String {
 /// Runs an `r2e dataset` subcommand.
 pub fn run(cmd: DatasetCmd) -> anyhow::Result<ExitCode> {
     match cmd {
+        DatasetCmd::Check(args) => return super::dataset_check::run(*args),
         DatasetCmd::Info(args) => {
             let mut summary = Summary::default();
             read(&args.path, &args.read, |task| {

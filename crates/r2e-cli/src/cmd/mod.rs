@@ -10,6 +10,7 @@ pub mod bench_serve;
 pub mod bench_soak;
 pub mod bench_verify;
 pub mod dataset;
+pub mod dataset_check;
 pub mod doctor;
 pub mod eval;
 pub mod eval_script;
