@@ -197,6 +197,17 @@ async fn gen_run_chains_the_stages_for_a_list_of_repositories() {
         .unwrap()
         .tasks;
     assert_eq!(parquet.len(), tasks.len());
+    // The last stage proved every task sound.
+    let checks = std::fs::read_to_string(dir.join("out/check.jsonl")).expect("check.jsonl");
+    assert_eq!(checks.lines().count(), tasks.len(), "{first}");
+    assert!(
+        checks.lines().all(|l| l.contains("\"verdict\":\"ok\"")),
+        "{checks}"
+    );
+    let sound = r2e_core::dataset::load(&dir.join("out/tasks_checked.jsonl"), &Default::default())
+        .unwrap()
+        .tasks;
+    assert_eq!(sound.len(), tasks.len());
     // Tasks whose images sit on a built environment resolve with their gold patch.
     let text = ok(r2e(dir).args([
         "eval",

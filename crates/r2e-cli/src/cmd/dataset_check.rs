@@ -61,27 +61,54 @@ pub fn run(a: CheckArgs) -> anyhow::Result<ExitCode> {
         network: sandbox.network,
         ..EnvOptions::default()
     };
-    let (writer, earlier) = JsonlWriter::<Check>::open(&a.out)?;
+    let settings = CheckSettings {
+        reruns: a.reruns,
+        workers: a.workers,
+        pool: a.pool,
+        out: a.out.clone(),
+        write_clean: a.write_clean.clone(),
+    };
     block_on(async move {
         let docker = DockerProvider::connect().await?;
         super::sweep_leftovers(&docker).await;
         let provider: Arc<dyn Provider> = Arc::new(docker);
-        until_interrupted(
-            provider.as_ref(),
-            checks(provider.clone(), tasks, opts, writer, earlier, &a),
-        )
+        until_interrupted(provider.as_ref(), async {
+            let results = checks(provider.clone(), &tasks, opts, &settings).await?;
+            let ok = results.iter().filter(|c| c.verdict == Verdict::Ok).count();
+            Ok(if ok == results.len() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        })
         .await
     })?
 }
 
-async fn checks(
+/// How a check runs (what `r2e dataset check` and `r2e gen run` share).
+pub struct CheckSettings {
+    /// Extra runs of each side.
+    pub reruns: u32,
+    /// Tasks at once.
+    pub workers: usize,
+    /// Warm pool size.
+    pub pool: usize,
+    /// The per-task report (resumed).
+    pub out: PathBuf,
+    /// Where the sound tasks go, if anywhere.
+    pub write_clean: Option<PathBuf>,
+}
+
+/// Checks `tasks` (skipping those already in the report), prints the
+/// verdicts' table, writes the clean dataset when asked; returns every
+/// task's check.
+pub async fn checks(
     provider: Arc<dyn Provider>,
-    tasks: Vec<r2e_core::Task>,
+    tasks: &[r2e_core::Task],
     opts: EnvOptions,
-    mut writer: JsonlWriter<Check>,
-    earlier: Vec<Check>,
-    a: &CheckArgs,
-) -> anyhow::Result<ExitCode> {
+    a: &CheckSettings,
+) -> anyhow::Result<Vec<Check>> {
+    let (mut writer, earlier) = JsonlWriter::<Check>::open(&a.out)?;
     let done: HashSet<String> = earlier.iter().map(|c| c.task_id.clone()).collect();
     let pending: Vec<&r2e_core::Task> = tasks
         .iter()
@@ -167,10 +194,5 @@ async fn checks(
             path.display()
         );
     }
-    let ok = counts.get(&Verdict::Ok).copied().unwrap_or(0);
-    Ok(if ok == results.len() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(results)
 }

@@ -86,6 +86,13 @@ pub struct RunArgs {
     /// How the tests run.
     #[command(flatten)]
     tests: TestRunSettings,
+    /// Extra runs of each side in the last stage, `r2e dataset check` on the
+    /// tasks made (DIR/check.jsonl; the sound ones in DIR/tasks_checked.jsonl).
+    #[arg(long, default_value_t = 1)]
+    check_reruns: u32,
+    /// Skip that last stage.
+    #[arg(long)]
+    no_check: bool,
     /// Where URLs are cloned (default: ~/.cache/r2e/repos).
     #[arg(long)]
     clone_dir: Option<PathBuf>,
@@ -379,6 +386,13 @@ fn run_all(a: RunArgs) -> anyhow::Result<ExitCode> {
     r2e_core::dataset::write(&dataset, &all_tasks)?;
     r2e_core::dataset::write(&dataset.with_extension("parquet"), &all_tasks)?;
     println!("{table}");
+    if !a.no_check && !all_tasks.is_empty() {
+        eprintln!(
+            "== last stage: r2e dataset check on the {} task(s)",
+            all_tasks.len()
+        );
+        check_stage(&a, &all_tasks)?;
+    }
     println!(
         "{} tasks from {} repositories in {} (and tasks.parquet)",
         all_tasks.len(),
@@ -390,6 +404,29 @@ fn run_all(a: RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// `r2e dataset check` on the tasks made (resumes from DIR/check.jsonl).
+fn check_stage(a: &RunArgs, tasks: &[r2e_core::Task]) -> anyhow::Result<()> {
+    let settings = super::dataset_check::CheckSettings {
+        reruns: a.check_reruns,
+        workers: a.workers,
+        pool: 0,
+        out: a.out.join("check.jsonl"),
+        write_clean: Some(a.out.join("tasks_checked.jsonl")),
+    };
+    let sandbox = a.tests.sandbox.resolve()?;
+    let opts = r2e_env::EnvOptions {
+        limits: sandbox.limits,
+        network: sandbox.network,
+        ..r2e_env::EnvOptions::default()
+    };
+    super::block_on(async {
+        let docker = r2e_sandbox::docker::DockerProvider::connect().await?;
+        let provider: std::sync::Arc<dyn r2e_sandbox::Provider> = std::sync::Arc::new(docker);
+        super::dataset_check::checks(provider, tasks, opts, &settings).await
+    })??;
+    Ok(())
 }
 
 /// Every stage for one repository; each stage resumes from its own file.
