@@ -144,6 +144,14 @@ mod tests {
     }
 
     #[test]
+    fn elapsed_time_reads_like_a_clock() {
+        use std::time::Duration;
+        assert_eq!(super::cmd::clock(Duration::from_secs(7)), "0:07");
+        assert_eq!(super::cmd::clock(Duration::from_secs(68)), "1:08");
+        assert_eq!(super::cmd::clock(Duration::from_secs(3723)), "1:02:03");
+    }
+
+    #[test]
     fn a_cause_quoted_by_its_error_is_printed_once() {
         let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
         let e = anyhow::Error::new(io).context("reading p.jsonl: No such file");

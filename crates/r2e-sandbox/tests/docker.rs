@@ -440,6 +440,31 @@ async fn host_caches_are_shared_but_not_saved() {
         .await
         .unwrap();
     saved.close().await.unwrap();
+    // A saved image runs with a plain `docker run`, as a user will try.
+    let plain = std::process::Command::new("docker")
+        .args(["run", "--rm", &tag])
+        .arg("echo")
+        .arg("plain run works")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&plain.stdout),
+        "plain run works\n",
+        "{}",
+        String::from_utf8_lossy(&plain.stderr)
+    );
+    let shell = std::process::Command::new("docker")
+        .args(["run", "--rm", "-i", &tag])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(b"cat /kept\n")?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&shell.stdout), "kept\n");
     let _ = p
         .client()
         .remove_image(

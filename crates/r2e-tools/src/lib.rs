@@ -50,6 +50,7 @@ pub mod bench;
 mod editor;
 mod encoding;
 mod exec;
+mod finish;
 mod paths;
 mod pyconcise;
 mod pytext;
@@ -228,6 +229,17 @@ impl ToolBox {
     /// `submit` is accepted as another name of `finish`; any other unknown
     /// name yields R2E-Gym's "Invalid Action" message.
     pub fn call(&mut self, name: &str, args: &Map<String, Value>) -> Observation {
+        if matches!(name, "finish" | "submit") {
+            // R2E-Gym's action runs `echo '<<<Finished>>>'` for these,
+            // whatever the arguments, and the episode ends.
+            return Observation {
+                tool: name.into(),
+                output: "<<<Finished>>>\n".into(),
+                error_code: "0".into(),
+                exit_code: 0,
+                finished: true,
+            };
+        }
         self.call_argv(name, &argv::command_line(args))
     }
 
@@ -239,13 +251,11 @@ impl ToolBox {
             "search" => search::run(&self.ctx, words),
             "execute_bash" => bash::run(&self.ctx, words),
             "finish" | "submit" => {
-                return Observation {
-                    tool: name.into(),
-                    output: "<<<Finished>>>\n".into(),
-                    error_code: "0".into(),
-                    exit_code: 0,
-                    finished: true,
-                };
+                let run = finish::run(words);
+                let finished = run.code == 0;
+                let mut obs = run.into_observation(name, self.ctx.timeout.as_secs());
+                obs.finished = finished;
+                return obs;
             }
             _ => ToolRun {
                 stdout: format!(
@@ -380,13 +390,31 @@ fn strip_ansi(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn finish_submit_and_unknown_tools() {
         let mut tools = ToolBox::new("/");
-        let obs = tools.call_argv("submit", &[]);
+        // An environment's step: finished whatever the arguments, as
+        // R2E-Gym's action echoes `<<<Finished>>>` for both names.
+        for (name, args) in [
+            ("submit", json!({})),
+            ("finish", json!({"command": "abort"})),
+        ] {
+            let obs = tools.call(name, args.as_object().unwrap());
+            assert!(obs.finished);
+            assert_eq!(obs.text(), "<<< Finished >>>");
+        }
+        // The script itself (`r2e tool finish …`).
+        let obs = tools.call_argv("finish", &["submit".to_string()]);
         assert!(obs.finished);
-        assert_eq!(obs.text(), "<<< Finished >>>");
+        assert_eq!(obs.output, "<<<Finished>>>\n");
+        let obs = tools.call_argv("finish", &["abort".to_string()]);
+        assert!(!obs.finished);
+        assert_eq!(obs.error_code, "Error: Exit code 1");
+        let obs = tools.call_argv("submit", &[]);
+        assert!(!obs.finished);
+        assert_eq!(obs.error_code, "Error: Exit code 2");
         let obs = tools.call_argv("browse", &[]);
         assert!(!obs.finished);
         assert_eq!(

@@ -63,7 +63,7 @@ pub fn advance(bar: &indicatif::ProgressBar, n: u64) {
         };
         eprintln!(
             "  {done}, {} elapsed: {}",
-            indicatif::HumanDuration(bar.elapsed()),
+            clock(bar.elapsed()),
             bar.message()
         );
     }
@@ -104,6 +104,15 @@ pub fn positive_secs(s: &str) -> Result<f64, String> {
         Ok(x) if x > 0.0 && x.is_finite() => Ok(x),
         Ok(_) => Err("must be a number of seconds above 0".into()),
         Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A duration as a clock reads it: `0:07`, `1:08`, `1:02:03`.
+pub fn clock(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    match (s / 3600, s / 60 % 60, s % 60) {
+        (0, m, s) => format!("{m}:{s:02}"),
+        (h, m, s) => format!("{h}:{m:02}:{s:02}"),
     }
 }
 

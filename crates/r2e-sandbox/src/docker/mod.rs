@@ -305,7 +305,8 @@ impl DockerProvider {
     }
 
     /// Saves a sandbox's filesystem as image `image` (`repo:tag`) with
-    /// `labels`, the way task images are made from a prepared sandbox.
+    /// `labels`, the way task images are made from a prepared sandbox. The
+    /// image runs a shell by default (`docker run -it IMAGE` works).
     /// `env` (`KEY=value`) is set in the image's configuration, on top of the
     /// sandbox's own environment (e.g. a `PATH` with a virtualenv first).
     pub async fn commit(
@@ -324,9 +325,17 @@ impl DockerProvider {
             .repo(repo)
             .tag(tag)
             .build();
+        // The sandbox's entrypoint is the shim, bind-mounted: in the image
+        // it would be an empty placeholder. The image gets a plain shell
+        // instead, so that `docker run -it IMAGE` works.
         let config = bollard::models::ContainerConfig {
             labels: Some(labels),
             env: (!env.is_empty()).then(|| env.to_vec()),
+            entrypoint: Some(Vec::new()),
+            cmd: Some(vec!["/bin/sh".to_string()]),
+            open_stdin: Some(false),
+            stdin_once: Some(false),
+            attach_stdin: Some(false),
             ..Default::default()
         };
         self.docker
