@@ -25,7 +25,10 @@ use std::path::Path;
 
 /// The rules in the order they run, with a one-line description each.
 pub const RULES: &[(&str, &str)] = &[
-    ("analysed", "not a merge or root commit, and readable"),
+    (
+        "analysed",
+        "mined: not a root commit (nor a merge under --no-merges), and readable",
+    ),
     ("has_non_test_change", "edits at least one non-test line"),
     ("non_test_files", "fewer non-test files than the limit"),
     (
@@ -442,6 +445,9 @@ pub struct Funnel {
     pub removed: Vec<(String, usize)>,
     /// Rows kept.
     pub kept: usize,
+    /// Of the kept rows, merge commits (mined against their first parent).
+    #[serde(default)]
+    pub kept_merges: usize,
 }
 
 impl Funnel {
@@ -509,6 +515,7 @@ pub fn filter_jsonl(
         match config.first_failure(&row) {
             None => {
                 funnel.kept += 1;
+                funnel.kept_merges += usize::from(row.merge);
                 serde_json::to_writer(&mut kept, &row)
                     .map_err(std::io::Error::other)
                     .and_then(|()| kept.write_all(b"\n"))
@@ -579,6 +586,7 @@ mod tests {
             commit_time: 0,
             subject: String::new(),
             message: String::new(),
+            merge: false,
             skipped: None,
             files: vec![
                 file("pkg/parse.py", FileKind::Source, src),

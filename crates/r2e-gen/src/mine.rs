@@ -37,6 +37,9 @@ pub struct MineOptions {
     /// Where to start: a reference name (`HEAD`, `main`, `refs/tags/v1`) or a full
     /// commit id; `None` means HEAD.
     pub rev: Option<String>,
+    /// Record merge commits as skipped instead of mining them against their
+    /// first parent (R2E-Gym mines them).
+    pub skip_merges: bool,
 }
 
 /// Progress reported by [`mine_to_jsonl`].
@@ -190,6 +193,7 @@ pub struct Miner {
     parser: PyParser,
     tree_state: gix::diff::tree::State,
     trees: TreeCache,
+    skip_merges: bool,
 }
 
 impl std::fmt::Debug for Miner {
@@ -232,7 +236,15 @@ impl Miner {
             trees: TreeCache {
                 entries: Vec::new(),
             },
+            skip_merges: false,
         }
+    }
+
+    /// Records merge commits as skipped instead of mining them against their
+    /// first parent.
+    pub fn with_skip_merges(mut self, skip: bool) -> Self {
+        self.skip_merges = skip;
+        self
     }
 
     /// Mines one commit. Never fails: problems end up as [`SkipReason::Error`].
@@ -278,10 +290,11 @@ impl Miner {
                 return Ok(());
             }
             1 => {}
-            n => {
+            n if self.skip_merges => {
                 row.skipped = Some(SkipReason::Merge { parents: n });
                 return Ok(());
             }
+            _ => row.merge = true,
         }
         let new_tree = commit
             .tree_id()
@@ -747,6 +760,7 @@ pub fn mine_to_jsonl(
     }
     .min(todo.len());
     let chunk = (todo.len() / (workers * 4)).clamp(1, MAX_CHUNK);
+    let skip_merges = opts.skip_merges;
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let (tx, rx) = std::sync::mpsc::sync_channel::<MinedCommit>(workers * 8);
@@ -758,7 +772,7 @@ pub fn mine_to_jsonl(
                 .name(format!("r2e-mine-{w}"))
                 .stack_size(16 * 1024 * 1024)
                 .spawn_scoped(s, move || {
-                    let mut miner = Miner::new(ts.to_thread_local());
+                    let mut miner = Miner::new(ts.to_thread_local()).with_skip_merges(skip_merges);
                     // Runs of consecutive commits, mined oldest first, so that a
                     // file's old version is usually the tree parsed just before.
                     'work: while !stop.load(Ordering::Relaxed) {

@@ -29,6 +29,11 @@ pub struct MinedCommit {
     pub subject: String,
     /// Full commit message.
     pub message: String,
+    /// A merge commit, mined (as R2E-Gym mines it) with its diff against its
+    /// first parent: on projects that merge pull requests, the whole
+    /// request.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub merge: bool,
     /// Why the commit was not analysed (merge, root, unreadable objects); `None`
     /// for analysed commits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -63,6 +68,7 @@ impl MinedCommit {
             commit_time: 0,
             subject: String::new(),
             message: String::new(),
+            merge: false,
             skipped: None,
             files: Vec::new(),
             added: 0,

@@ -24,7 +24,7 @@ fn funnel_counts_each_rule() {
     assert_eq!(
         counts,
         [
-            ("analysed", 2), // root, merge
+            ("analysed", 1), // the root (the merge is mined against its first parent)
             ("has_non_test_change", 0),
             ("non_test_files", 2), // refactor over 6 files; misc over 6
             ("non_test_edited_lines", 0),
@@ -36,15 +36,20 @@ fn funnel_counts_each_rule() {
             ("test_match", 0),
         ]
     );
-    assert_eq!((funnel.input, funnel.kept), (9, 2));
+    assert_eq!((funnel.input, funnel.kept, funnel.kept_merges), (9, 3, 1));
     let kept: Vec<MinedCommit> = jsonl::read_rows(&out).expect("kept");
     let mut kept: Vec<&str> = kept.iter().map(|r| r.hash.as_str()).collect();
     kept.sort();
-    let mut want = vec![h.fix_with_test.as_str(), h.feature.as_str()];
+    // The merge brings the feature branch in whole: the same change.
+    let mut want = vec![
+        h.fix_with_test.as_str(),
+        h.feature.as_str(),
+        h.merge.as_str(),
+    ];
     want.sort();
     assert_eq!(kept, want);
     let rejected = std::fs::read_to_string(&rejected).expect("rejected");
-    assert_eq!(rejected.lines().count(), 7);
+    assert_eq!(rejected.lines().count(), 6);
     assert!(rejected.contains(&format!(
         "{{\"hash\":\"{}\",\"rule\":\"code_change\",\"skipped\":null}}",
         h.comment_only
@@ -66,7 +71,7 @@ fn funnel_counts_each_rule() {
     assert_eq!(funnel.removed_by("file_types"), 1);
     // The fix without a test is kept now.
     assert_eq!(funnel.removed_by("bug_edit"), 0);
-    assert_eq!(funnel.kept, 3);
+    assert_eq!(funnel.kept, 4);
 }
 
 #[test]

@@ -44,15 +44,34 @@ fn names(v: &[r2e_gen::Entity]) -> Vec<&str> {
 }
 
 #[test]
-fn root_and_merge_are_skipped_with_reasons() {
+fn the_root_is_skipped_and_a_merge_is_mined_against_its_first_parent() {
     let m = mined();
     assert_eq!(row(&m.h.root).skipped, Some(SkipReason::Root));
-    assert_eq!(
-        row(&m.h.merge).skipped,
-        Some(SkipReason::Merge { parents: 2 })
-    );
-    assert!(row(&m.h.merge).files.is_empty());
     assert_eq!(row(&m.h.root).parent, None);
+    // As R2E-Gym mines it (`git diff C^ C`): the merged branch's whole change.
+    let merge = row(&m.h.merge);
+    assert!(merge.merge && merge.skipped.is_none(), "{merge:?}");
+    assert_eq!(merge.parent.as_deref(), Some(m.h.misc.as_str()));
+    let feature = row(&m.h.feature);
+    assert!(!feature.merge);
+    assert_eq!(merge.gold_patch, feature.gold_patch);
+    assert_eq!(merge.test_patch, feature.test_patch);
+}
+
+#[test]
+fn merges_are_skipped_when_asked() {
+    let h = history();
+    let out = tempfile::tempdir().expect("tempdir");
+    let file = out.path().join("commits.jsonl");
+    let opts = MineOptions {
+        skip_merges: true,
+        ..Default::default()
+    };
+    mine_to_jsonl(&h.repo.path(), &file, &opts, &mut |_| {}).expect("mine");
+    let rows: Vec<MinedCommit> = jsonl::read_rows(&file).expect("rows");
+    let merge = rows.iter().find(|r| r.hash == h.merge).expect("merge row");
+    assert_eq!(merge.skipped, Some(SkipReason::Merge { parents: 2 }));
+    assert!(merge.files.is_empty() && !merge.merge);
 }
 
 #[test]

@@ -97,8 +97,10 @@ async fn keeps_fixes_with_tests_and_drops_the_rest() {
         assert_eq!(label(c), "no_test_patch", "{c}");
     }
     assert_eq!(label(&h.root), "not_analysed");
-    assert_eq!(label(&h.merge), "not_analysed");
-    assert_eq!(summary.valid, 3);
+    // Mined against its first parent, the merge is the feature branch's
+    // change: a valid task of its own, as R2E-Gym would mine it.
+    assert_eq!(label(&h.merge), "valid", "{:?}", by_hash[h.merge.as_str()]);
+    assert_eq!(summary.valid, 4);
     assert_eq!(summary.input, 11);
 
     let t = |n: &str| format!("tests/test_calc.py::{n}");
@@ -138,7 +140,7 @@ async fn keeps_fixes_with_tests_and_drops_the_rest() {
 
     // Tasks.
     let tasks_path = dir.path().join("tasks.jsonl");
-    assert_eq!(write_tasks(&out, &tasks_path).expect("tasks"), 3);
+    assert_eq!(write_tasks(&out, &tasks_path).expect("tasks"), 4);
     let tasks = r2e_core::dataset::load(&tasks_path, &Default::default())
         .expect("load")
         .tasks;
@@ -163,7 +165,7 @@ async fn keeps_fixes_with_tests_and_drops_the_rest() {
     .await
     .expect("validate again");
     assert_eq!(again.already_done, 11);
-    assert_eq!(again.valid, 3);
+    assert_eq!(again.valid, 4);
     assert_eq!(
         r2e_core::jsonl::read::<ValidatedCommit>(&out)
             .expect("rows")
@@ -211,7 +213,8 @@ async fn a_repository_with_missing_objects_is_copied_shallow() {
         ..Default::default()
     };
     let (summary, rows) = common::validate_all(&h.repo.path(), &commits, dir.path(), &opts).await;
-    assert_eq!(summary.valid, 2, "{summary:?}");
+    // The fix, the feature and the merge that brings the feature in.
+    assert_eq!(summary.valid, 3, "{summary:?}");
     let fix = rows
         .iter()
         .find(|r| r.hash == h.fix_with_test)

@@ -86,6 +86,9 @@ pub struct RunArgs {
     /// How the tests run.
     #[command(flatten)]
     tests: TestRunSettings,
+    /// Skip merge commits when mining (see `r2e gen mine --no-merges`).
+    #[arg(long)]
+    no_merges: bool,
     /// Extra runs of each side in the last stage, `r2e dataset check` on the
     /// tasks made (DIR/check.jsonl; the sound ones in DIR/tasks_checked.jsonl).
     #[arg(long, default_value_t = 1)]
@@ -221,6 +224,11 @@ pub struct MineArgs {
     /// Start from this branch, tag or full commit id instead of HEAD.
     #[arg(long)]
     rev: Option<String>,
+    /// Record merge commits as skipped instead of mining them against their
+    /// first parent (R2E-Gym mines them: on projects that merge pull
+    /// requests, a merge's diff is the whole request, fix and tests).
+    #[arg(long)]
+    no_merges: bool,
     /// Where URLs are cloned (default: ~/.cache/r2e/repos).
     #[arg(long)]
     cache_dir: Option<PathBuf>,
@@ -449,6 +457,7 @@ fn run_repo(
             max_commits: a.max_commits,
             workers: 0,
             rev: None,
+            no_merges: a.no_merges,
             cache_dir: Some(cache.to_path_buf()),
         })?,
         "mine",
@@ -592,6 +601,7 @@ fn mine(a: MineArgs) -> anyhow::Result<ExitCode> {
         max_commits: a.max_commits,
         workers: a.workers,
         rev: a.rev,
+        skip_merges: a.no_merges,
     };
     let bar = ProgressBar::hidden();
     bar.set_style(
@@ -659,9 +669,10 @@ fn filter(a: FilterArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("filtering {}", commits.display()))?;
     println!("{}", funnel_table(&funnel));
     println!(
-        "kept {} of {} commits in {}",
+        "kept {} of {} commits ({} of them merge commits, diffed against their first parent) in {}",
         funnel.kept,
         funnel.input,
+        funnel.kept_merges,
         out.display()
     );
     Ok(ExitCode::SUCCESS)

@@ -284,6 +284,10 @@ pub fn history() -> History {
 
 /// An image with pytest: the base image plus `pip install pytest` (built once).
 pub fn pytest_image() -> String {
+    // Tests of one binary run in parallel: one builds the image, the others
+    // wait for it (they would race for the container's name).
+    static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = BUILDING.lock().unwrap_or_else(|e| e.into_inner());
     let base = std::env::var("R2E_TEST_IMAGE").unwrap_or_else(|_| "r2e/base:bookworm".into());
     let image = "r2e-gen-test/pytest:bookworm".to_string();
     let exists = Command::new("docker")
