@@ -10,7 +10,7 @@
 use crate::action::{CONTINUE_MSG, XmlCall, from_tool_call, parse_xml};
 use crate::config::{ActionFormat, AgentConfig, ConfigError, PromptVars};
 use r2e_core::{Action, ExitReason, Step, Trajectory, Usage};
-use r2e_env::RepoEnv;
+use r2e_env::Environment;
 use r2e_llm::{ChatRequest, ChatResponse, Client, LlmError, Message, Role, ToolSpec};
 use serde_json::Value;
 use std::sync::Arc;
@@ -154,7 +154,7 @@ impl EditAgent {
     /// Runs one episode on a reset environment and returns its trajectory;
     /// rollout `rollout` of the task (it also salts the response cache, so
     /// that sampled rollouts differ).
-    pub async fn run(&self, env: &RepoEnv, rollout: u32) -> Trajectory {
+    pub async fn run(&self, env: &dyn Environment, rollout: u32) -> Trajectory {
         let started_at = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
@@ -205,7 +205,7 @@ impl EditAgent {
         }
     }
 
-    fn prompts(&self, env: &RepoEnv) -> Result<(String, String), ConfigError> {
+    fn prompts(&self, env: &dyn Environment) -> Result<(String, String), ConfigError> {
         let task = env.task();
         let vars = PromptVars {
             problem_statement: task.problem_statement.clone(),
@@ -222,7 +222,7 @@ impl EditAgent {
     /// The loop; returns why it stopped and what failed, if anything.
     async fn act(
         &self,
-        env: &RepoEnv,
+        env: &dyn Environment,
         rollout: u32,
         tools: &[ToolSpec],
         ep: &mut Episode,

@@ -4,7 +4,7 @@
 //! with no reward value, so that it can never be read as a wrong answer.
 
 use r2e_core::RewardStatus;
-use r2e_env::RepoEnv;
+use r2e_env::Environment;
 
 /// The end of an episode.
 pub(crate) struct Ending {
@@ -20,7 +20,7 @@ pub(crate) struct Ending {
 
 /// Takes the patch and, with `reward`, the reward of an episode that ended
 /// with `error` (if any).
-pub(crate) async fn conclude(env: &RepoEnv, reward: bool, error: Option<String>) -> Ending {
+pub(crate) async fn conclude(env: &dyn Environment, reward: bool, error: Option<String>) -> Ending {
     let mut end = Ending {
         patch: String::new(),
         reward: None,

@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use r2e_core::{
     ExitReason, RewardStatus, Task, Trajectory, TrajectoryFileError, TrajectoryWriter, Usage,
 };
-use r2e_env::{EnvOptions, RepoEnv};
+use r2e_env::{EnvError, EnvFactory, EnvOptions, Environment, RepoEnv};
 use r2e_sandbox::{Provider, WarmPool};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -32,12 +32,66 @@ pub struct RunOptions {
     pub k: u32,
     /// Episodes at once.
     pub workers: usize,
-    /// Started sandboxes kept ready per image (0: start each on demand).
-    pub pool: usize,
-    /// Environment settings.
-    pub env: EnvOptions,
     /// Run again the episodes that ended in an error in an earlier run.
     pub retry_errors: bool,
+}
+
+/// Where an episode's environment comes from.
+#[derive(Clone)]
+pub enum Envs {
+    /// A sandbox of this machine's provider (from `pool` when given).
+    Local {
+        /// The provider.
+        provider: Arc<dyn Provider>,
+        /// A warm pool.
+        pool: Option<Arc<WarmPool>>,
+        /// Environment settings.
+        opts: EnvOptions,
+    },
+    /// Made elsewhere.
+    Remote(Arc<dyn EnvFactory>),
+}
+
+impl Envs {
+    /// Sandboxes of `provider`, `pool` of them kept ready per image (0: each
+    /// started on demand), with `opts`.
+    pub fn local(provider: Arc<dyn Provider>, pool: usize, opts: EnvOptions) -> Envs {
+        Envs::Local {
+            pool: (pool > 0).then(|| WarmPool::new(provider.clone(), pool)),
+            provider,
+            opts,
+        }
+    }
+
+    /// Closes the ready sandboxes of a warm pool, if there is one.
+    pub async fn drain(&self) {
+        if let Envs::Local {
+            pool: Some(pool), ..
+        } = self
+        {
+            pool.drain().await;
+        }
+    }
+
+    /// A started environment for `task`.
+    pub async fn create(&self, task: &Task) -> Result<Box<dyn Environment>, EnvError> {
+        match self {
+            Envs::Local {
+                provider,
+                pool,
+                opts,
+            } => {
+                let env = match pool {
+                    Some(pool) => {
+                        RepoEnv::reset_from_pool(pool, task.clone(), opts.clone()).await?
+                    }
+                    None => RepoEnv::reset(provider.clone(), task.clone(), opts.clone()).await?,
+                };
+                Ok(Box::new(env))
+            }
+            Envs::Remote(factory) => factory.create(task).await,
+        }
+    }
 }
 
 /// What a run did.
@@ -118,12 +172,12 @@ pub fn finished(earlier: &[Trajectory], retry_errors: bool) -> HashSet<(String, 
         .collect()
 }
 
-/// Runs `jobs`, appending each trajectory to `writer` as it finishes and
-/// passing it to `on_done` (for progress). Failures of single episodes
+/// Runs `jobs` in environments from `envs`, appending each trajectory to
+/// `writer` as it finishes and passing it to `on_done` (for progress). Failures of single episodes
 /// (missing image, dead sandbox, model errors) become trajectories with exit
 /// reason `error` and the message; only a failing output file stops the run.
 pub async fn run(
-    provider: Arc<dyn Provider>,
+    envs: Envs,
     jobs: Vec<(Task, u32)>,
     policy: Policy,
     opts: RunOptions,
@@ -131,18 +185,12 @@ pub async fn run(
     on_done: &(dyn Fn(&Trajectory) + Send + Sync),
 ) -> Result<RunSummary, TrajectoryFileError> {
     let clock = Instant::now();
-    let pool = (opts.pool > 0).then(|| WarmPool::new(provider.clone(), opts.pool));
     let mut writer = writer;
     let mut summary = RunSummary::default();
     let mut stream = futures_util::stream::iter(jobs)
         .map(|(task, rollout)| {
-            let (provider, pool, policy, env_opts) = (
-                provider.clone(),
-                pool.clone(),
-                policy.clone(),
-                opts.env.clone(),
-            );
-            async move { episode(provider, pool.as_ref(), task, rollout, &policy, env_opts).await }
+            let (envs, policy) = (envs.clone(), policy.clone());
+            async move { episode(&envs, task, rollout, &policy).await }
         })
         .buffer_unordered(opts.workers.max(1));
     let mut failure = None;
@@ -155,9 +203,7 @@ pub async fn run(
         on_done(&traj);
     }
     drop(stream);
-    if let Some(pool) = pool {
-        pool.drain().await;
-    }
+    envs.drain().await;
     if let Some(e) = failure {
         return Err(e);
     }
@@ -173,22 +219,11 @@ pub fn exit_name(reason: ExitReason) -> String {
         .unwrap_or_default()
 }
 
-/// One episode: resets an environment for `task` (from `pool` when given),
-/// plays `policy` in it, closes it. Failures become an `error` trajectory.
-pub async fn episode(
-    provider: Arc<dyn Provider>,
-    pool: Option<&Arc<WarmPool>>,
-    task: Task,
-    rollout: u32,
-    policy: &Policy,
-    env_opts: EnvOptions,
-) -> Trajectory {
+/// One episode: an environment for `task` from `envs`, `policy` played in
+/// it, then closed. Failures become an `error` trajectory.
+pub async fn episode(envs: &Envs, task: Task, rollout: u32, policy: &Policy) -> Trajectory {
     let started = Instant::now();
-    let reset = match pool {
-        Some(pool) => RepoEnv::reset_from_pool(pool, task.clone(), env_opts).await,
-        None => RepoEnv::reset(provider, task.clone(), env_opts).await,
-    };
-    let env = match reset {
+    let env = match envs.create(&task).await {
         Ok(env) => env,
         Err(e) => {
             return failed(
@@ -201,10 +236,10 @@ pub async fn episode(
         }
     };
     let mut traj = match policy {
-        Policy::Edit(agent) => agent.run(&env, rollout).await,
-        Policy::Oracle => scripted::oracle(&env).await,
+        Policy::Edit(agent) => agent.run(env.as_ref(), rollout).await,
+        Policy::Oracle => scripted::oracle(env.as_ref()).await,
         Policy::Replay(recorded) => match recorded.get(&(task.task_id.clone(), rollout)) {
-            Some(t) => scripted::replay(&env, t).await,
+            Some(t) => scripted::replay(env.as_ref(), t).await,
             None => failed(
                 &task,
                 rollout,

@@ -8,7 +8,7 @@
 //!   episode, or to check that an environment still behaves the same).
 
 use r2e_core::{Action, ExitReason, Step, Trajectory, Usage};
-use r2e_env::RepoEnv;
+use r2e_env::Environment;
 use serde_json::{Map, Value, json};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -16,7 +16,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 const PATCH_PATH: &str = "/tmp/r2e-oracle.patch";
 
 /// Runs the oracle on an environment and grades the result.
-pub async fn oracle(env: &RepoEnv) -> Trajectory {
+pub async fn oracle(env: &dyn Environment) -> Trajectory {
     let task = env.task();
     let plan: Vec<(String, &str, Value)> = vec![
         (
@@ -50,7 +50,7 @@ pub async fn oracle(env: &RepoEnv) -> Trajectory {
 /// Replays `recorded`'s actions on an environment reset to the same task and
 /// grades the result. The observations are the new ones; compare them with
 /// the recorded ones to see whether the environment changed.
-pub async fn replay(env: &RepoEnv, recorded: &Trajectory) -> Trajectory {
+pub async fn replay(env: &dyn Environment, recorded: &Trajectory) -> Trajectory {
     let plan = recorded
         .steps
         .iter()
@@ -66,7 +66,7 @@ pub async fn replay(env: &RepoEnv, recorded: &Trajectory) -> Trajectory {
 /// with an error; otherwise every step runs as recorded. Steps without a tool
 /// (a reply the model made without a call) are kept with an empty observation.
 async fn run(
-    env: &RepoEnv,
+    env: &dyn Environment,
     model: &str,
     agent: &str,
     plan: Vec<(String, Action)>,

@@ -20,15 +20,20 @@ async fn a_missing_image_is_an_error_trajectory_and_the_run_goes_on() {
     let opts = RunOptions {
         k: 1,
         workers: 2,
-        pool: 0,
-        env: EnvOptions::default(),
         retry_errors: false,
     };
     let provider: Arc<dyn Provider> = Arc::new(docker);
     let jobs = runner::pending(&tasks, 1, &Default::default());
-    let summary = runner::run(provider, jobs, Policy::Oracle, opts, writer, &|_| {})
-        .await
-        .unwrap();
+    let summary = runner::run(
+        runner::Envs::local(provider, 0, EnvOptions::default()),
+        jobs,
+        Policy::Oracle,
+        opts,
+        writer,
+        &|_| {},
+    )
+    .await
+    .unwrap();
     assert_eq!(summary.episodes, 2);
     assert_eq!(summary.resolved, 1);
     let trajs = r2e_core::trajectory::read_file(&dir.path().join("t.jsonl")).unwrap();
@@ -96,16 +101,21 @@ async fn a_sandbox_killed_mid_episode_is_an_infra_error_never_a_zero() {
     let opts = RunOptions {
         k: 1,
         workers: 1,
-        pool: 0,
-        env: EnvOptions::default(),
         retry_errors: false,
     };
     let provider: Arc<dyn Provider> = Arc::new(docker);
     let jobs = runner::pending(&tasks, 1, &Default::default());
     let policy = Policy::Replay(Arc::new(replay));
-    let summary = runner::run(provider, jobs, policy, opts, writer, &|_| {})
-        .await
-        .unwrap();
+    let summary = runner::run(
+        runner::Envs::local(provider, 0, EnvOptions::default()),
+        jobs,
+        policy,
+        opts,
+        writer,
+        &|_| {},
+    )
+    .await
+    .unwrap();
     assert_eq!(summary.count(RewardStatus::InfraError), 1);
     assert_eq!(summary.graded(), 0);
     assert_eq!(summary.resolved_rate(), None);

@@ -138,3 +138,56 @@ fn a_public_bind_without_a_token_is_refused() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn r2e_run_drives_a_remote_fleet() {
+    let image = std::env::var("R2E_TEST_IMAGE").unwrap_or_else(|_| "r2e/base:bookworm".into());
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = dir.path().join("demo.jsonl");
+    let made = r2e()
+        .args(["dataset", "demo", "--base-image", &image, "--out"])
+        .arg(&dataset)
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let (mut server, url) = start().await;
+    let out = dir.path().join("runs.jsonl");
+    let run = r2e()
+        .args(["run", "--agent", "oracle", "--k", "2", "--workers", "3", "--server", &url])
+        .arg("--dataset")
+        .arg(&dataset)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let trajs: Vec<Value> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(trajs.len(), 6);
+    for t in &trajs {
+        assert_eq!(
+            (t["reward"].clone(), t["reward_status"].clone()),
+            (json!(1.0), json!("resolved")),
+            "{t}"
+        );
+    }
+    // The server removed each environment when its episode closed it.
+    let health: Value = reqwest::get(format!("{url}/v1/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["active"], 0);
+    assert!(containers_of(server.id()).len() <= 1, "at most a reward sandbox being removed");
+    server.kill().unwrap();
+    server.wait().unwrap();
+}

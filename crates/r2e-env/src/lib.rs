@@ -233,6 +233,14 @@ pub enum EnvError {
         /// `git apply`'s error output.
         stderr: String,
     },
+    /// An environment server answered with an error.
+    #[error("{message}")]
+    Remote {
+        /// What the server said.
+        message: String,
+        /// The server blamed the task, not the infrastructure.
+        task: bool,
+    },
     /// A setup command failed.
     #[error("{what} failed in {task}: {stderr}")]
     Setup {
@@ -249,7 +257,66 @@ impl EnvError {
     /// Whether the task itself is at fault (it has no way to run or grade
     /// its tests), rather than the infrastructure.
     pub fn is_task_error(&self) -> bool {
-        matches!(self, EnvError::Spec(_) | EnvError::Grade(_))
+        matches!(
+            self,
+            EnvError::Spec(_) | EnvError::Grade(_) | EnvError::Remote { task: true, .. }
+        )
+    }
+}
+
+/// What agents act on: a task's environment, in this process ([`RepoEnv`])
+/// or on an `r2e serve` instance. The agent loops take any of them.
+#[async_trait::async_trait]
+pub trait Environment: Send + Sync {
+    /// The task.
+    fn task(&self) -> &Task;
+    /// The repository's directory inside the sandbox.
+    fn workdir(&self) -> &str;
+    /// Runs one tool call.
+    async fn step(
+        &self,
+        name: &str,
+        args: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<ToolReply, EnvError>;
+    /// The agent's patch (R2E-Gym's).
+    async fn patch(&self) -> Result<String, EnvError>;
+    /// The hidden tests' verdict.
+    async fn reward(&self) -> Result<Reward, EnvError>;
+    /// Removes the sandbox.
+    async fn close(self: Box<Self>) -> Result<(), EnvError>;
+}
+
+/// Makes environments for tasks (the runner's source of them when they
+/// live elsewhere, such as on an `r2e serve` instance).
+#[async_trait::async_trait]
+pub trait EnvFactory: Send + Sync {
+    /// A started environment for `task`.
+    async fn create(&self, task: &Task) -> Result<Box<dyn Environment>, EnvError>;
+}
+
+#[async_trait::async_trait]
+impl Environment for RepoEnv {
+    fn task(&self) -> &Task {
+        RepoEnv::task(self)
+    }
+    fn workdir(&self) -> &str {
+        RepoEnv::workdir(self)
+    }
+    async fn step(
+        &self,
+        name: &str,
+        args: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<ToolReply, EnvError> {
+        RepoEnv::step(self, name, args).await
+    }
+    async fn patch(&self) -> Result<String, EnvError> {
+        RepoEnv::patch(self).await
+    }
+    async fn reward(&self) -> Result<Reward, EnvError> {
+        RepoEnv::reward(self).await
+    }
+    async fn close(self: Box<Self>) -> Result<(), EnvError> {
+        RepoEnv::close(*self).await
     }
 }
 

@@ -12,6 +12,7 @@
 //! [`view`] is the trajectory viewer (`r2e view`, and `/view` here).
 
 pub mod api;
+pub mod client;
 pub mod metrics;
 pub mod registry;
 pub mod view;

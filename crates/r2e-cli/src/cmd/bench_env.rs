@@ -486,12 +486,10 @@ async fn episodes(
     let opts = RunOptions {
         k,
         workers,
-        pool: workers,
-        env: EnvOptions::default(),
         retry_errors: false,
     };
     let s = runner::run(
-        provider,
+        runner::Envs::local(provider, workers, EnvOptions::default()),
         jobs,
         Policy::Edit(agent.clone()),
         opts,

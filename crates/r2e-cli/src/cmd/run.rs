@@ -9,13 +9,13 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use indicatif::{ProgressBar, ProgressStyle};
-use r2e_agent::runner::{self, Policy, RunOptions, RunSummary};
+use r2e_agent::runner::{self, Envs, Policy, RunOptions, RunSummary};
 use r2e_agent::{ActionFormat, AgentConfig, EditAgent, Limits, Sampling};
 use r2e_core::RewardStatus;
 use r2e_core::{Task, Trajectory, TrajectoryWriter};
 use r2e_env::{EnvOptions, RewardIn};
-use r2e_sandbox::Provider;
 use r2e_sandbox::docker::DockerProvider;
+use r2e_server::client::Remote;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -97,6 +97,13 @@ pub struct RunArgs {
     /// Maximum tokens per model reply.
     #[arg(long)]
     pub max_reply_tokens: Option<u32>,
+    /// Run the episodes on an `r2e serve` instance (http://HOST:PORT)
+    /// instead of local sandboxes: no local engine is needed.
+    #[arg(long)]
+    pub server: Option<String>,
+    /// The server's bearer token.
+    #[arg(long, env = "R2E_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
     /// Trajectories whose actions --agent replay runs again.
     #[arg(long)]
     pub replay: Option<PathBuf>,
@@ -133,15 +140,57 @@ pub struct RunArgs {
 pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     let tasks = select(load(&a.dataset, &a.read)?, &a)?;
     let policy = policy(&a)?;
+    let opts = env_options(&a)?;
+    if let Some(url) = &a.server {
+        // Environments live on the server: no local engine is needed.
+        let remote = Remote::new(url, a.token.clone(), remote_options(&opts));
+        let envs = Envs::Remote(Arc::new(remote));
+        return block_on(async move {
+            tokio::select! {
+                result = rollouts(envs, tasks, policy, &a) => result,
+                _ = tokio::signal::ctrl_c() => {
+                    eprintln!("\ninterrupted: the server removes the environments once their TTL runs out; rerun to resume");
+                    Ok(ExitCode::from(130))
+                }
+            }
+        })?;
+    }
     block_on(async move {
         let provider = Arc::new(DockerProvider::connect().await?);
         super::sweep_leftovers(&provider).await;
-        until_interrupted(
-            provider.as_ref(),
-            rollouts(provider.clone(), tasks, policy, &a),
-        )
-        .await
+        let envs = Envs::local(provider.clone(), a.pool, opts);
+        until_interrupted(provider.as_ref(), rollouts(envs, tasks, policy, &a)).await
     })?
+}
+
+/// The environment settings of `a` (timeouts, reward, sandbox limits).
+fn env_options(a: &RunArgs) -> anyhow::Result<EnvOptions> {
+    let sandbox = a.sandbox.resolve()?;
+    Ok(EnvOptions {
+        tool_timeout_secs: a.tool_timeout,
+        test_timeout: Duration::from_secs(a.test_timeout),
+        reward_in: a.reward_in,
+        limits: sandbox.limits,
+        network: sandbox.network,
+        ..EnvOptions::default()
+    })
+}
+
+/// The same settings as a server's create request carries them.
+fn remote_options(o: &EnvOptions) -> serde_json::Value {
+    let n = |v: Option<u64>| v.map_or(serde_json::Value::Null, |v| v.to_string().into());
+    serde_json::json!({
+        "step_timeout": o.tool_timeout_secs,
+        "reward_timeout": o.test_timeout.as_secs_f64(),
+        "reward_in": match o.reward_in { RewardIn::Fresh => "fresh", RewardIn::Same => "same" },
+        "network": o.network,
+        "limits": {
+            "memory": n(o.limits.memory_bytes),
+            "cpus": o.limits.cpus.map_or(serde_json::Value::Null, |c| c.to_string().into()),
+            "cpu_shares": n(o.limits.cpu_shares.map(u64::from)),
+            "pids": n(o.limits.pids.map(u64::from)),
+        },
+    })
 }
 
 fn parse_reward_in(s: &str) -> Result<RewardIn, String> {
@@ -228,12 +277,11 @@ pub fn policy(a: &RunArgs) -> anyhow::Result<Policy> {
 }
 
 async fn rollouts(
-    provider: Arc<DockerProvider>,
+    envs: Envs,
     tasks: Vec<Task>,
     policy: Policy,
     a: &RunArgs,
 ) -> anyhow::Result<ExitCode> {
-    let sandbox = a.sandbox.resolve()?;
     let (writer, earlier) = TrajectoryWriter::open(&a.out)?;
     let done = runner::finished(&earlier, a.retry_errors);
     let jobs = runner::pending(&tasks, a.k, &done);
@@ -270,19 +318,9 @@ async fn rollouts(
     let opts = RunOptions {
         k: a.k,
         workers: a.workers,
-        pool: a.pool,
-        env: EnvOptions {
-            tool_timeout_secs: a.tool_timeout,
-            test_timeout: Duration::from_secs(a.test_timeout),
-            reward_in: a.reward_in,
-            limits: sandbox.limits,
-            network: sandbox.network,
-            ..EnvOptions::default()
-        },
         retry_errors: a.retry_errors,
     };
-    let provider: Arc<dyn Provider> = provider;
-    let summary = runner::run(provider, jobs, policy, opts, writer, &on_done).await?;
+    let summary = runner::run(envs, jobs, policy, opts, writer, &on_done).await?;
     bar.finish_and_clear();
     let all = r2e_core::trajectory::read_file(&a.out)?;
     print_summary(&summary, &all, &a.out, a.k);
