@@ -153,7 +153,17 @@ async fn r2e_run_drives_a_remote_fleet() {
     let (mut server, url) = start().await;
     let out = dir.path().join("runs.jsonl");
     let run = r2e()
-        .args(["run", "--agent", "oracle", "--k", "2", "--workers", "3", "--server", &url])
+        .args([
+            "run",
+            "--agent",
+            "oracle",
+            "--k",
+            "2",
+            "--workers",
+            "3",
+            "--server",
+            &url,
+        ])
         .arg("--dataset")
         .arg(&dataset)
         .arg("--out")
@@ -187,7 +197,10 @@ async fn r2e_run_drives_a_remote_fleet() {
         .await
         .unwrap();
     assert_eq!(health["active"], 0);
-    assert!(containers_of(server.id()).len() <= 1, "at most a reward sandbox being removed");
+    assert!(
+        containers_of(server.id()).len() <= 1,
+        "at most a reward sandbox being removed"
+    );
     server.kill().unwrap();
     server.wait().unwrap();
 }

@@ -60,6 +60,12 @@ pub struct BenchSoakArgs {
     /// Keep the run's files here (default: a temporary directory).
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Play the episodes through an `r2e serve` child (`r2e run --server`):
+    /// its sandboxes are the ones killed, runner kills drop client
+    /// connections mid-call, and the server is SIGKILLed and restarted once
+    /// halfway.
+    #[arg(long)]
+    through_server: bool,
 }
 
 /// Faults injected so far.
@@ -67,6 +73,68 @@ pub struct BenchSoakArgs {
 struct Faults {
     containers_killed: usize,
     runner_kills: usize,
+    server_restarts: usize,
+}
+
+/// An `r2e serve` child on a fixed loopback port.
+struct Server {
+    exe: PathBuf,
+    port: u16,
+    log: PathBuf,
+    child: Child,
+}
+
+impl Server {
+    fn start(exe: &Path, port: u16, log: &Path) -> anyhow::Result<Server> {
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)?;
+        let child = Command::new(exe)
+            .args([
+                "serve",
+                "--bind",
+                &format!("127.0.0.1:{port}"),
+                "--capacity",
+                "64",
+            ])
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting r2e serve")?;
+        Ok(Server {
+            exe: exe.to_path_buf(),
+            port,
+            log: log.to_path_buf(),
+            child,
+        })
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Waits until the server answers.
+    async fn ready(&self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .is_err()
+        {
+            anyhow::ensure!(Instant::now() < deadline, "r2e serve did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(())
+    }
+
+    /// SIGKILL, then the same server again (which sweeps what the killed one left).
+    async fn restart(&mut self) -> anyhow::Result<()> {
+        self.child.kill().await?;
+        *self = Server::start(&self.exe, self.port, &self.log)?;
+        self.ready().await
+    }
 }
 
 /// Runs the soak.
@@ -103,7 +171,18 @@ async fn soak(a: BenchSoakArgs) -> anyhow::Result<ExitCode> {
         }
         solver(req)
     });
+    let mut server_child = if a.through_server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let s = Server::start(&std::env::current_exe()?, port, &dir.join("server.log"))?;
+        s.ready().await?;
+        Some(s)
+    } else {
+        None
+    };
     let runner = Runner {
+        server: server_child.as_ref().map(Server::url),
         exe: std::env::current_exe()?,
         dataset,
         out: out.clone(),
@@ -143,14 +222,19 @@ async fn soak(a: BenchSoakArgs) -> anyhow::Result<ExitCode> {
                 child = runner.spawn(false)?;
             }
             _ = tick.tick() => {
-                if fastrand::f64() < a.runner_kills {
+                let done = read(&out).len();
+                let owner = server_child.as_ref().map_or(child.id(), |s| s.child.id());
+                let restart = faults.server_restarts == 0 && done * 2 >= expected;
+                if let Some(s) = server_child.as_mut().filter(|_| restart) {
+                    s.restart().await?;
+                    faults.server_restarts += 1;
+                } else if fastrand::f64() < a.runner_kills {
                     child.kill().await?;
                     faults.runner_kills += 1;
                     child = runner.spawn(false)?;
-                } else if kill_one_container(&provider, child.id()).await? {
+                } else if kill_one_container(&provider, owner).await? {
                     faults.containers_killed += 1;
                 }
-                let done = read(&out).len();
                 bar.set_position(done as u64);
                 bar.set_message(format!(
                     "{} containers killed, {} runner kills",
@@ -176,6 +260,17 @@ async fn soak(a: BenchSoakArgs) -> anyhow::Result<ExitCode> {
         runner.log.display()
     );
     let all = read(&out);
+    if let Some(mut s) = server_child.take() {
+        // Environments of killed runners wait for their TTL on a live
+        // server; a server stopped with SIGTERM must remove them all.
+        if let Some(pid) = s.child.id() {
+            Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
+                .await?;
+        }
+        s.child.wait().await?;
+    }
     let left = containers_left(&provider).await?;
     let report = Report::of(&all, expected);
 
@@ -212,6 +307,11 @@ async fn soak(a: BenchSoakArgs) -> anyhow::Result<ExitCode> {
             faults.runner_kills,
             String::new(),
         ),
+        (
+            "faults: server SIGKILLed and restarted",
+            faults.server_restarts,
+            String::new(),
+        ),
     ] {
         t.add_row(vec![label.to_string(), n.to_string(), target]);
     }
@@ -242,6 +342,7 @@ async fn soak(a: BenchSoakArgs) -> anyhow::Result<ExitCode> {
 
 /// How to start the runner.
 struct Runner {
+    server: Option<String>,
     exe: PathBuf,
     dataset: PathBuf,
     out: PathBuf,
@@ -276,6 +377,9 @@ impl Runner {
             .kill_on_drop(true);
         if retry_errors {
             cmd.arg("--retry-errors");
+        }
+        if let Some(url) = &self.server {
+            cmd.args(["--server", url]);
         }
         cmd.spawn().context("starting the runner")
     }
