@@ -6,7 +6,9 @@
 //! plus a margin). A create refused with 503 (nothing was made) waits for
 //! `Retry-After` and tries again within its deadline; reads and deletes are
 //! retried after a dropped connection; steps and rewards are not (they are
-//! not idempotent): their failures are infrastructure errors.
+//! not idempotent): their failures are infrastructure errors. Any call is
+//! retried while the server refuses connections (it is restarting: the call
+//! never reached it).
 
 use r2e_core::reward_guard::Excluded;
 use r2e_core::{RewardStatus, Task};
@@ -94,7 +96,9 @@ impl Remote {
                         task: kind == "task_error",
                     });
                 }
-                Err(e) if idempotent && Instant::now() + delay < end => {
+                // A refused connection never reached the server: any call
+                // can be tried again (a restarting server comes back).
+                Err(e) if (idempotent || e.is_connect()) && Instant::now() + delay < end => {
                     tracing::debug!("{method} {path}: {e}; retrying");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(5));

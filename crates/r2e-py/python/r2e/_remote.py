@@ -3,7 +3,8 @@ the same methods as the native one, so that ``r2e.Env(row, server=URL)``
 behaves as a local environment does.
 
 Every call carries a deadline. Only idempotent calls (reads, deletes,
-heartbeats) are retried after a dropped connection; a create refused with
+heartbeats) are retried after a dropped connection (any call while the
+server refuses connections); a create refused with
 503 (nothing was created) is retried after its ``Retry-After`` until its
 deadline. Errors come back as r2e's exception classes."""
 
@@ -77,7 +78,10 @@ class Client:
                     continue
                 raise _error(e.code, text, method, path) from None
             except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as e:
-                if idempotent and time.monotonic() + delay < end:
+                # A refused connection never reached the server (it may be
+                # restarting): any call can be tried again.
+                refused = isinstance(getattr(e, "reason", e), ConnectionRefusedError)
+                if (idempotent or refused) and time.monotonic() + delay < end:
                     time.sleep(delay)
                     delay = min(delay * 2, 5.0)
                     continue

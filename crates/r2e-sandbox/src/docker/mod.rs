@@ -194,7 +194,16 @@ impl DockerProvider {
         tracing::debug!(container = %id, "created in {:?}", t0.elapsed());
         record_container(run_dir.as_deref(), &id);
         self.live.lock().expect("live set lock").insert(id.clone());
-        match self.boot(&id, spec, run_dir.as_deref()).await {
+        // A caller that gives up now (a client gone, a timeout) drops this
+        // future between create and start: the engine would keep the
+        // container in "Created" for good. The guard removes it then.
+        let guard = UnstartedGuard {
+            docker: Some(docker.clone()),
+            id: id.clone(),
+        };
+        let booted = self.boot(&id, spec, run_dir.as_deref()).await;
+        guard.disarm();
+        match booted {
             Ok(conn) => Ok(DockerSandbox {
                 short_id: id.chars().take(12).collect(),
                 id,
@@ -409,7 +418,18 @@ impl Provider for DockerProvider {
     }
 
     async fn start(&self, spec: &SandboxSpec) -> Result<Box<dyn Sandbox>> {
-        Ok(Box::new(self.start_docker(spec).await?))
+        // The start runs to its end on its own task: a caller that gives up
+        // while the engine is creating the container (a client gone, a
+        // timeout) would otherwise leave it in "Created" for good. A sandbox
+        // nobody takes any more is dropped, which removes it.
+        let (me, spec) = (self.clone(), spec.clone());
+        let started = tokio::spawn(async move { me.start_docker(&spec).await })
+            .await
+            .map_err(|e| SandboxError::Io {
+                context: "starting a sandbox".into(),
+                source: std::io::Error::other(e.to_string()),
+            })??;
+        Ok(Box::new(started))
     }
 
     async fn close_all(&self) -> usize {
@@ -424,6 +444,29 @@ impl Provider for DockerProvider {
 /// Removes a container and returns once it is gone. When the engine is
 /// already removing it (AutoRemove after the shim exited: 409), waits for
 /// that removal to finish (up to 10 s) so that callers never see it linger.
+/// Removes a created container if the start is abandoned half-way.
+struct UnstartedGuard {
+    docker: Option<Docker>,
+    id: String,
+}
+
+impl UnstartedGuard {
+    fn disarm(mut self) {
+        self.docker = None;
+    }
+}
+
+impl Drop for UnstartedGuard {
+    fn drop(&mut self) {
+        if let Some(docker) = self.docker.take()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            let id = std::mem::take(&mut self.id);
+            rt.spawn(async move { remove(&docker, &id).await });
+        }
+    }
+}
+
 async fn remove(docker: &Docker, id: &str) {
     let opts = RemoveContainerOptionsBuilder::default().force(true).build();
     match docker.remove_container(id, Some(opts)).await {
