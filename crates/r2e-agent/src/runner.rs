@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use r2e_core::{
     ExitReason, RewardStatus, Task, Trajectory, TrajectoryFileError, TrajectoryWriter, Usage,
 };
-use r2e_env::{EnvError, EnvFactory, EnvOptions, Environment, RepoEnv};
+use r2e_env::{EnvError, EnvFactory, EnvOptions, Environment, RepoEnv, Sandboxes};
 use r2e_sandbox::{Provider, WarmPool};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -39,12 +39,10 @@ pub struct RunOptions {
 /// Where an episode's environment comes from.
 #[derive(Clone)]
 pub enum Envs {
-    /// A sandbox of this machine's provider (from `pool` when given).
+    /// A sandbox of this machine (from a warm pool or started on demand).
     Local {
-        /// The provider.
-        provider: Arc<dyn Provider>,
-        /// A warm pool.
-        pool: Option<Arc<WarmPool>>,
+        /// Where sandboxes come from.
+        sandboxes: Sandboxes,
         /// Environment settings.
         opts: EnvOptions,
     },
@@ -56,17 +54,18 @@ impl Envs {
     /// Sandboxes of `provider`, `pool` of them kept ready per image (0: each
     /// started on demand), with `opts`.
     pub fn local(provider: Arc<dyn Provider>, pool: usize, opts: EnvOptions) -> Envs {
-        Envs::Local {
-            pool: (pool > 0).then(|| WarmPool::new(provider.clone(), pool)),
-            provider,
-            opts,
-        }
+        let sandboxes = match pool {
+            0 => Sandboxes::Provider(provider),
+            n => Sandboxes::Pool(WarmPool::new(provider, n)),
+        };
+        Envs::Local { sandboxes, opts }
     }
 
     /// Closes the ready sandboxes of a warm pool, if there is one.
     pub async fn drain(&self) {
         if let Envs::Local {
-            pool: Some(pool), ..
+            sandboxes: Sandboxes::Pool(pool),
+            ..
         } = self
         {
             pool.drain().await;
@@ -76,19 +75,9 @@ impl Envs {
     /// A started environment for `task`.
     pub async fn create(&self, task: &Task) -> Result<Box<dyn Environment>, EnvError> {
         match self {
-            Envs::Local {
-                provider,
-                pool,
-                opts,
-            } => {
-                let env = match pool {
-                    Some(pool) => {
-                        RepoEnv::reset_from_pool(pool, task.clone(), opts.clone()).await?
-                    }
-                    None => RepoEnv::reset(provider.clone(), task.clone(), opts.clone()).await?,
-                };
-                Ok(Box::new(env))
-            }
+            Envs::Local { sandboxes, opts } => Ok(Box::new(
+                RepoEnv::reset_with(sandboxes.clone(), task.clone(), opts.clone()).await?,
+            )),
             Envs::Remote(factory) => factory.create(task).await,
         }
     }

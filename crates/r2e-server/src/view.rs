@@ -127,7 +127,7 @@ impl Index {
             let mut line_no = 0;
             while start < bytes.len() {
                 line_no += 1;
-                let end = memchr_newline(&bytes[start..]).map_or(bytes.len(), |i| start + i);
+                let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i);
                 let line = &bytes[start..end];
                 let torn = end == bytes.len() && !bytes.ends_with(b"\n");
                 if !line.iter().all(u8::is_ascii_whitespace) {
@@ -196,10 +196,6 @@ impl Index {
         let (file, start, end) = self.spans[idx];
         &self.data[file][start..end]
     }
-}
-
-fn memchr_newline(b: &[u8]) -> Option<usize> {
-    b.iter().position(|&c| c == b'\n')
 }
 
 fn row(idx: usize, file: usize, t: &Trajectory) -> Row {
