@@ -12,6 +12,9 @@
 //!   models (`o1`, `o3`, `o4-…`, `gpt-5…`), which reject `max_tokens`.
 //! * Streaming asks for `stream_options.include_usage` so usage and cost are
 //!   known for streamed replies too.
+//! * Tools without a [`ChatRequest::tool_choice`] go out with `"tool_choice":
+//!   "auto"`, which OpenAI, vLLM and SGLang assume anyway and llama.cpp's
+//!   `chatml-function-calling` needs to show the model its tools.
 //! * Reasoning text is read from `reasoning_content` (vLLM, DeepSeek) or
 //!   `reasoning` (OpenRouter).
 
@@ -162,7 +165,14 @@ impl Wire for OpenAiWire {
             });
             body.insert("tools".into(), tools.collect());
         }
-        if let Some(choice) = &req.tool_choice {
+        // An unset choice with tools is sent as `auto`, the API's default:
+        // llama.cpp's chatml-function-calling format reads a missing one as
+        // `none` and leaves the tools out of the prompt.
+        let choice = req
+            .tool_choice
+            .as_ref()
+            .or((!req.tools.is_empty()).then_some(&ToolChoice::Auto));
+        if let Some(choice) = choice {
             let choice = match choice {
                 ToolChoice::Auto => json!("auto"),
                 ToolChoice::None => json!("none"),

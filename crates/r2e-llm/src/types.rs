@@ -242,7 +242,8 @@ pub struct ChatRequest {
     /// Tools the model may call (native function calling).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tools: Vec<ToolSpec>,
-    /// Tool choice; `None` leaves it to the server (auto when tools are given).
+    /// Tool choice; `None`: auto when tools are given (the OpenAI client
+    /// sends it explicitly), else left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_choice: Option<ToolChoice>,
     /// Sampling temperature.

@@ -319,6 +319,24 @@ async fn streaming_logprobs_arrive_per_token() {
     assert!((score - yes / (yes + no)).abs() < 1e-9);
 }
 
+/// llama.cpp's chatml-function-calling format reads a missing tool_choice as
+/// `none` and hides the tools from the model: tools always go out with one.
+#[tokio::test]
+async fn tools_without_a_choice_are_sent_with_auto() {
+    let server = ScriptedServer::start().await.expect("server");
+    server.push(Turn::text("ok"));
+    server.push(Turn::text("ok"));
+    let client = server.openai_client().expect("client");
+    let with_tools = ChatRequest::new("smollm2", vec![Message::user("hi")]).tools(tools());
+    client.chat(&with_tools).await.expect("reply");
+    let without = ChatRequest::new("smollm2", vec![Message::user("hi")]);
+    client.chat(&without).await.expect("reply");
+    let bodies: Vec<_> = server.requests().iter().map(|r| r.json()).collect();
+    assert_eq!(bodies[0]["tool_choice"], "auto");
+    assert!(bodies[1].get("tool_choice").is_none(), "{}", bodies[1]);
+    assert!(bodies[1].get("tools").is_none(), "{}", bodies[1]);
+}
+
 #[tokio::test]
 async fn reasoning_models_get_max_completion_tokens_and_a_tool_choice() {
     let server = ScriptedServer::start().await.expect("server");
