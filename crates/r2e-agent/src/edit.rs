@@ -187,6 +187,7 @@ impl EditAgent {
             patch: end.patch,
             reward: end.reward,
             reward_status: end.status,
+            reward_report: end.report,
             exit_reason: if end.error.is_some() && exit_reason == ExitReason::Submitted {
                 ExitReason::Error
             } else {

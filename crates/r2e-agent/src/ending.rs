@@ -14,6 +14,9 @@ pub(crate) struct Ending {
     pub reward: Option<f64>,
     /// The reward's status, when a reward was asked for.
     pub status: Option<RewardStatus>,
+    /// The hidden tests' report (SWE-bench `report.json` or R2E-Gym's
+    /// comparison), when they ran.
+    pub report: Option<serde_json::Value>,
     /// What failed, if anything.
     pub error: Option<String>,
 }
@@ -25,6 +28,7 @@ pub(crate) async fn conclude(env: &dyn Environment, reward: bool, error: Option<
         patch: String::new(),
         reward: None,
         status: None,
+        report: None,
         error,
     };
     match env.patch().await {
@@ -42,6 +46,8 @@ pub(crate) async fn conclude(env: &dyn Environment, reward: bool, error: Option<
         Ok(r) => {
             end.reward = Some(r.value);
             end.status = Some(r.status);
+            // Empty when the tests timed out or did not run.
+            end.report = serde_json::from_str(&r.report).ok();
         }
         Err(e) => {
             end.status = Some(RewardStatus::InfraError);

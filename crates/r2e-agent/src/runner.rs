@@ -272,6 +272,7 @@ fn failed(
         patch: String::new(),
         reward: None,
         reward_status: Some(RewardStatus::InfraError),
+        reward_report: None,
         exit_reason: ExitReason::Error,
         error: Some(error),
         usage: Usage::default(),

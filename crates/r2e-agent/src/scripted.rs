@@ -127,6 +127,7 @@ async fn run(
         patch: end.patch,
         reward: end.reward,
         reward_status: end.status,
+        reward_report: end.report,
         exit_reason,
         error: end.error,
         usage: Usage::default(),

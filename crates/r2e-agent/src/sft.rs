@@ -137,6 +137,7 @@ mod tests {
             patch: String::new(),
             reward,
             reward_status: None,
+            reward_report: None,
             exit_reason: ExitReason::Submitted,
             error: None,
             usage: Usage::default(),

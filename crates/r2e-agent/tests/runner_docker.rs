@@ -47,6 +47,20 @@ async fn a_missing_image_is_an_error_trajectory_and_the_run_goes_on() {
     // A rerun with --retry-errors would run it again; without, it counts as done.
     assert!(!runner::finished(&trajs, true).contains(&(tasks[0].task_id.clone(), 0)));
     assert!(runner::finished(&trajs, false).contains(&(tasks[0].task_id.clone(), 0)));
+    // The solved episode keeps the hidden tests' report; the failed one has none.
+    assert_eq!(failed.reward_report, None);
+    let solved = trajs
+        .iter()
+        .find(|t| t.task_id == tasks[1].task_id)
+        .unwrap();
+    let report = solved.reward_report.as_ref().expect("the reward's report");
+    let f2p = &report[&tasks[1].task_id]["tests_status"]["FAIL_TO_PASS"];
+    assert_eq!(
+        f2p["success"],
+        serde_json::json!(tasks[1].fail_to_pass),
+        "{report}"
+    );
+    assert_eq!(f2p["failure"], serde_json::json!([]), "{report}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -86,6 +100,7 @@ async fn a_sandbox_killed_mid_episode_is_an_infra_error_never_a_zero() {
         patch: String::new(),
         reward: None,
         reward_status: None,
+        reward_report: None,
         exit_reason: ExitReason::Submitted,
         error: None,
         usage: Usage::default(),

@@ -147,6 +147,15 @@ pub struct Trajectory {
     /// [`Trajectory::status`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reward_status: Option<RewardStatus>,
+    /// The hidden tests' report behind the reward, as the grader wrote it:
+    /// SWE-bench's `report.json` (`{instance_id: {"resolved", "tests_status":
+    /// {"FAIL_TO_PASS": {"success", "failure"}, "PASS_TO_PASS": …}}}`) or
+    /// R2E-Gym's expected-output comparison (`{task_id: {"resolved",
+    /// "reward", "tests_status": {"matched", "mismatched", "missing",
+    /// "unexpected"}}}`); absent when the tests did not run (or in files
+    /// written before r2e recorded it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reward_report: Option<serde_json::Value>,
     /// Why the episode ended.
     pub exit_reason: ExitReason,
     /// What failed, when `exit_reason` is `error`.
@@ -236,6 +245,7 @@ mod tests {
             patch: String::new(),
             reward: Some(1.0),
             reward_status: Some(RewardStatus::Resolved),
+            reward_report: Some(serde_json::json!({"t": {"resolved": true}})),
             exit_reason: ExitReason::Submitted,
             error: None,
             usage: Usage::default(),

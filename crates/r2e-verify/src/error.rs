@@ -57,6 +57,10 @@ pub enum VerifyError {
     #[error("invalid setting: {0}")]
     Config(String),
 
+    /// The best@k plot could not be rendered as PNG.
+    #[error("rendering the best@k PNG: {0}")]
+    Plot(String),
+
     /// There is nothing to work on.
     #[error("{0}")]
     Empty(String),

@@ -1,10 +1,15 @@
 //! The best@k picture: one line per selection method (with its confidence
 //! band) and the pass@k line above them, against k — as SVG (text, written
-//! here) and PNG (rasterised here: anti-aliased by 2× supersampling, text
-//! from an 8×8 bitmap font, encoded with zlib), from one list of shapes so
-//! the two files show the same thing.
+//! here from a list of shapes) and PNG (that same SVG rendered by resvg with
+//! an embedded DejaVu Sans), so the two files show the same thing.
 
+use crate::VerifyError;
 use std::fmt::Write as _;
+use std::sync::Arc;
+
+/// The font of the plot's text: the SVG asks for it first, and the PNG
+/// renders with it.
+const FONT: &str = "DejaVu Sans";
 
 /// An RGB colour.
 pub type Rgb = [u8; 3];
@@ -271,7 +276,7 @@ fn layout(chart: &Chart) -> Vec<Shape> {
         + chart
             .series
             .iter()
-            .map(|s| s.name.chars().count() as f64 * 11.0)
+            .map(|s| s.name.chars().count() as f64 * 7.8)
             .fold(0.0, f64::max);
     let (lx, ly) = (right - legend_w - 12.0, bottom - 12.0 - rows * 22.0 - 8.0);
     shapes.push(Shape::Rect {
@@ -326,7 +331,7 @@ pub fn svg(chart: &Chart) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif">"#
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" font-family="{FONT}, Helvetica, Arial, sans-serif">"#
     );
     for shape in layout(chart) {
         let _ = match shape {
@@ -406,336 +411,33 @@ pub fn svg(chart: &Chart) -> String {
     out
 }
 
-/// Supersampling factor of the rasteriser.
-const SS: usize = 2;
+/// The PNG's pixels per SVG unit: 1920 × 1200, sharp when printed.
+pub const PNG_SCALE: u32 = 2;
 
-struct Canvas {
-    w: usize,
-    h: usize,
-    px: Vec<[f32; 3]>,
-}
-
-impl Canvas {
-    fn new(w: usize, h: usize) -> Self {
-        Self {
-            w,
-            h,
-            px: vec![[1.0; 3]; w * h],
-        }
-    }
-
-    fn blend(&mut self, x: i64, y: i64, color: Rgb, alpha: f32) {
-        if x < 0 || y < 0 || x as usize >= self.w || y as usize >= self.h {
-            return;
-        }
-        let p = &mut self.px[y as usize * self.w + x as usize];
-        for (c, &v) in p.iter_mut().zip(&color) {
-            *c = *c * (1.0 - alpha) + f32::from(v) / 255.0 * alpha;
-        }
-    }
-
-    fn bbox(&self, x0: f64, y0: f64, x1: f64, y1: f64) -> (i64, i64, i64, i64) {
-        (
-            x0.floor().max(0.0) as i64,
-            y0.floor().max(0.0) as i64,
-            x1.ceil().min(self.w as f64 - 1.0) as i64,
-            y1.ceil().min(self.h as f64 - 1.0) as i64,
-        )
-    }
-
-    fn segment(&mut self, a: (f64, f64), b: (f64, f64), half: f64, color: Rgb) {
-        let (x0, y0, x1, y1) = self.bbox(
-            a.0.min(b.0) - half - 1.0,
-            a.1.min(b.1) - half - 1.0,
-            a.0.max(b.0) + half + 1.0,
-            a.1.max(b.1) + half + 1.0,
-        );
-        let (dx, dy) = (b.0 - a.0, b.1 - a.1);
-        let len2 = dx * dx + dy * dy;
-        for y in y0..=y1 {
-            for x in x0..=x1 {
-                let (cx, cy) = (x as f64 + 0.5, y as f64 + 0.5);
-                let t = if len2 > 0.0 {
-                    (((cx - a.0) * dx + (cy - a.1) * dy) / len2).clamp(0.0, 1.0)
-                } else {
-                    0.0
-                };
-                let (qx, qy) = (a.0 + t * dx - cx, a.1 + t * dy - cy);
-                if qx * qx + qy * qy <= half * half {
-                    self.blend(x, y, color, 1.0);
-                }
-            }
-        }
-    }
-
-    fn polyline(&mut self, points: &[(f64, f64)], width: f64, color: Rgb, dashed: bool) {
-        let half = width / 2.0;
-        if !dashed {
-            for pair in points.windows(2) {
-                self.segment(pair[0], pair[1], half, color);
-            }
-            return;
-        }
-        let (on, off) = (8.0 * SS as f64, 5.0 * SS as f64);
-        let mut phase = 0.0; // distance into the current on+off period
-        for pair in points.windows(2) {
-            let (a, b) = (pair[0], pair[1]);
-            let len = ((b.0 - a.0).powi(2) + (b.1 - a.1).powi(2)).sqrt();
-            let mut t = 0.0;
-            while t < len {
-                let in_on = phase < on;
-                let left = if in_on { on - phase } else { on + off - phase };
-                let step = left.min(len - t);
-                if in_on {
-                    let p = |s: f64| (a.0 + (b.0 - a.0) * s / len, a.1 + (b.1 - a.1) * s / len);
-                    self.segment(p(t), p(t + step), half, color);
-                }
-                t += step;
-                phase = (phase + step) % (on + off);
-            }
-        }
-    }
-
-    fn polygon(&mut self, points: &[(f64, f64)], color: Rgb, alpha: f32) {
-        if points.len() < 3 {
-            return;
-        }
-        let y_min = points.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
-        let y_max = points.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
-        let (_, y0, _, y1) = self.bbox(0.0, y_min, 0.0, y_max);
-        for y in y0..=y1 {
-            let cy = y as f64 + 0.5;
-            let mut xs: Vec<f64> = Vec::new();
-            for i in 0..points.len() {
-                let (a, b) = (points[i], points[(i + 1) % points.len()]);
-                if (a.1 <= cy && b.1 > cy) || (b.1 <= cy && a.1 > cy) {
-                    xs.push(a.0 + (cy - a.1) / (b.1 - a.1) * (b.0 - a.0));
-                }
-            }
-            xs.sort_by(f64::total_cmp);
-            for pair in xs.chunks_exact(2) {
-                let start = (pair[0] - 0.5).ceil().max(0.0) as i64;
-                let end = (pair[1] - 0.5).floor() as i64;
-                for x in start..=end {
-                    self.blend(x, y, color, alpha);
-                }
-            }
-        }
-    }
-
-    fn disc(&mut self, cx: f64, cy: f64, r: f64, color: Rgb) {
-        let (x0, y0, x1, y1) = self.bbox(cx - r - 1.0, cy - r - 1.0, cx + r + 1.0, cy + r + 1.0);
-        for y in y0..=y1 {
-            for x in x0..=x1 {
-                let (dx, dy) = (x as f64 + 0.5 - cx, y as f64 + 0.5 - cy);
-                if dx * dx + dy * dy <= r * r {
-                    self.blend(x, y, color, 1.0);
-                }
-            }
-        }
-    }
-
-    fn rect(&mut self, x: f64, y: f64, w: f64, h: f64, fill: Option<Rgb>, stroke: Option<Rgb>) {
-        if let Some(color) = fill {
-            let (x0, y0, x1, y1) = self.bbox(x, y, x + w - 1.0, y + h - 1.0);
-            for py in y0..=y1 {
-                for px in x0..=x1 {
-                    self.blend(px, py, color, 1.0);
-                }
-            }
-        }
-        if let Some(color) = stroke {
-            let corners = [(x, y), (x + w, y), (x + w, y + h), (x, y + h), (x, y)];
-            self.polyline(&corners, SS as f64, color, false);
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn text(
-        &mut self,
-        x: f64,
-        y: f64,
-        text: &str,
-        size: f64,
-        anchor: Anchor,
-        color: Rgb,
-        vertical: bool,
-    ) {
-        // `size` is in canvas pixels; glyph cells are 8 × scale.
-        let scale = ((size / 8.0).round() as i64).max(1);
-        let advance = 8 * scale;
-        let width = advance * text.chars().count() as i64;
-        let shift = match anchor {
-            Anchor::Start => 0,
-            Anchor::Middle => width / 2,
-            Anchor::End => width,
-        };
-        // (x, y) is the baseline point; glyphs are 8 rows with the baseline at row 7.
-        let (bx, by) = (x.round() as i64, y.round() as i64);
-        for (i, ch) in text.chars().enumerate() {
-            let code = ch as usize;
-            let glyph = if code < 128 {
-                font8x8::legacy::BASIC_LEGACY[code]
-            } else {
-                font8x8::legacy::BASIC_LEGACY[usize::from(b'?')]
-            };
-            let offset = i as i64 * advance - shift;
-            for (row, bits) in glyph.iter().enumerate() {
-                for col in 0..8 {
-                    if bits & (1 << col) == 0 {
-                        continue;
-                    }
-                    let gx = offset + col * scale;
-                    let gy = (row as i64 - 7) * scale;
-                    for sy in 0..scale {
-                        for sx in 0..scale {
-                            let (dx, dy) = (gx + sx, gy + sy);
-                            let (px, py) = if vertical {
-                                (bx + dy, by - dx)
-                            } else {
-                                (bx + dx, by + dy)
-                            };
-                            self.blend(px, py, color, 1.0);
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// The chart as PNG bytes (RGB, 8 bits per channel).
-pub fn png(chart: &Chart) -> Vec<u8> {
-    let (w, h) = (WIDTH as usize, HEIGHT as usize);
-    let mut canvas = Canvas::new(w * SS, h * SS);
-    let s = SS as f64;
-    let scaled = |points: &[(f64, f64)]| {
-        points
-            .iter()
-            .map(|(x, y)| (x * s, y * s))
-            .collect::<Vec<_>>()
+/// The chart as PNG bytes (RGBA, [`PNG_SCALE`] times the SVG's size): the
+/// document of [`svg`] rendered by resvg, its text in DejaVu Sans, which is
+/// embedded in the binary so that the figure looks the same on every machine.
+pub fn png(chart: &Chart) -> Result<Vec<u8>, VerifyError> {
+    use resvg::{tiny_skia, usvg};
+    let mut fonts = usvg::fontdb::Database::new();
+    fonts.load_font_source(usvg::fontdb::Source::Binary(Arc::new(
+        dejavu::sans::regular(),
+    )));
+    fonts.set_sans_serif_family(FONT);
+    let options = usvg::Options {
+        font_family: FONT.to_owned(),
+        fontdb: Arc::new(fonts),
+        ..usvg::Options::default()
     };
-    for shape in layout(chart) {
-        match shape {
-            Shape::Line {
-                points,
-                color,
-                width,
-                dashed,
-            } => canvas.polyline(&scaled(&points), width * s, color, dashed),
-            Shape::Area {
-                points,
-                color,
-                alpha,
-            } => canvas.polygon(&scaled(&points), color, alpha as f32),
-            Shape::Dot { x, y, r, color } => canvas.disc(x * s, y * s, r * s, color),
-            Shape::Rect {
-                x,
-                y,
-                w,
-                h,
-                fill,
-                stroke,
-            } => canvas.rect(x * s, y * s, w * s, h * s, fill, stroke),
-            Shape::Text {
-                x,
-                y,
-                text,
-                size,
-                anchor,
-                color,
-                vertical,
-            } => canvas.text(x * s, y * s, &text, size * s, anchor, color, vertical),
-        }
-    }
-    // Downsample: average each SS×SS block.
-    let mut rgb = Vec::with_capacity(w * h * 3);
-    for y in 0..h {
-        for x in 0..w {
-            let mut acc = [0.0f32; 3];
-            for sy in 0..SS {
-                for sx in 0..SS {
-                    let p = canvas.px[(y * SS + sy) * canvas.w + x * SS + sx];
-                    for (a, v) in acc.iter_mut().zip(p) {
-                        *a += v;
-                    }
-                }
-            }
-            for a in acc {
-                rgb.push((a / (SS * SS) as f32 * 255.0).round().clamp(0.0, 255.0) as u8);
-            }
-        }
-    }
-    encode_png(WIDTH, HEIGHT, &rgb)
-}
-
-/// Encodes 8-bit RGB pixels as a PNG file.
-pub fn encode_png(width: u32, height: u32, rgb: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let row = width as usize * 3;
-    let mut raw = Vec::with_capacity((row + 1) * height as usize);
-    for line in rgb.chunks(row).take(height as usize) {
-        raw.push(0); // filter: none
-        raw.extend_from_slice(line);
-    }
-    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-    // Writing to a Vec cannot fail.
-    let compressed = z
-        .write_all(&raw)
-        .and_then(|()| z.finish())
-        .unwrap_or_default();
-    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    let mut ihdr = Vec::with_capacity(13);
-    ihdr.extend_from_slice(&width.to_be_bytes());
-    ihdr.extend_from_slice(&height.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]); // 8-bit, RGB, deflate, no filter set, no interlace
-    chunk(&mut out, b"IHDR", &ihdr);
-    chunk(&mut out, b"IDAT", &compressed);
-    chunk(&mut out, b"IEND", &[]);
-    out
-}
-
-fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
-    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-    out.extend_from_slice(kind);
-    out.extend_from_slice(data);
-    let mut crc = Crc::new();
-    crc.update(kind);
-    crc.update(data);
-    out.extend_from_slice(&crc.finish().to_be_bytes());
-}
-
-/// CRC-32 (IEEE), as PNG chunks use it.
-struct Crc(u32);
-
-impl Crc {
-    fn new() -> Self {
-        Self(0xffff_ffff)
-    }
-
-    fn update(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 ^= u32::from(b);
-            for _ in 0..8 {
-                let mask = (self.0 & 1).wrapping_neg();
-                self.0 = (self.0 >> 1) ^ (0xedb8_8320 & mask);
-            }
-        }
-    }
-
-    fn finish(self) -> u32 {
-        !self.0
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn crc_matches_the_png_specification_example() {
-        let mut crc = Crc::new();
-        crc.update(b"IEND");
-        assert_eq!(crc.finish(), 0xae42_6082);
-    }
+    let plot = |message: String| VerifyError::Plot(message);
+    let tree = usvg::Tree::from_str(&svg(chart), &options).map_err(|e| plot(e.to_string()))?;
+    let mut pixmap = tiny_skia::Pixmap::new(WIDTH * PNG_SCALE, HEIGHT * PNG_SCALE)
+        .ok_or_else(|| plot("no memory for the PNG's pixels".to_owned()))?;
+    let scale = PNG_SCALE as f32;
+    resvg::render(
+        &tree,
+        tiny_skia::Transform::from_scale(scale, scale),
+        &mut pixmap.as_mut(),
+    );
+    pixmap.encode_png().map_err(|e| plot(e.to_string()))
 }

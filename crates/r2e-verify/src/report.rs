@@ -334,7 +334,7 @@ impl Report {
         let files = [
             ("report.json", json),
             ("best_at_k.svg", plot::svg(&chart).into_bytes()),
-            ("best_at_k.png", plot::png(&chart)),
+            ("best_at_k.png", plot::png(&chart)?),
         ];
         let mut paths = Vec::new();
         for (name, bytes) in files {

@@ -36,6 +36,7 @@ fn trajectory(task_id: &str, rollout: u32, steps: usize, observation_len: usize)
         patch: format!("diff --git a/f.py b/f.py\n+fix {task_id} {rollout}\n"),
         reward: Some(if rollout.is_multiple_of(2) { 1.0 } else { 0.0 }),
         reward_status: None,
+        reward_report: None,
         exit_reason: ExitReason::Submitted,
         error: None,
         usage: Usage::default(),

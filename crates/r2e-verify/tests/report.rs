@@ -8,7 +8,6 @@ use r2e_verify::prompt::PromptConfig;
 use r2e_verify::report::{self, ReportConfig};
 use r2e_verify::{Score, score};
 use std::collections::{BTreeMap, HashMap};
-use std::io::Read;
 
 fn trajectory(task_id: &str, rollout: u32, reward: Option<f64>) -> Trajectory {
     Trajectory {
@@ -21,6 +20,7 @@ fn trajectory(task_id: &str, rollout: u32, reward: Option<f64>) -> Trajectory {
         patch: format!("+patch {rollout}\n"),
         reward,
         reward_status: None,
+        reward_report: None,
         exit_reason: ExitReason::Submitted,
         error: None,
         usage: Usage::default(),
@@ -158,44 +158,105 @@ fn the_report_writes_json_svg_and_a_png_that_decodes() {
     assert!(svg.matches("<polyline").count() >= 3);
 
     let png = std::fs::read(dir.path().join("out/best_at_k.png")).expect("png");
-    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
-    let be = |at: usize| u32::from_be_bytes([png[at], png[at + 1], png[at + 2], png[at + 3]]);
-    assert_eq!(&png[12..16], b"IHDR");
-    let (width, height) = (be(16), be(20));
+    // Kept to look at: target/verify-plots/best_at_k.png.
+    let keep = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/verify-plots");
+    std::fs::create_dir_all(&keep).expect("target dir");
+    std::fs::write(keep.join("best_at_k.png"), &png).expect("keep the png");
+    let pixmap = resvg::tiny_skia::Pixmap::decode_png(&png).expect("a PNG that decodes");
+    let scale = r2e_verify::plot::PNG_SCALE;
     assert_eq!(
-        (width, height),
-        (r2e_verify::plot::WIDTH, r2e_verify::plot::HEIGHT)
+        (pixmap.width(), pixmap.height()),
+        (
+            r2e_verify::plot::WIDTH * scale,
+            r2e_verify::plot::HEIGHT * scale
+        )
     );
-    assert_eq!(png[24], 8, "8-bit");
-    assert_eq!(png[25], 2, "RGB");
-    // Inflate the IDAT chunks: one filter byte plus a row of pixels per line.
-    let (mut at, mut idat) = (8, Vec::new());
-    while at + 8 <= png.len() {
-        let len = be(at) as usize;
-        if &png[at + 4..at + 8] == b"IDAT" {
-            idat.extend_from_slice(&png[at + 8..at + 8 + len]);
-        }
-        at += 12 + len;
-    }
-    assert_eq!(at, png.len(), "chunks tile the file");
-    let mut raw = Vec::new();
-    flate2::read::ZlibDecoder::new(&idat[..])
-        .read_to_end(&mut raw)
-        .expect("zlib");
-    assert_eq!(raw.len(), (width as usize * 3 + 1) * height as usize);
-    // Not blank: some dark pixels (axes, text) and some coloured ones (lines).
-    let pixels: Vec<&[u8]> = raw
-        .chunks(width as usize * 3 + 1)
-        .flat_map(|row| row[1..].chunks(3))
-        .collect();
+    let ink = Ink::new(&pixmap, f64::from(scale));
     assert!(
-        pixels.iter().any(|p| p.iter().all(|&c| c < 60)),
-        "no dark pixels"
-    );
-    assert!(
-        pixels.iter().any(|p| p[0] > 180 && p[1] < 80 && p[2] < 80),
+        ink.count(0.0, 0.0, 960.0, 600.0, |p| p[0] > 180
+            && p[1] < 80
+            && p[2] < 80)
+            > 100,
         "no red line"
     );
+    // Text is drawn where the SVG puts each label, with a real font:
+    // anti-aliased edges (grey pixels) around dark strokes.
+    for (label, vertical) in [
+        ("Best@k over 2 tasks", false),
+        ("k (agent rollouts)", false),
+        ("% resolved", true),
+        ("exec-free", false),
+    ] {
+        let (x, y, size) = text_position(&svg, label);
+        let half = label.len() as f64 * size * 0.4;
+        let (x0, y0, x1, y1) = match (vertical, label.starts_with("exec")) {
+            (true, _) => (x - size, y - half, x + 2.0, y + half),
+            // The legend's labels start at x.
+            (false, true) => (x, y - size, x + 2.0 * half, y + 2.0),
+            (false, false) => (x - half, y - size, x + half, y + 2.0),
+        };
+        let dark = ink.count(x0, y0, x1, y1, |p| p.iter().all(|&c| c < 90));
+        let grey = ink.count(x0, y0, x1, y1, |p| {
+            p.iter().all(|&c| (110..200).contains(&c))
+        });
+        assert!(
+            dark > 20 * label.len(),
+            "{label}: {dark} dark pixels at ({x}, {y})"
+        );
+        assert!(
+            grey > 5,
+            "{label}: no anti-aliased edges ({grey}): not a real font"
+        );
+    }
+    // The margin left of the title holds no ink.
+    let (_, title_y, size) = text_position(&svg, "Best@k over 2 tasks");
+    assert_eq!(
+        ink.count(0.0, title_y - size, 70.0, title_y + 2.0, |p| p
+            .iter()
+            .any(|&c| c < 250)),
+        0,
+        "ink in the empty top-left corner"
+    );
+}
+
+/// `(x, y, font-size)` of the SVG `<text>` element whose content is `label`.
+fn text_position(svg: &str, label: &str) -> (f64, f64, f64) {
+    let line = svg
+        .lines()
+        .find(|l| l.starts_with("<text") && l.ends_with(&format!(">{label}</text>")))
+        .unwrap_or_else(|| panic!("no <text> {label} in the SVG"));
+    let attr = |name: &str| -> f64 {
+        let at = line.find(&format!(" {name}=\"")).expect(name) + name.len() + 3;
+        line[at..at + line[at..].find('"').expect("quote")]
+            .parse()
+            .expect(name)
+    };
+    (attr("x"), attr("y"), attr("font-size"))
+}
+
+/// Counts pixels of a rendered PNG in a box given in SVG units.
+struct Ink<'a> {
+    pixmap: &'a resvg::tiny_skia::Pixmap,
+    scale: f64,
+}
+
+impl<'a> Ink<'a> {
+    fn new(pixmap: &'a resvg::tiny_skia::Pixmap, scale: f64) -> Self {
+        Self { pixmap, scale }
+    }
+
+    fn count(&self, x0: f64, y0: f64, x1: f64, y1: f64, test: impl Fn([u8; 3]) -> bool) -> usize {
+        let px = |v: f64, max: u32| ((v * self.scale).max(0.0) as u32).min(max);
+        let (w, h) = (self.pixmap.width(), self.pixmap.height());
+        let mut n = 0;
+        for y in px(y0, h)..px(y1, h) {
+            for x in px(x0, w)..px(x1, w) {
+                let p = self.pixmap.pixel(x, y).expect("in bounds").demultiply();
+                n += usize::from(test([p.red(), p.green(), p.blue()]));
+            }
+        }
+        n
+    }
 }
 
 #[test]
