@@ -1,11 +1,13 @@
-//! The host end of the shim protocol over a Docker attach stream.
+//! The host end of the shim protocol over the shim's stdio, whichever engine
+//! relays it (a Docker attach stream, a Kubernetes exec WebSocket).
 //!
-//! A reader task demultiplexes the attach stream, decodes frames from the
+//! A reader task takes the demultiplexed stream, decodes frames from the
 //! shim's stdout and hands them to the single request in flight; the shim's
 //! stderr is kept (last few KiB) for error messages.
 
 use crate::{Result, SandboxError};
-use bollard::container::LogOutput;
+/// A chunk of the shim's output, tagged with its stream.
+pub use bollard::container::LogOutput;
 use futures_util::StreamExt;
 use r2e_shim::{FrameDecoder, Op, RawFrame, Reply, Request, Response};
 use std::pin::Pin;
@@ -18,7 +20,8 @@ use tokio::task::JoinHandle;
 /// How much of the shim's stderr to keep for diagnostics.
 const STDERR_TAIL: usize = 4096;
 
-type OutputStream =
+/// The shim's output as the engine relays it: stdout and stderr chunks.
+pub type OutputStream =
     Pin<Box<dyn futures_util::Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>;
 
 /// Why the frame stream ended.
@@ -35,7 +38,7 @@ struct Inner {
 }
 
 /// One connection to one shim.
-pub(crate) struct ShimConn {
+pub struct ShimConn {
     short_id: String,
     inner: Mutex<Inner>,
     readers: StdMutex<Vec<JoinHandle<()>>>,
@@ -56,7 +59,8 @@ pub(crate) enum Broken {
 }
 
 impl ShimConn {
-    /// Wraps an attach stream; nothing is read until [`ShimConn::hello`].
+    /// Wraps a stdio stream (output demultiplexed into [`LogOutput`] chunks,
+    /// input written as is); nothing is read until the handshake.
     pub fn new(
         short_id: String,
         output: OutputStream,
@@ -85,12 +89,15 @@ impl ShimConn {
     }
 
     /// Keeps requests on the attach stream.
-    pub fn settle(&self) {
+    pub(crate) fn settle(&self) {
         self.pending_tx.lock().expect("sender lock").take();
     }
 
     /// Moves requests to the shim's Unix socket (after its hello).
-    pub async fn use_socket(&self, path: &std::path::Path) -> std::result::Result<(), Broken> {
+    pub(crate) async fn use_socket(
+        &self,
+        path: &std::path::Path,
+    ) -> std::result::Result<(), Broken> {
         let stream = tokio::net::UnixStream::connect(path).await.map_err(|e| {
             Broken::Ended(format!(
                 "cannot connect to the shim at {}: {e}",
@@ -123,7 +130,7 @@ impl ShimConn {
     }
 
     /// Waits for the shim's unsolicited hello and returns its protocol version.
-    pub async fn hello(&self, wait: Duration) -> std::result::Result<u32, Broken> {
+    pub(crate) async fn hello(&self, wait: Duration) -> std::result::Result<u32, Broken> {
         let mut inner = self.inner.lock().await;
         let frame = recv(&mut inner.frames, Some(wait)).await?;
         match frame.parse::<Response>() {
@@ -137,7 +144,7 @@ impl ShimConn {
     }
 
     /// Sends one request and waits for its response.
-    pub async fn request(
+    pub(crate) async fn request(
         &self,
         op: Op,
         payload: &[u8],
@@ -173,7 +180,7 @@ impl ShimConn {
     }
 
     /// Drops the connection: the shim sees end of input and exits.
-    pub async fn shutdown(&self) {
+    pub(crate) async fn shutdown(&self) {
         self.abort_readers();
         let mut inner = self.inner.lock().await;
         for mut input in [inner.input.take(), inner.keepalive.take()]
@@ -191,7 +198,7 @@ impl ShimConn {
     }
 
     /// Turns a transport failure into a user-facing error.
-    pub fn error(
+    pub(crate) fn error(
         &self,
         broken: Broken,
         doing: &str,

@@ -361,7 +361,7 @@ async fn run_logged(mut cmd: Command, step: &str, log: &Path) -> Result<(), Imag
 }
 
 /// Splits `name[:tag]` (a registry port is not a tag).
-fn split_reference(reference: &str) -> (&str, &str) {
+pub fn split_reference(reference: &str) -> (&str, &str) {
     match reference.rfind(':') {
         Some(i) if !reference[i..].contains('/') => (&reference[..i], &reference[i + 1..]),
         _ => (reference, "latest"),

@@ -7,13 +7,17 @@
 //! version with the daemon. [`image`] builds base images without a registry;
 //! [`images`] lists the images r2e made and removes them;
 //! [`pool`] keeps started sandboxes warm so that taking one is nearly free;
-//! [`limits`] bounds each sandbox's memory, CPU and processes.
+//! [`limits`] bounds each sandbox's memory, CPU and processes. [`conn`] and
+//! [`session`] are the host end of the shim protocol over any stdio stream,
+//! shared with other providers (`r2e-kube`).
 
+pub mod conn;
 pub mod docker;
 pub mod image;
 pub mod images;
 pub mod limits;
 pub mod pool;
+pub mod session;
 pub mod shim;
 mod types;
 
@@ -106,6 +110,16 @@ pub enum SandboxError {
     /// The shim ran the request and reports a failure (missing file, bad cwd, …).
     #[error("{0}")]
     Shim(#[from] ShimError),
+    /// Another provider's infrastructure failure (Kubernetes: the API server
+    /// refused, an image could not be pulled, a pod could not be scheduled or
+    /// was evicted); the message names what failed and what to do.
+    #[error("{provider}: {message}")]
+    Provider {
+        /// The provider's name (`kubernetes`).
+        provider: &'static str,
+        /// What failed, with the image, node and reason where known.
+        message: String,
+    },
     /// The sandbox was already closed.
     #[error("sandbox {0} is closed")]
     Closed(String),

@@ -30,11 +30,23 @@ fn main() {
             );
             return;
         }
+        Some("--install") => {
+            // The init container of a Kubernetes pod: copy this binary into
+            // the shared volume (the shim image is FROM scratch: no `cp`).
+            let dest = std::env::args()
+                .nth(2)
+                .unwrap_or_else(|| "/.r2e/r2e-shim".into());
+            if let Err(e) = install(&dest) {
+                eprintln!("r2e-shim: installing to {dest}: {e}");
+                std::process::exit(1);
+            }
+            return;
+        }
         Some("--help") | Some("-h") => {
             println!(
                 "r2e-shim {}: the r2e in-sandbox server.\n\
                  Started by r2e as a container's main process; speaks a framed protocol on stdio.\n\
-                 Not meant to be run by hand.",
+                 Not meant to be run by hand. `r2e-shim --install PATH` copies it to PATH.",
                 env!("CARGO_PKG_VERSION")
             );
             return;
@@ -48,6 +60,14 @@ fn main() {
         eprintln!("r2e-shim: {e}");
         std::process::exit(1);
     }
+}
+
+/// Copies this executable to `dest` (mode 0755) through a temporary name.
+fn install(dest: &str) -> io::Result<()> {
+    let tmp = format!("{dest}.tmp");
+    std::fs::copy("/proc/self/exe", &tmp)?;
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))?;
+    std::fs::rename(&tmp, dest)
 }
 
 /// Environment variable naming a Unix socket to serve on instead of stdio.

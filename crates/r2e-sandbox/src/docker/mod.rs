@@ -7,17 +7,17 @@
 //! container. `close()` removes it at once; `gc` sweeps what a crashed daemon
 //! or host left behind.
 
-mod conn;
 mod engine;
 
 pub(crate) use engine::classify as engine_classify;
 pub use engine::{EngineInfo, connect, endpoint};
 
+use crate::conn::ShimConn;
+use crate::session::{Diagnose, ShimSession, handshake};
 use crate::shim::{SHIM_PATH_IN_SANDBOX, shim_on_host, shim_tar};
 use crate::{
-    DirEntry, ExecOptions, ExecOutput, FileStat, Limits, OWNER_PID_LABEL, PING_TIMEOUT, Provider,
-    Result, SANDBOX_LABEL, Sandbox, SandboxError, SandboxSpec, ShimErrorKind, ToolReply,
-    ToolRequest,
+    DirEntry, ExecOptions, ExecOutput, FileStat, Limits, OWNER_PID_LABEL, Provider, Result,
+    SANDBOX_LABEL, Sandbox, SandboxError, SandboxSpec, ToolReply, ToolRequest,
 };
 use async_trait::async_trait;
 use bollard::Docker;
@@ -26,21 +26,12 @@ use bollard::query_parameters::{
     AttachContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
     StartContainerOptions, UploadToContainerOptionsBuilder,
 };
-use conn::ShimConn;
-use r2e_shim::{ExecRequest, Op, Reply};
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How long a new sandbox's shim may take to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(60);
-/// Slack over a command's own timeout before the host gives up on the shim.
-const REPLY_SLACK: Duration = Duration::from_secs(60);
-/// A tool call's time limit when the request names none (R2E-Gym's 90 s).
-const TOOL_TIMEOUT_SECS: u64 = 90;
-/// Wait for replies to file operations.
-const FILE_OP_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// How the shim binary gets into a container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,12 +196,10 @@ impl DockerProvider {
         guard.disarm();
         match booted {
             Ok(conn) => Ok(DockerSandbox {
-                short_id: id.chars().take(12).collect(),
+                session: ShimSession::new(conn, id.chars().take(12).collect()),
                 id,
                 image: spec.image.clone(),
                 docker: docker.clone(),
-                conn,
-                closed: AtomicBool::new(false),
                 live: self.live.clone(),
                 run_dir,
                 limits: spec.limits,
@@ -260,37 +249,17 @@ impl DockerProvider {
             .await
             .map_err(|e| engine::classify(e, "starting the container", Some(&spec.image)))?;
         tracing::debug!(container = %short, "started in {:?}", t0.elapsed());
-        let hello = match conn.hello(HELLO_TIMEOUT).await {
-            Ok(r2e_shim::PROTOCOL_VERSION) => match run_dir {
-                Some(dir) => conn.use_socket(&dir.join("shim.sock")).await,
-                None => {
-                    conn.settle();
-                    Ok(())
-                }
-            },
-            Ok(got) => {
-                return Err(SandboxError::Protocol {
-                    id: short,
-                    got,
-                    expected: r2e_shim::PROTOCOL_VERSION,
-                });
-            }
-            Err(broken) => Err(broken),
-        };
+        let socket = run_dir.map(|dir| dir.join("shim.sock"));
+        handshake(
+            &conn,
+            &short,
+            HELLO_TIMEOUT,
+            socket.as_deref(),
+            "the image may lack a usable /.r2e mount point, or is not for this CPU",
+        )
+        .await?;
         tracing::debug!(container = %short, "shim ready {:?} after start", t0.elapsed());
-        match hello {
-            Ok(()) => Ok(conn),
-            Err(broken) => {
-                let stderr = conn.stderr_tail();
-                Err(conn.error(broken, "starting the shim", |why| {
-                    if stderr.is_empty() {
-                        format!("{why} (the image may lack a usable /.r2e mount point, or is not for this CPU)")
-                    } else {
-                        format!("{why}; shim said: {stderr}")
-                    }
-                }))
-            }
-        }
+        Ok(conn)
     }
 
     /// Whether sandboxes can see this host's directories (a local daemon, the
@@ -521,11 +490,9 @@ fn limits_config(limits: &Limits) -> HostConfig {
 /// A running Docker sandbox.
 pub struct DockerSandbox {
     id: String,
-    short_id: String,
     image: String,
     docker: Docker,
-    conn: ShimConn,
-    closed: AtomicBool,
+    session: ShimSession,
     live: Arc<Mutex<HashSet<String>>>,
     run_dir: Option<std::path::PathBuf>,
     limits: Limits,
@@ -548,40 +515,12 @@ impl DockerSandbox {
     pub async fn engine_exec(&self, argv: &[&str]) -> Result<ExecOutput> {
         engine::exec(&self.docker, &self.id, argv).await
     }
+}
 
-    fn check_open(&self) -> Result<()> {
-        if self.closed.load(Ordering::Acquire) {
-            return Err(SandboxError::Closed(self.short_id.clone()));
-        }
-        Ok(())
-    }
-
-    async fn call(
-        &self,
-        op: Op,
-        payload: &[u8],
-        wait: Option<Duration>,
-        doing: String,
-    ) -> Result<(Reply, Vec<u8>)> {
-        self.check_open()?;
-        match self.conn.request(op, payload, wait).await {
-            Ok((Ok(reply), payload)) => Ok((reply, payload)),
-            Ok((Err(e), _)) => Err(SandboxError::Shim(e)),
-            Err(broken) => {
-                let detail = self.death_detail().await;
-                Err(self
-                    .conn
-                    .error(broken, &doing, |why| format!("{why}; {detail}")))
-            }
-        }
-    }
-
+#[async_trait]
+impl Diagnose for DockerSandbox {
     /// What the engine says about a container that stopped answering.
-    async fn death_detail(&self) -> String {
-        if self.closed.load(Ordering::Acquire) {
-            return "the sandbox was closed".into();
-        }
-        let stderr = self.conn.stderr_tail();
+    async fn death_detail(&self, stderr: &str) -> String {
         // The engine's flag while the container exists, else the shim's word.
         let mut oom = stderr.contains(r2e_shim::SERVER_OOM_NOTE);
         let mut state = match self.docker.inspect_container(&self.id, None).await {
@@ -617,44 +556,6 @@ impl DockerSandbox {
             format!("{state}; shim stderr: {stderr}")
         }
     }
-
-    async fn run(&self, req: ExecRequest, opts: &ExecOptions, what: String) -> Result<ExecOutput> {
-        let wait = opts.timeout.map(|t| t + REPLY_SLACK);
-        let (reply, payload) = self.call(Op::Exec(req), &opts.stdin, wait, what).await?;
-        let Reply::Exec(r) = reply else {
-            return Err(self.unexpected(reply));
-        };
-        let split = (r.stdout_len as usize).min(payload.len());
-        let mut stdout = payload;
-        let stderr = stdout.split_off(split);
-        Ok(ExecOutput {
-            exit_code: r.exit_code,
-            stdout,
-            stderr,
-            duration: Duration::from_micros(r.duration_us),
-            timed_out: r.timed_out,
-            truncated: r.truncated(),
-            oom_killed: r.oom_killed,
-        })
-    }
-
-    fn unexpected(&self, reply: Reply) -> SandboxError {
-        SandboxError::Malformed {
-            id: self.short_id.clone(),
-            detail: format!("unexpected reply {reply:?}"),
-        }
-    }
-}
-
-fn exec_request(opts: &ExecOptions) -> ExecRequest {
-    ExecRequest {
-        login: opts.login,
-        cwd: opts.cwd.clone(),
-        env: opts.env.clone(),
-        timeout_ms: opts.timeout.map(|t| t.as_millis() as u64),
-        max_output: opts.max_output,
-        ..Default::default()
-    }
 }
 
 #[async_trait]
@@ -668,90 +569,39 @@ impl Sandbox for DockerSandbox {
     }
 
     async fn exec(&self, cmd: &str, opts: &ExecOptions) -> Result<ExecOutput> {
-        let req = ExecRequest {
-            shell: Some(cmd.to_string()),
-            ..exec_request(opts)
-        };
-        self.run(req, opts, format!("running `{}`", abbreviate(cmd)))
-            .await
+        self.session.exec(cmd, opts, self).await
     }
 
     async fn exec_argv(&self, argv: &[String], opts: &ExecOptions) -> Result<ExecOutput> {
-        let req = ExecRequest {
-            argv: argv.to_vec(),
-            ..exec_request(opts)
-        };
-        self.run(req, opts, format!("running {argv:?}")).await
+        self.session.exec_argv(argv, opts, self).await
     }
 
     async fn read_file(&self, path: &str) -> Result<Vec<u8>> {
-        let op = Op::ReadFile {
-            path: path.to_string(),
-            max_bytes: None,
-        };
-        let (_, data) = self
-            .call(op, &[], Some(FILE_OP_TIMEOUT), format!("reading {path}"))
-            .await?;
-        Ok(data)
+        self.session.read_file(path, self).await
     }
 
     async fn write_file(&self, path: &str, data: &[u8], mode: Option<u32>) -> Result<()> {
-        let op = Op::WriteFile {
-            path: path.to_string(),
-            mode,
-            create_dirs: true,
-        };
-        self.call(op, data, Some(FILE_OP_TIMEOUT), format!("writing {path}"))
-            .await?;
-        Ok(())
+        self.session.write_file(path, data, mode, self).await
     }
 
     async fn list_dir(&self, path: &str) -> Result<Vec<DirEntry>> {
-        let op = Op::List {
-            path: path.to_string(),
-        };
-        match self
-            .call(op, &[], Some(FILE_OP_TIMEOUT), format!("listing {path}"))
-            .await?
-        {
-            (Reply::Entries { entries }, _) => Ok(entries),
-            (other, _) => Err(self.unexpected(other)),
-        }
+        self.session.list_dir(path, self).await
     }
 
     async fn stat(&self, path: &str) -> Result<Option<FileStat>> {
-        let op = Op::Stat {
-            path: path.to_string(),
-        };
-        match self
-            .call(op, &[], Some(FILE_OP_TIMEOUT), format!("inspecting {path}"))
-            .await
-        {
-            Ok((Reply::Stat(st), _)) => Ok(Some(st)),
-            Ok((other, _)) => Err(self.unexpected(other)),
-            Err(SandboxError::Shim(e)) if e.kind == ShimErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
+        self.session.stat(path, self).await
     }
 
     async fn ping(&self) -> Result<()> {
-        let op = Op::Stat { path: "/".into() };
-        self.call(op, &[], Some(PING_TIMEOUT), "answering a ping".into())
-            .await
-            .map(|_| ())
+        self.session.ping(self).await
     }
 
     async fn call_tool(&self, req: ToolRequest) -> Result<ToolReply> {
-        let wait = Duration::from_secs(req.timeout_secs.unwrap_or(TOOL_TIMEOUT_SECS)) + REPLY_SLACK;
-        let doing = format!("calling the {} tool", req.name);
-        match self.call(Op::Tool(req), &[], Some(wait), doing).await? {
-            (Reply::Tool(reply), _) => Ok(reply),
-            (other, _) => Err(self.unexpected(other)),
-        }
+        self.session.call_tool(req, self).await
     }
 
     async fn copy_in(&self, tar: Vec<u8>, dest: &str) -> Result<()> {
-        self.check_open()?;
+        self.session.check_open()?;
         let opts = UploadToContainerOptionsBuilder::default()
             .path(dest)
             .build();
@@ -762,10 +612,9 @@ impl Sandbox for DockerSandbox {
     }
 
     async fn close(&self) -> Result<()> {
-        if self.closed.swap(true, Ordering::AcqRel) {
+        if !self.session.close().await {
             return Ok(());
         }
-        self.conn.shutdown().await;
         remove(&self.docker, &self.id).await;
         self.live.lock().expect("live set lock").remove(&self.id);
         remove_run_dir(self.run_dir.as_deref());
@@ -776,7 +625,7 @@ impl Sandbox for DockerSandbox {
 impl Drop for DockerSandbox {
     fn drop(&mut self) {
         remove_run_dir(self.run_dir.as_deref());
-        if self.closed.load(Ordering::Acquire) {
+        if self.session.is_closed() {
             return;
         }
         // The connection closes with `conn`, so the shim exits and AutoRemove
@@ -809,7 +658,7 @@ pub fn run_root() -> std::path::PathBuf {
 /// container can create the socket.
 fn new_run_dir() -> Result<std::path::PathBuf> {
     use std::os::unix::fs::PermissionsExt;
-    use std::sync::atomic::AtomicU64;
+    use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let io = |context: String| move |source| SandboxError::Io { context, source };
     let parent = run_root();
@@ -908,16 +757,6 @@ fn sweep_run_dirs(
         }
     }
     removed
-}
-
-/// First line of a command, shortened for messages.
-fn abbreviate(cmd: &str) -> String {
-    let line = cmd.lines().next().unwrap_or("");
-    let mut s: String = line.chars().take(80).collect();
-    if s.len() < cmd.len() {
-        s.push('…');
-    }
-    s
 }
 
 #[cfg(test)]

@@ -1,0 +1,735 @@
+//! A small Kubernetes API client: credentials (kubeconfig with tokens,
+//! client certificates or exec plugins; in-cluster service accounts), JSON
+//! requests retried on 429/5xx with backoff, and exec WebSocket streams
+//! speaking `v5.channel.k8s.io` (or `v4`) bridged to the shim's stdio.
+
+use base64::Engine as _;
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use r2e_sandbox::conn::{LogOutput, OutputStream};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWrite};
+use tokio_tungstenite::tungstenite::{self, Message, client::IntoClientRequest};
+
+/// Most attempts of one API call on 429, 5xx or a refused connection.
+const ATTEMPTS: u32 = 6;
+/// The exec subprotocols r2e speaks, preferred first.
+pub const EXEC_PROTOCOLS: &str = "v5.channel.k8s.io, v4.channel.k8s.io";
+/// How long a token from an exec plugin is reused.
+const EXEC_TOKEN_TTL: Duration = Duration::from_secs(300);
+/// The in-cluster service account directory.
+const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/// A failed API call.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    /// HTTP status (none: the server was not reached).
+    pub status: Option<u16>,
+    /// The `Status.reason` of Kubernetes (`AlreadyExists`, `NotFound`, `Forbidden`).
+    pub reason: String,
+    /// A sentence saying what failed.
+    pub message: String,
+}
+
+impl ApiError {
+    fn local(message: String) -> Self {
+        ApiError {
+            status: None,
+            reason: String::new(),
+            message,
+        }
+    }
+}
+
+/// Where a bearer token comes from.
+enum Token {
+    None,
+    Static(String),
+    /// Re-read on every use (service-account tokens rotate).
+    File(PathBuf),
+    /// A client-go exec credential plugin, run again after [`EXEC_TOKEN_TTL`].
+    Exec {
+        command: String,
+        args: Vec<String>,
+        env: Vec<(String, String)>,
+        cached: Mutex<Option<(String, Instant)>>,
+    },
+}
+
+/// How to reach and authenticate to one API server.
+pub struct Credentials {
+    /// `https://host:port` (no trailing slash).
+    pub server: String,
+    /// The namespace the kubeconfig context names, if any.
+    pub namespace: Option<String>,
+    token: Token,
+    ca_pem: Option<Vec<u8>>,
+    /// Client certificate and PKCS#8 key, PEM.
+    identity: Option<(Vec<u8>, Vec<u8>)>,
+    insecure: bool,
+}
+
+impl Credentials {
+    /// Plain HTTP to `server` with no authentication (tests, `kubectl proxy`).
+    pub fn insecure_http(server: &str) -> Self {
+        Credentials {
+            server: server.trim_end_matches('/').to_string(),
+            namespace: None,
+            token: Token::None,
+            ca_pem: None,
+            identity: None,
+            insecure: false,
+        }
+    }
+
+    /// The pod's own service account.
+    pub fn in_cluster() -> Result<Self, ApiError> {
+        let host = std::env::var("KUBERNETES_SERVICE_HOST").map_err(|_| {
+            ApiError::local(
+                "not running in a cluster (KUBERNETES_SERVICE_HOST is unset); \
+                 set `kubeconfig` in the provider config instead"
+                    .into(),
+            )
+        })?;
+        let port = std::env::var("KUBERNETES_SERVICE_PORT").unwrap_or_else(|_| "443".into());
+        let dir = Path::new(SERVICE_ACCOUNT_DIR);
+        let ca = std::fs::read(dir.join("ca.crt"))
+            .map_err(|e| ApiError::local(format!("{SERVICE_ACCOUNT_DIR}/ca.crt: {e}")))?;
+        let host = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host
+        };
+        Ok(Credentials {
+            server: format!("https://{host}:{port}"),
+            namespace: std::fs::read_to_string(dir.join("namespace"))
+                .ok()
+                .map(|s| s.trim().to_string()),
+            token: Token::File(dir.join("token")),
+            ca_pem: Some(ca),
+            identity: None,
+            insecure: false,
+        })
+    }
+
+    /// Reads a kubeconfig file and picks `context` (default: its current one).
+    pub fn from_kubeconfig(path: &Path, context: Option<&str>) -> Result<Self, ApiError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ApiError::local(format!("cannot read kubeconfig {}: {e}", path.display()))
+        })?;
+        let doc: Value = serde_yaml::from_str(&text)
+            .map_err(|e| ApiError::local(format!("kubeconfig {}: {e}", path.display())))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        parse_kubeconfig(&doc, context, base)
+            .map_err(|e| ApiError::local(format!("kubeconfig {}: {e}", path.display())))
+    }
+
+    /// The kubeconfig r2e uses by default: `$KUBECONFIG` (first path), then `~/.kube/config`.
+    pub fn default_kubeconfig() -> Option<PathBuf> {
+        if let Some(v) = std::env::var_os("KUBECONFIG")
+            && let Some(first) = std::env::split_paths(&v).next()
+            && !first.as_os_str().is_empty()
+        {
+            return Some(first);
+        }
+        let home = std::env::var_os("HOME")?;
+        let p = PathBuf::from(home).join(".kube").join("config");
+        p.exists().then_some(p)
+    }
+
+    fn bearer(&self) -> Result<Option<String>, ApiError> {
+        match &self.token {
+            Token::None => Ok(None),
+            Token::Static(t) => Ok(Some(t.clone())),
+            Token::File(p) => std::fs::read_to_string(p)
+                .map(|t| Some(t.trim().to_string()))
+                .map_err(|e| ApiError::local(format!("reading the token {}: {e}", p.display()))),
+            Token::Exec {
+                command,
+                args,
+                env,
+                cached,
+            } => {
+                if let Some((t, at)) = cached.lock().expect("token lock").as_ref()
+                    && at.elapsed() < EXEC_TOKEN_TTL
+                {
+                    return Ok(Some(t.clone()));
+                }
+                let out = std::process::Command::new(command)
+                    .args(args)
+                    .envs(env.iter().map(|(k, v)| (k, v)))
+                    .output()
+                    .map_err(|e| {
+                        ApiError::local(format!("running the credential plugin {command}: {e}"))
+                    })?;
+                if !out.status.success() {
+                    return Err(ApiError::local(format!(
+                        "the credential plugin {command} failed: {}",
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    )));
+                }
+                let v: Value = serde_json::from_slice(&out.stdout).map_err(|e| {
+                    ApiError::local(format!(
+                        "the credential plugin {command} printed no JSON: {e}"
+                    ))
+                })?;
+                let token = v["status"]["token"]
+                    .as_str()
+                    .ok_or_else(|| {
+                        ApiError::local(format!(
+                            "the credential plugin {command} gave no status.token"
+                        ))
+                    })?
+                    .to_string();
+                *cached.lock().expect("token lock") = Some((token.clone(), Instant::now()));
+                Ok(Some(token))
+            }
+        }
+    }
+
+    fn tls_connector(&self) -> Result<native_tls::TlsConnector, ApiError> {
+        let mut b = native_tls::TlsConnector::builder();
+        if let Some(ca) = &self.ca_pem {
+            for cert in split_pem(ca) {
+                let c = native_tls::Certificate::from_pem(&cert)
+                    .map_err(|e| ApiError::local(format!("the cluster's CA certificate: {e}")))?;
+                b.add_root_certificate(c);
+            }
+        }
+        if let Some((cert, key)) = &self.identity {
+            let id = native_tls::Identity::from_pkcs8(cert, key)
+                .map_err(|e| ApiError::local(format!("the client certificate: {e}")))?;
+            b.identity(id);
+        }
+        b.danger_accept_invalid_certs(self.insecure);
+        b.build()
+            .map_err(|e| ApiError::local(format!("TLS setup: {e}")))
+    }
+}
+
+/// The PEM blocks of a bundle, each on its own (native-tls takes one at a time).
+fn split_pem(bundle: &[u8]) -> Vec<Vec<u8>> {
+    let text = String::from_utf8_lossy(bundle);
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for line in text.lines() {
+        cur.push_str(line);
+        cur.push('\n');
+        if line.starts_with("-----END") {
+            out.push(std::mem::take(&mut cur).into_bytes());
+        }
+    }
+    out
+}
+
+/// Reads a kubeconfig document (already parsed from YAML).
+fn parse_kubeconfig(
+    doc: &Value,
+    context: Option<&str>,
+    base: &Path,
+) -> Result<Credentials, String> {
+    let current = doc["current-context"].as_str().unwrap_or_default();
+    let ctx_name = context.unwrap_or(current);
+    if ctx_name.is_empty() {
+        return Err("no context given and no current-context set".into());
+    }
+    let named = |list: &str, name: &str| -> Result<Value, String> {
+        doc[list]
+            .as_array()
+            .and_then(|a| a.iter().find(|e| e["name"].as_str() == Some(name)))
+            .map(|e| e[&list[..list.len() - 1]].clone())
+            .ok_or_else(|| format!("no {} named {name:?}", &list[..list.len() - 1]))
+    };
+    let ctx = named("contexts", ctx_name)?;
+    let cluster = named("clusters", ctx["cluster"].as_str().unwrap_or_default())?;
+    let user = match ctx["user"].as_str() {
+        Some(u) if !u.is_empty() => named("users", u)?,
+        _ => Value::Null,
+    };
+    let server = cluster["server"]
+        .as_str()
+        .ok_or("the cluster has no server")?
+        .trim_end_matches('/')
+        .to_string();
+    let data_or_file = |v: &Value, key: &str| -> Result<Option<Vec<u8>>, String> {
+        if let Some(d) = v[format!("{key}-data")].as_str() {
+            return base64::engine::general_purpose::STANDARD
+                .decode(d.trim())
+                .map(Some)
+                .map_err(|e| format!("{key}-data is not base64: {e}"));
+        }
+        match v[key].as_str() {
+            Some(f) => std::fs::read(base.join(f))
+                .map(Some)
+                .map_err(|e| format!("{key} {f}: {e}")),
+            None => Ok(None),
+        }
+    };
+    let ca_pem = data_or_file(&cluster, "certificate-authority")?;
+    let identity = match (
+        data_or_file(&user, "client-certificate")?,
+        data_or_file(&user, "client-key")?,
+    ) {
+        (Some(cert), Some(key)) => Some((cert, to_pkcs8(&key)?)),
+        _ => None,
+    };
+    let token = if let Some(t) = user["token"].as_str() {
+        Token::Static(t.to_string())
+    } else if let Some(f) = user["tokenFile"].as_str() {
+        Token::File(base.join(f))
+    } else if user["exec"].is_object() {
+        let e = &user["exec"];
+        Token::Exec {
+            command: e["command"]
+                .as_str()
+                .ok_or("exec has no command")?
+                .to_string(),
+            args: e["args"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            env: e["env"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|kv| {
+                            Some((
+                                kv["name"].as_str()?.to_string(),
+                                kv["value"].as_str()?.to_string(),
+                            ))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            cached: Mutex::new(None),
+        }
+    } else {
+        Token::None
+    };
+    Ok(Credentials {
+        server,
+        namespace: ctx["namespace"].as_str().map(String::from),
+        token,
+        ca_pem,
+        identity,
+        insecure: cluster["insecure-skip-tls-verify"].as_bool() == Some(true),
+    })
+}
+
+/// A private key as PKCS#8 PEM (kubeconfigs often hold PKCS#1 or SEC1 keys).
+fn to_pkcs8(key: &[u8]) -> Result<Vec<u8>, String> {
+    if key.starts_with(b"-----BEGIN PRIVATE KEY-----") {
+        return Ok(key.to_vec());
+    }
+    openssl::pkey::PKey::private_key_from_pem(key)
+        .and_then(|k| k.private_key_to_pem_pkcs8())
+        .map_err(|e| format!("the client key cannot be read: {e}"))
+}
+
+/// The shim's stdio over one exec stream.
+pub struct ExecStream {
+    /// stdout and stderr chunks; an exec status other than success arrives
+    /// as a last stderr chunk.
+    pub output: OutputStream,
+    /// Bytes written here go to the process's stdin.
+    pub input: Pin<Box<dyn AsyncWrite + Send>>,
+    /// The negotiated subprotocol.
+    pub protocol: String,
+}
+
+/// An API server connection.
+pub struct Api {
+    http: reqwest::Client,
+    creds: Credentials,
+    tls: Option<native_tls::TlsConnector>,
+}
+
+impl Api {
+    /// A client for `creds`.
+    pub fn new(creds: Credentials) -> Result<Self, ApiError> {
+        let https = creds.server.starts_with("https://");
+        let tls = if https {
+            Some(creds.tls_connector()?)
+        } else {
+            None
+        };
+        let mut b = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60));
+        if https {
+            b = b
+                .use_native_tls()
+                .danger_accept_invalid_certs(creds.insecure);
+            if let Some(ca) = &creds.ca_pem {
+                for cert in split_pem(ca) {
+                    let c = reqwest::Certificate::from_pem(&cert).map_err(|e| {
+                        ApiError::local(format!("the cluster's CA certificate: {e}"))
+                    })?;
+                    b = b.add_root_certificate(c);
+                }
+            }
+            if let Some((cert, key)) = &creds.identity {
+                let id = reqwest::Identity::from_pkcs8_pem(cert, key)
+                    .map_err(|e| ApiError::local(format!("the client certificate: {e}")))?;
+                b = b.identity(id);
+            }
+        }
+        let http = b
+            .build()
+            .map_err(|e| ApiError::local(format!("HTTP client setup: {e}")))?;
+        Ok(Api { http, creds, tls })
+    }
+
+    /// The API server's URL.
+    pub fn server(&self) -> &str {
+        &self.creds.server
+    }
+
+    /// The kubeconfig context's namespace, if any.
+    pub fn default_namespace(&self) -> Option<&str> {
+        self.creds.namespace.as_deref()
+    }
+
+    /// One call, no retries: the status and the JSON body (null when empty).
+    pub async fn call_once(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, Value), ApiError> {
+        let url = format!("{}{path}", self.creds.server);
+        let mut req = self.http.request(method.clone(), &url);
+        if let Some(t) = self.creds.bearer()? {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(serde_json::to_vec(b).expect("JSON values serialise"));
+        }
+        let resp = req.send().await.map_err(|e| {
+            ApiError::local(format!("{method} {url}: cannot reach the API server: {e}"))
+        })?;
+        let status = resp.status();
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| ApiError::local(format!("{method} {url}: reading the answer: {e}")))?;
+        let value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                Value::String(String::from_utf8_lossy(&bytes).trim().to_string())
+            })
+        };
+        Ok((status, value))
+    }
+
+    /// A call retried with exponential backoff (100 ms doubling to 5 s, with
+    /// jitter) on 429, 5xx and unreachable servers; any other failure status
+    /// is an [`ApiError`] carrying the server's reason and message.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, ApiError> {
+        let mut delay = Duration::from_millis(100);
+        let mut attempt = 1;
+        loop {
+            let failure = match self.call_once(method.clone(), path, body).await {
+                Ok((status, value)) if status.is_success() => return Ok(value),
+                Ok((status, value)) => status_error(&method, path, status, &value),
+                Err(e) => e,
+            };
+            let retriable = match failure.status {
+                None => true,
+                Some(s) => s == 429 || s >= 500,
+            };
+            if !retriable || attempt >= ATTEMPTS {
+                return Err(failure);
+            }
+            tracing::debug!(attempt, "retrying {method} {path}: {}", failure.message);
+            let jitter = Duration::from_millis(fastrand::u64(0..=delay.as_millis() as u64 / 2));
+            tokio::time::sleep(delay + jitter).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
+            attempt += 1;
+        }
+    }
+
+    /// Opens an exec stream running `argv` in `container` of pod `pod`, with
+    /// stdin, stdout and stderr attached.
+    pub async fn exec(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+        argv: &[&str],
+    ) -> Result<ExecStream, ApiError> {
+        let ws_base = if let Some(rest) = self.creds.server.strip_prefix("https://") {
+            format!("wss://{rest}")
+        } else if let Some(rest) = self.creds.server.strip_prefix("http://") {
+            format!("ws://{rest}")
+        } else {
+            return Err(ApiError::local(format!(
+                "the API server URL {} is neither http:// nor https://",
+                self.creds.server
+            )));
+        };
+        let mut params: Vec<(&str, &str)> = vec![
+            ("container", container),
+            ("stdin", "true"),
+            ("stdout", "true"),
+            ("stderr", "true"),
+        ];
+        params.extend(argv.iter().map(|a| ("command", *a)));
+        let url = reqwest::Url::parse_with_params(
+            &format!("{ws_base}/api/v1/namespaces/{namespace}/pods/{pod}/exec"),
+            &params,
+        )
+        .map_err(|e| ApiError::local(format!("exec URL: {e}")))?;
+        let mut request = url
+            .as_str()
+            .into_client_request()
+            .map_err(|e| ApiError::local(format!("exec request: {e}")))?;
+        let headers = request.headers_mut();
+        headers.insert(
+            "Sec-WebSocket-Protocol",
+            EXEC_PROTOCOLS.parse().expect("a valid header value"),
+        );
+        if let Some(t) = self.creds.bearer()? {
+            headers.insert(
+                "Authorization",
+                format!("Bearer {t}").parse().map_err(|_| {
+                    ApiError::local("the bearer token is not a valid header".into())
+                })?,
+            );
+        }
+        let connector = self
+            .tls
+            .clone()
+            .map(tokio_tungstenite::Connector::NativeTls);
+        let (ws, resp) =
+            tokio_tungstenite::connect_async_tls_with_config(request, None, true, connector)
+                .await
+                .map_err(|e| exec_error(pod, e))?;
+        let protocol = resp
+            .headers()
+            .get("Sec-WebSocket-Protocol")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        Ok(bridge(ws, protocol))
+    }
+}
+
+/// An exec refused at the handshake, with the server's words.
+fn exec_error(pod: &str, e: tungstenite::Error) -> ApiError {
+    match e {
+        tungstenite::Error::Http(resp) => {
+            let status = resp.status().as_u16();
+            let body = resp
+                .body()
+                .as_ref()
+                .map(|b| String::from_utf8_lossy(b).to_string())
+                .unwrap_or_default();
+            let v: Value = serde_json::from_str(&body).unwrap_or(Value::String(body));
+            let e = status_error(
+                &Method::GET,
+                &format!("pods/{pod}/exec"),
+                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+                &v,
+            );
+            ApiError {
+                message: format!("exec into pod {pod} refused: {}", e.message),
+                ..e
+            }
+        }
+        other => ApiError::local(format!("exec into pod {pod}: {other}")),
+    }
+}
+
+/// An error from a failure status and its `Status` body.
+fn status_error(method: &Method, path: &str, status: StatusCode, body: &Value) -> ApiError {
+    let reason = body["reason"].as_str().unwrap_or_default().to_string();
+    let text = body["message"]
+        .as_str()
+        .or(body.as_str())
+        .unwrap_or_default()
+        .to_string();
+    let hint = match status.as_u16() {
+        401 => "\n  hint: the credentials were refused; check the kubeconfig user or token",
+        403 => {
+            "\n  hint: grant the account pods create/get/list/delete and pods/exec in the namespace \
+             (`r2e doctor --provider kubernetes` checks each)"
+        }
+        _ => "",
+    };
+    ApiError {
+        status: Some(status.as_u16()),
+        reason,
+        message: format!("{method} {path}: {status}: {text}{hint}"),
+    }
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Channel numbers of the exec subprotocol.
+const STDIN: u8 = 0;
+const STDOUT: u8 = 1;
+const STDERR: u8 = 2;
+const ERROR: u8 = 3;
+/// v5: `[255, channel]` closes that channel (stdin's end of input).
+const CLOSE: u8 = 255;
+
+/// Splits an exec WebSocket into the shim's output stream and its stdin.
+fn bridge(ws: Ws, protocol: String) -> ExecStream {
+    let v5 = protocol.starts_with("v5.");
+    let (mut sink, mut stream) = ws.split();
+    let (tx, rx) =
+        tokio::sync::mpsc::unbounded_channel::<Result<LogOutput, bollard::errors::Error>>();
+    tokio::spawn(async move {
+        while let Some(msg) = stream.next().await {
+            let chunk = match msg {
+                Ok(Message::Binary(b)) if b.len() > 1 => {
+                    let data = b.slice(1..);
+                    match b[0] {
+                        STDOUT => LogOutput::StdOut { message: data },
+                        STDERR => LogOutput::StdErr { message: data },
+                        ERROR => match exec_status(&data) {
+                            Some(why) => LogOutput::StdErr {
+                                message: Bytes::from(format!("[exec ended: {why}]")),
+                            },
+                            None => continue,
+                        },
+                        _ => continue,
+                    }
+                }
+                Ok(Message::Close(_)) => break,
+                Ok(_) => continue,
+                Err(e) => {
+                    let _ = tx.send(Ok(LogOutput::StdErr {
+                        message: Bytes::from(format!("[exec stream failed: {e}]")),
+                    }));
+                    break;
+                }
+            };
+            if tx.send(Ok(chunk)).is_err() {
+                break;
+            }
+        }
+    });
+    let (input, mut from_host) = tokio::io::duplex(1 << 16);
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 1 << 16];
+        buf[0] = STDIN;
+        loop {
+            match from_host.read(&mut buf[1..]).await {
+                Ok(0) | Err(_) => {
+                    if v5 {
+                        let _ = sink
+                            .send(Message::Binary(Bytes::from_static(&[CLOSE, STDIN])))
+                            .await;
+                    }
+                    let _ = sink.close().await;
+                    return;
+                }
+                Ok(n) => {
+                    let msg = Message::Binary(Bytes::copy_from_slice(&buf[..n + 1]));
+                    if sink.send(msg).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    let output = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    ExecStream {
+        output: Box::pin(output),
+        input: Box::pin(input),
+        protocol,
+    }
+}
+
+/// The message of a non-success exec status on the error channel.
+fn exec_status(data: &[u8]) -> Option<String> {
+    let v: Value = serde_json::from_slice(data).ok()?;
+    if v["status"].as_str() == Some("Success") {
+        return None;
+    }
+    Some(
+        v["message"]
+            .as_str()
+            .map(String::from)
+            .unwrap_or_else(|| String::from_utf8_lossy(data).into_owned()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kubeconfig_contexts_tokens_and_data() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("token"), "file-token\n").unwrap();
+        let doc: Value = serde_yaml::from_str(
+            r#"
+apiVersion: v1
+kind: Config
+current-context: a
+clusters:
+- name: c1
+  cluster: {server: "https://10.0.0.1:6443/", certificate-authority-data: "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCi0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K"}
+- name: c2
+  cluster: {server: "http://127.0.0.1:8001", insecure-skip-tls-verify: true}
+users:
+- name: u1
+  user: {token: "abc"}
+- name: u2
+  user: {tokenFile: token}
+contexts:
+- name: a
+  context: {cluster: c1, user: u1, namespace: team}
+- name: b
+  context: {cluster: c2, user: u2}
+"#,
+        )
+        .unwrap();
+        let a = parse_kubeconfig(&doc, None, dir.path()).unwrap();
+        assert_eq!(a.server, "https://10.0.0.1:6443");
+        assert_eq!(a.namespace.as_deref(), Some("team"));
+        assert_eq!(a.bearer().unwrap().as_deref(), Some("abc"));
+        assert_eq!(split_pem(a.ca_pem.as_deref().unwrap()).len(), 1);
+        let b = parse_kubeconfig(&doc, Some("b"), dir.path()).unwrap();
+        assert_eq!(b.server, "http://127.0.0.1:8001");
+        assert!(b.insecure);
+        assert_eq!(b.bearer().unwrap().as_deref(), Some("file-token"));
+        let err = parse_kubeconfig(&doc, Some("nope"), dir.path())
+            .err()
+            .unwrap();
+        assert_eq!(err, "no context named \"nope\"");
+    }
+
+    #[test]
+    fn exec_status_success_is_silent() {
+        assert_eq!(exec_status(br#"{"status":"Success"}"#), None);
+        assert_eq!(
+            exec_status(br#"{"status":"Failure","message":"container not found"}"#).as_deref(),
+            Some("container not found")
+        );
+    }
+}

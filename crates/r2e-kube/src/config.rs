@@ -1,0 +1,231 @@
+//! The provider's configuration file (`--provider-config k8s.toml`): where
+//! pods go (namespace, credentials) and how they are made (resources, node
+//! placement, pull secrets, service account, runtime class, the shim image).
+//!
+//! ```toml
+//! namespace = "r2e"
+//! # kubeconfig = "~/.kube/config"   # default: $KUBECONFIG, then ~/.kube/config,
+//! # context = "prod"                # then the in-cluster service account
+//! # in_cluster = true               # force the pod's service account
+//! shim_image = "registry.example.com/r2e-shim:0.1.0"   # `r2e image shim --tag …`
+//! # shim_delivery = "upload"        # no shim image: upload through exec
+//! image_pull_policy = "IfNotPresent"
+//! image_pull_secrets = ["regcred"]
+//! service_account = "r2e-sandbox"
+//! runtime_class = "gvisor"
+//! active_deadline_secs = 14400      # a pod dies on its own after 4 h
+//! start_timeout_secs = 600          # scheduling + pulls + shim hello
+//!
+//! [node_selector]
+//! "r2e.dev/pool" = "sandboxes"
+//!
+//! [[tolerations]]
+//! key = "r2e.dev/sandbox"
+//! operator = "Exists"
+//! effect = "NoSchedule"
+//!
+//! [resources.requests]
+//! cpu = "500m"
+//! memory = "1Gi"
+//! [resources.limits]
+//! memory = "4Gi"
+//! ```
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// How the shim binary gets into a pod.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ShimDelivery {
+    /// An init container from [`KubeConfig::shim_image`] copies it into the
+    /// pod's `/.r2e` volume (needs the image in a registry the nodes reach).
+    #[default]
+    Image,
+    /// The pod waits in `sh` until r2e uploads the shim through an exec
+    /// stream (needs `sh` and `head` in the task image; one more API call).
+    Upload,
+}
+
+/// A toleration, as in a pod spec.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Toleration {
+    /// Taint key (empty with `Exists`: every taint).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// `Equal` or `Exists`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<String>,
+    /// Taint value (with `Equal`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// `NoSchedule`, `PreferNoSchedule` or `NoExecute`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effect: Option<String>,
+    /// How long a `NoExecute` taint is tolerated.
+    #[serde(
+        default,
+        rename = "tolerationSeconds",
+        alias = "toleration_seconds",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub toleration_seconds: Option<i64>,
+}
+
+/// Resource requests and limits of the sandbox container (Kubernetes
+/// quantities: `500m`, `2`, `1Gi`). A sandbox's own memory and CPU limits
+/// fill `limits` where this leaves them out.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Resources {
+    /// What the scheduler reserves on a node.
+    #[serde(default)]
+    pub requests: BTreeMap<String, String>,
+    /// Hard caps (a container over its memory limit is OOM-killed).
+    #[serde(default)]
+    pub limits: BTreeMap<String, String>,
+}
+
+/// The Kubernetes provider's settings.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KubeConfig {
+    /// Namespace of the pods.
+    pub namespace: String,
+    /// Kubeconfig file (default: `$KUBECONFIG`, then `~/.kube/config`).
+    pub kubeconfig: Option<PathBuf>,
+    /// Context in the kubeconfig (default: its current context).
+    pub context: Option<String>,
+    /// Use the pod's service account (`/var/run/secrets/kubernetes.io/serviceaccount`).
+    pub in_cluster: bool,
+    /// The image holding the static shim (built by `r2e image shim`).
+    pub shim_image: String,
+    /// How the shim gets into pods.
+    pub shim_delivery: ShimDelivery,
+    /// `Always`, `IfNotPresent` or `Never` for the task image.
+    pub image_pull_policy: Option<String>,
+    /// Secrets for pulling private images.
+    pub image_pull_secrets: Vec<String>,
+    /// Service account of the pods (none mounted into the sandbox either way).
+    pub service_account: Option<String>,
+    /// Runtime class (`gvisor`, `kata`) for stronger isolation.
+    pub runtime_class: Option<String>,
+    /// Node labels a sandbox node must carry.
+    pub node_selector: BTreeMap<String, String>,
+    /// Taints sandbox pods tolerate.
+    pub tolerations: Vec<Toleration>,
+    /// Container resources.
+    pub resources: Resources,
+    /// `activeDeadlineSeconds`: the pod is killed after this long even if r2e died.
+    pub active_deadline_secs: u64,
+    /// Longest wait from create to the shim's hello.
+    pub start_timeout_secs: u64,
+    /// Extra labels on every pod.
+    pub labels: BTreeMap<String, String>,
+}
+
+impl Default for KubeConfig {
+    fn default() -> Self {
+        KubeConfig {
+            namespace: "default".into(),
+            kubeconfig: None,
+            context: None,
+            in_cluster: false,
+            shim_image: format!("r2e-shim:{}", env!("CARGO_PKG_VERSION")),
+            shim_delivery: ShimDelivery::Image,
+            image_pull_policy: None,
+            image_pull_secrets: Vec::new(),
+            service_account: None,
+            runtime_class: None,
+            node_selector: BTreeMap::new(),
+            tolerations: Vec::new(),
+            resources: Resources::default(),
+            active_deadline_secs: 4 * 3600,
+            start_timeout_secs: 600,
+            labels: BTreeMap::new(),
+        }
+    }
+}
+
+/// A configuration file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read the Kubernetes provider config {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The failure.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this schema.
+    #[error(
+        "{path}: {message}\n  hint: see the example in docs/scaling.md (keys: namespace, kubeconfig, \
+         context, in_cluster, shim_image, shim_delivery, image_pull_policy, image_pull_secrets, \
+         service_account, runtime_class, node_selector, tolerations, resources, \
+         active_deadline_secs, start_timeout_secs, labels)"
+    )]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message.
+        message: String,
+    },
+    /// A value is out of range.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and what to write instead.
+        message: String,
+    },
+}
+
+impl KubeConfig {
+    /// Reads and checks a TOML file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and checks TOML text (`path` names it in errors).
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let config: KubeConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string().trim().to_string(),
+        })?;
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        if config.namespace.is_empty() {
+            return Err(invalid("namespace is empty".into()));
+        }
+        if let Some(p) = &config.image_pull_policy
+            && !["Always", "IfNotPresent", "Never"].contains(&p.as_str())
+        {
+            return Err(invalid(format!(
+                "image_pull_policy = {p:?}: expected \"Always\", \"IfNotPresent\" or \"Never\""
+            )));
+        }
+        if config.active_deadline_secs == 0 || config.start_timeout_secs == 0 {
+            return Err(invalid(
+                "active_deadline_secs and start_timeout_secs must be positive".into(),
+            ));
+        }
+        if config.shim_delivery == ShimDelivery::Image && config.shim_image.is_empty() {
+            return Err(invalid(
+                "shim_image is empty: build one with `r2e image shim --tag REGISTRY/r2e-shim:VERSION`, \
+                 or set shim_delivery = \"upload\""
+                    .into(),
+            ));
+        }
+        Ok(config)
+    }
+}

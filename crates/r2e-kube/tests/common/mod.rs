@@ -1,0 +1,627 @@
+//! A scripted Kubernetes API server on 127.0.0.1 for the provider's tests:
+//! real HTTP/1.1 (one request per connection), the real exec WebSocket with
+//! the `v5.channel.k8s.io` / `v4.channel.k8s.io` subprotocols, and a fake
+//! kubelet that is real where it matters: the shim's init container runs the
+//! real static shim's `--install` into a per-pod directory that stands for
+//! the pod's `/.r2e`, and an exec into a running pod runs the command as a
+//! local process (paths under `/.r2e` mapped to that directory) with its
+//! stdio bridged over the channel protocol. Pod phases follow the image
+//! name: `pull-fail/…` never pulls, `unschedulable/…` never schedules,
+//! `slow/…` stays Pending; anything else runs after two status reads.
+
+#![allow(dead_code)]
+
+pub mod conformance;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::Role;
+
+/// How a scripted create answers.
+#[derive(Debug, Clone, Copy)]
+pub enum CreateOutcome {
+    /// Refuse with this status, storing nothing.
+    Refuse(u16),
+    /// Store the pod, then answer with this status (a lost response).
+    StoreThenFail(u16),
+}
+
+/// One fake pod.
+struct Pod {
+    manifest: Value,
+    reads: u32,
+    /// `None`: Pending; `Some(phase)` once decided.
+    phase: Option<String>,
+    status_extra: Value,
+    dir: PathBuf,
+    /// Killers of the exec processes running in the pod.
+    execs: Vec<tokio::sync::oneshot::Sender<()>>,
+}
+
+#[derive(Default)]
+struct State {
+    pods: BTreeMap<String, Pod>,
+    creates: VecDeque<CreateOutcome>,
+    /// `METHOD path` of every request, in order.
+    log: Vec<String>,
+    /// Subprotocol to pick (default: the client's first).
+    protocol: Option<String>,
+    /// RBAC checks answered "not allowed" (`verb resource[/sub]`).
+    denied: Vec<String>,
+}
+
+/// The fake cluster; dropped, it stops serving (pods' processes are killed).
+pub struct FakeCluster {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    state: Arc<Mutex<State>>,
+    root: tempfile::TempDir,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeCluster {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl FakeCluster {
+    /// Starts serving on a free port.
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new(Mutex::new(State::default()));
+        let root = tempfile::tempdir().unwrap();
+        let (st, dir) = (state.clone(), root.path().to_path_buf());
+        let server = tokio::spawn(async move {
+            loop {
+                let Ok((sock, _)) = listener.accept().await else {
+                    return;
+                };
+                let (st, dir) = (st.clone(), dir.clone());
+                tokio::spawn(async move { serve(sock, st, dir).await });
+            }
+        });
+        FakeCluster {
+            url,
+            state,
+            root,
+            server,
+        }
+    }
+
+    /// Answers the next creates as scripted.
+    pub fn script_creates(&self, outcomes: &[CreateOutcome]) {
+        self.state.lock().unwrap().creates.extend(outcomes);
+    }
+
+    /// Negotiates this exec subprotocol.
+    pub fn use_protocol(&self, p: &str) {
+        self.state.lock().unwrap().protocol = Some(p.into());
+    }
+
+    /// RBAC: `verb resource[/sub]` is not allowed.
+    pub fn deny(&self, what: &str) {
+        self.state.lock().unwrap().denied.push(what.into());
+    }
+
+    /// The request log.
+    pub fn log(&self) -> Vec<String> {
+        self.state.lock().unwrap().log.clone()
+    }
+
+    /// Names of the pods that exist.
+    pub fn pods(&self) -> Vec<String> {
+        self.state.lock().unwrap().pods.keys().cloned().collect()
+    }
+
+    /// A pod's manifest as created.
+    pub fn manifest(&self, name: &str) -> Value {
+        self.state.lock().unwrap().pods[name].manifest.clone()
+    }
+
+    /// Adds a pod as another r2e process would have made it.
+    pub fn insert_pod(&self, name: &str, labels: Value, phase: &str) {
+        let dir = self.root.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let manifest = json!({"metadata": {"name": name, "labels": labels}, "spec": {"containers": [{"image": "x"}]}});
+        self.state.lock().unwrap().pods.insert(
+            name.into(),
+            Pod {
+                manifest,
+                reads: 10,
+                phase: Some(phase.into()),
+                status_extra: json!({}),
+                dir,
+                execs: Vec::new(),
+            },
+        );
+    }
+
+    /// The node evicts the pod: its processes are killed, its exec streams
+    /// cut, its phase Failed with reason Evicted.
+    pub fn evict(&self, name: &str) {
+        let mut st = self.state.lock().unwrap();
+        let pod = st.pods.get_mut(name).expect("pod exists");
+        pod.phase = Some("Failed".into());
+        pod.status_extra = json!({"reason": "Evicted", "message": "The node was low on resource: memory. Threshold quantity: 100Mi, available: 12Mi."});
+        for kill in pod.execs.drain(..) {
+            let _ = kill.send(());
+        }
+    }
+}
+
+fn status_json(pod: &Pod) -> Value {
+    let name = pod.manifest["metadata"]["name"].clone();
+    let image = pod.manifest["spec"]["containers"][0]["image"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let shim_image = pod.manifest["spec"]["initContainers"][0]["image"]
+        .as_str()
+        .map(String::from);
+    let mut v = pod.manifest.clone();
+    v["spec"]["nodeName"] = json!("fake-node-1");
+    let mut status = match pod.phase.as_deref() {
+        None if image.starts_with("unschedulable/") => json!({"phase": "Pending", "conditions": [
+            {"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+             "message": "0/3 nodes are available: 3 Insufficient memory."}]}),
+        None if image.starts_with("pull-fail/") => {
+            json!({"phase": "Pending", "containerStatuses": [{"name": "sandbox", "image": image,
+             "state": {"waiting": {"reason": "ErrImagePull", "message": format!("rpc error: pull access denied for {image}")}}}]})
+        }
+        None if shim_image
+            .as_deref()
+            .is_some_and(|s| s.starts_with("missing/")) =>
+        {
+            json!({"phase": "Pending", "initContainerStatuses": [{"name": "r2e-shim", "image": shim_image,
+             "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image"}}}]})
+        }
+        None => {
+            json!({"phase": "Pending", "containerStatuses": [{"name": "sandbox", "image": image,
+             "state": {"waiting": {"reason": "ContainerCreating"}}}]})
+        }
+        Some("Running") => {
+            json!({"phase": "Running", "containerStatuses": [{"name": "sandbox", "image": image,
+             "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}}}]})
+        }
+        Some(other) => {
+            json!({"phase": other, "containerStatuses": [{"name": "sandbox", "image": image,
+             "state": {"terminated": {"exitCode": 137, "reason": "Error"}}}]})
+        }
+    };
+    if let Some(extra) = pod.status_extra.as_object() {
+        for (k, x) in extra {
+            status[k] = x.clone();
+        }
+    }
+    v["status"] = status;
+    v["metadata"]["name"] = name;
+    v
+}
+
+/// The kubelet's part of a status read: a normal pod runs on its second
+/// read, after its init container installed the shim.
+fn tick(pod: &mut Pod) {
+    pod.reads += 1;
+    let image = pod.manifest["spec"]["containers"][0]["image"]
+        .as_str()
+        .unwrap_or("");
+    let shim_image = pod.manifest["spec"]["initContainers"][0]["image"]
+        .as_str()
+        .unwrap_or("");
+    if pod.phase.is_some()
+        || pod.reads < 2
+        || ["unschedulable/", "pull-fail/", "slow/"]
+            .iter()
+            .any(|p| image.starts_with(p))
+        || shim_image.starts_with("missing/")
+    {
+        return;
+    }
+    if let Some(cmd) = pod.manifest["spec"]["initContainers"][0]["command"].as_array() {
+        // The shim image's `/r2e-shim --install /.r2e/r2e-shim`, run for real.
+        let args: Vec<String> = cmd
+            .iter()
+            .skip(1)
+            .map(|a| map_path(a.as_str().unwrap(), &pod.dir))
+            .collect();
+        let shim = r2e_sandbox::shim::shim_on_host().unwrap();
+        let st = std::process::Command::new(shim)
+            .args(&args)
+            .status()
+            .unwrap();
+        assert!(st.success(), "the init container's install failed");
+    }
+    pod.phase = Some("Running".into());
+}
+
+fn map_path(arg: &str, dir: &std::path::Path) -> String {
+    arg.replace("/.r2e", &dir.display().to_string())
+}
+
+struct Request {
+    method: String,
+    path: String,
+    query: Vec<(String, String)>,
+    headers: BTreeMap<String, String>,
+    body: Vec<u8>,
+}
+
+fn decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() => {
+                out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+async fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
+    let mut line = String::new();
+    reader.read_line(&mut line).await.ok()?;
+    let mut parts = line.split_whitespace();
+    let method = parts.next()?.to_string();
+    let target = parts.next()?.to_string();
+    let mut headers = BTreeMap::new();
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h).await.ok()?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+        }
+    }
+    let len: usize = headers
+        .get("content-length")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).await.ok()?;
+    let (path, q) = target.split_once('?').unwrap_or((&target, ""));
+    let query = q
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect();
+    Some(Request {
+        method,
+        path: path.to_string(),
+        query,
+        headers,
+        body,
+    })
+}
+
+async fn respond(sock: &mut BufReader<TcpStream>, status: u16, body: &Value) {
+    let text = serde_json::to_vec(body).unwrap();
+    let head = format!(
+        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        text.len()
+    );
+    let s = sock.get_mut();
+    let _ = s.write_all(head.as_bytes()).await;
+    let _ = s.write_all(&text).await;
+    let _ = s.shutdown().await;
+}
+
+fn k8s_status(code: u16, reason: &str, message: &str) -> Value {
+    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code, "reason": reason, "message": message})
+}
+
+fn matches_selector(labels: &Value, selector: &str) -> bool {
+    selector.split(',').filter(|s| !s.is_empty()).all(|s| {
+        let (k, v) = s.split_once('=').unwrap_or((s, ""));
+        labels[k].as_str() == Some(v)
+    })
+}
+
+async fn serve(sock: TcpStream, st: Arc<Mutex<State>>, root: PathBuf) {
+    let mut sock = BufReader::new(sock);
+    let Some(req) = read_request(&mut sock).await else {
+        return;
+    };
+    st.lock()
+        .unwrap()
+        .log
+        .push(format!("{} {}", req.method, req.path));
+    let path = req.path.clone();
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let (status, body) = match (req.method.as_str(), segs.as_slice()) {
+        ("GET", ["version"]) => (200, json!({"gitVersion": "v1.31.0-fake"})),
+        (
+            "POST",
+            [
+                "apis",
+                "authorization.k8s.io",
+                "v1",
+                "selfsubjectaccessreviews",
+            ],
+        ) => {
+            let v: Value = serde_json::from_slice(&req.body).unwrap();
+            let a = &v["spec"]["resourceAttributes"];
+            let what = match a["subresource"].as_str() {
+                Some(s) if !s.is_empty() => format!(
+                    "{} {}/{s}",
+                    a["verb"].as_str().unwrap(),
+                    a["resource"].as_str().unwrap()
+                ),
+                _ => format!(
+                    "{} {}",
+                    a["verb"].as_str().unwrap(),
+                    a["resource"].as_str().unwrap()
+                ),
+            };
+            let allowed = !st.lock().unwrap().denied.contains(&what);
+            let mut out = v.clone();
+            out["status"] = json!({"allowed": allowed});
+            (201, out)
+        }
+        ("POST", ["api", "v1", "namespaces", _, "pods"]) => {
+            let manifest: Value = serde_json::from_slice(&req.body).unwrap();
+            let name = manifest["metadata"]["name"].as_str().unwrap().to_string();
+            let mut st = st.lock().unwrap();
+            let outcome = st.creates.pop_front();
+            match outcome {
+                Some(CreateOutcome::Refuse(code)) => (
+                    code,
+                    k8s_status(code, "Scripted", &format!("scripted refusal {code}")),
+                ),
+                _ if st.pods.contains_key(&name) => (
+                    409,
+                    k8s_status(
+                        409,
+                        "AlreadyExists",
+                        &format!("pods \"{name}\" already exists"),
+                    ),
+                ),
+                other => {
+                    let dir = root.join(&name);
+                    std::fs::create_dir_all(&dir).unwrap();
+                    let pod = Pod {
+                        manifest: manifest.clone(),
+                        reads: 0,
+                        phase: None,
+                        status_extra: json!({}),
+                        dir,
+                        execs: Vec::new(),
+                    };
+                    let body = status_json(&pod);
+                    st.pods.insert(name, pod);
+                    match other {
+                        Some(CreateOutcome::StoreThenFail(code)) => {
+                            (code, k8s_status(code, "Timeout", "scripted lost response"))
+                        }
+                        _ => (201, body),
+                    }
+                }
+            }
+        }
+        ("GET", ["api", "v1", "namespaces", _, "pods"]) => {
+            let sel = req
+                .query
+                .iter()
+                .find(|(k, _)| k == "labelSelector")
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default();
+            let st = st.lock().unwrap();
+            let items: Vec<Value> = st
+                .pods
+                .values()
+                .filter(|p| matches_selector(&p.manifest["metadata"]["labels"], &sel))
+                .map(status_json)
+                .collect();
+            (200, json!({"kind": "PodList", "items": items}))
+        }
+        ("GET", ["api", "v1", "namespaces", _, "pods", name]) => {
+            let mut st = st.lock().unwrap();
+            match st.pods.get_mut(*name) {
+                Some(pod) => {
+                    tick(pod);
+                    (200, status_json(pod))
+                }
+                None => (
+                    404,
+                    k8s_status(404, "NotFound", &format!("pods \"{name}\" not found")),
+                ),
+            }
+        }
+        ("DELETE", ["api", "v1", "namespaces", _, "pods", name]) => {
+            let mut st = st.lock().unwrap();
+            match st.pods.remove(*name) {
+                Some(mut pod) => {
+                    for kill in pod.execs.drain(..) {
+                        let _ = kill.send(());
+                    }
+                    (200, status_json(&pod))
+                }
+                None => (
+                    404,
+                    k8s_status(404, "NotFound", &format!("pods \"{name}\" not found")),
+                ),
+            }
+        }
+        ("GET", ["api", "v1", "namespaces", _, "pods", name, "exec"]) => {
+            return exec(sock, req, name.to_string(), st).await;
+        }
+        _ => (404, k8s_status(404, "NotFound", "no such route")),
+    };
+    respond(&mut sock, status, &body).await;
+}
+
+/// The exec endpoint: upgrade, then a local process bridged over channels.
+async fn exec(mut sock: BufReader<TcpStream>, req: Request, name: String, st: Arc<Mutex<State>>) {
+    let ready = {
+        let mut st = st.lock().unwrap();
+        let chosen = st.protocol.clone();
+        match st.pods.get_mut(&name) {
+            None => Err((
+                404,
+                k8s_status(404, "NotFound", &format!("pods \"{name}\" not found")),
+            )),
+            Some(pod) if pod.phase.as_deref() != Some("Running") => {
+                Err((400, k8s_status(400, "BadRequest", "pod is not running")))
+            }
+            Some(pod) => {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                pod.execs.push(tx);
+                let offered = req
+                    .headers
+                    .get("sec-websocket-protocol")
+                    .cloned()
+                    .unwrap_or_default();
+                let first = offered.split(',').next().unwrap_or("").trim().to_string();
+                Ok((pod.dir.clone(), rx, chosen.unwrap_or(first)))
+            }
+        }
+    };
+    let (dir, kill_rx, protocol) = match ready {
+        Ok(r) => r,
+        Err((code, body)) => return respond(&mut sock, code, &body).await,
+    };
+    assert!(
+        req.headers
+            .get("upgrade")
+            .is_some_and(|u| u.eq_ignore_ascii_case("websocket")),
+        "exec without a WebSocket upgrade"
+    );
+    let key = req.headers.get("sec-websocket-key").unwrap();
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let head = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: {accept}\r\nSec-WebSocket-Protocol: {protocol}\r\n\r\n"
+    );
+    sock.get_mut().write_all(head.as_bytes()).await.unwrap();
+    let ws =
+        tokio_tungstenite::WebSocketStream::from_raw_socket(sock.into_inner(), Role::Server, None)
+            .await;
+    let (mut sink, mut stream) = ws.split();
+    let argv: Vec<String> = req
+        .query
+        .iter()
+        .filter(|(k, _)| k == "command")
+        .map(|(_, v)| map_path(v, &dir))
+        .collect();
+    let child = tokio::process::Command::new(&argv[0])
+        .args(&argv[1..])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            let status = json!({"status": "Failure", "message": format!("exec: {e}")}).to_string();
+            let mut msg = vec![3u8];
+            msg.extend_from_slice(status.as_bytes());
+            let _ = sink.send(Message::Binary(msg.into())).await;
+            let _ = sink.close().await;
+            return;
+        }
+    };
+    let mut stdin = child.stdin.take();
+    let (out_tx, mut out_rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+    for (chan, mut pipe) in [
+        (
+            1u8,
+            Box::new(child.stdout.take().unwrap()) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+        ),
+        (2u8, Box::new(child.stderr.take().unwrap())),
+    ] {
+        let tx = out_tx.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 1 << 16];
+            loop {
+                match pipe.read(&mut buf[1..]).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => {
+                        buf[0] = chan;
+                        if tx.send(buf[..n + 1].to_vec()).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+    }
+    drop(out_tx);
+    let v5 = protocol.starts_with("v5.");
+    let mut kill_rx = kill_rx;
+    loop {
+        tokio::select! {
+            _ = &mut kill_rx => {
+                // Evicted or deleted: the process dies and the stream is cut.
+                let _ = child.kill().await;
+                return;
+            }
+            msg = stream.next() => match msg {
+                Some(Ok(Message::Binary(b))) if !b.is_empty() => match b[0] {
+                    0 => {
+                        if let Some(s) = stdin.as_mut()
+                            && s.write_all(&b[1..]).await.is_err()
+                        {
+                            stdin = None;
+                        }
+                    }
+                    255 if v5 && b.get(1) == Some(&0) => stdin = None,
+                    _ => {}
+                },
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
+                    // The client went away: stdin closes; the process ends on its own.
+                    drop(stdin.take());
+                    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), child.wait()).await;
+                    return;
+                }
+                Some(Ok(_)) => {}
+            },
+            chunk = out_rx.recv() => match chunk {
+                Some(c) => {
+                    if sink.send(Message::Binary(c.into())).await.is_err() {
+                        return;
+                    }
+                }
+                None => {
+                    let code = child.wait().await.map(|s| s.code().unwrap_or(137)).unwrap_or(1);
+                    let status = if code == 0 {
+                        json!({"status": "Success"})
+                    } else {
+                        json!({"status": "Failure", "reason": "NonZeroExitCode",
+                               "message": format!("command terminated with non-zero exit code: {code}")})
+                    };
+                    let mut msg = vec![3u8];
+                    msg.extend_from_slice(status.to_string().as_bytes());
+                    let _ = sink.send(Message::Binary(msg.into())).await;
+                    let _ = sink.close().await;
+                    return;
+                }
+            },
+        }
+    }
+}
