@@ -1,6 +1,8 @@
 //! `r2e view` in a real headless Chromium: the page loads a trajectories
 //! file made here, filters by status, opens one trajectory (its steps and
-//! the patch as a coloured diff), and shows two rollouts side by side.
+//! the patch as a coloured diff, the hidden tests' report as F2P/P2P or
+//! R2E-Gym tables), shows two rollouts side by side, and shows the run's
+//! summary with `verify report`'s best@k plot.
 //! Screenshots go to `target/view-screenshots/` to look at.
 
 use std::path::{Path, PathBuf};
@@ -20,6 +22,46 @@ fn chromium() -> String {
     panic!("this test drives a real browser: install Debian's chromium (apt-get install chromium)");
 }
 
+/// The hidden tests' report of each rollout: SWE-bench's `report.json` for
+/// the first task (rollout 1 breaks a FAIL_TO_PASS and a PASS_TO_PASS test),
+/// R2E-Gym's comparison for the second, none for the infrastructure error.
+fn report(task: &str, rollout: u32) -> serde_json::Value {
+    let (f2p, p2p) = (
+        "tests/test_calc.py::test_mul",
+        [
+            "tests/test_calc.py::test_add",
+            "tests/test_calc.py::test_sub",
+        ],
+    );
+    let swebench = |resolved: bool, f2p_ok: bool, p2p_failing: &[&str]| {
+        let p2p_ok: Vec<&str> = p2p
+            .iter()
+            .copied()
+            .filter(|t| !p2p_failing.contains(t))
+            .collect();
+        serde_json::json!({task: {"patch_is_None": false, "patch_exists": true, "patch_successfully_applied": true,
+            "resolved": resolved, "tests_status": {
+                "FAIL_TO_PASS": {"success": if f2p_ok { vec![f2p] } else { vec![] }, "failure": if f2p_ok { vec![] } else { vec![f2p] }},
+                "PASS_TO_PASS": {"success": p2p_ok, "failure": p2p_failing},
+                "FAIL_TO_FAIL": {"success": [], "failure": []}, "PASS_TO_FAIL": {"success": [], "failure": []}}}})
+    };
+    match rollout {
+        0 => {
+            // Many passing PASS_TO_PASS tests: the page folds them.
+            let mut r = swebench(true, true, &[]);
+            let p2p = r[task]["tests_status"]["PASS_TO_PASS"]["success"]
+                .as_array_mut()
+                .unwrap();
+            p2p.extend((0..45).map(|i| serde_json::json!(format!("tests/test_more.py::test_{i}"))));
+            r
+        }
+        1 => swebench(false, false, &[p2p[1]]),
+        3 => serde_json::json!({task: {"resolved": true, "reward": 1.0, "tests_status": {
+            "matched": ["test_calc.py::test_add"], "mismatched": [], "missing": {}, "unexpected": {}}}}),
+        _ => serde_json::Value::Null,
+    }
+}
+
 fn trajectory(task: &str, rollout: u32, status: &str, reward: Option<f64>) -> serde_json::Value {
     let patch = format!(
         "diff --git a/calc.py b/calc.py\n--- a/calc.py\n+++ b/calc.py\n@@ -1 +1 @@\n-    return a + b {rollout}\n+    return a * b {rollout}\n"
@@ -33,13 +75,14 @@ fn trajectory(task: &str, rollout: u32, status: &str, reward: Option<f64>) -> se
             {"thought": "Needle-in-a-haystack thought", "action": {"tool": "execute_bash", "args": {"cmd": "python -m pytest"}},
              "observation": (0..100).map(|i| format!("line {i}")).collect::<Vec<_>>().join("\n"), "llm_secs": 0.4, "env_secs": 1.2}
         ],
-        "patch": patch, "reward": reward, "reward_status": status, "exit_reason": "submitted",
+        "patch": patch, "reward": reward, "reward_status": status, "reward_report": report(task, rollout),
+        "exit_reason": "submitted",
         "usage": {"prompt_tokens": 200, "completion_tokens": 40}, "cost_usd": 0.01,
         "started_at": 0.0, "duration_secs": 3.5
     })
 }
 
-fn start(file: &Path) -> (Child, String) {
+fn start(file: &Path, report: &Path) -> (Child, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -48,6 +91,8 @@ fn start(file: &Path) -> (Child, String) {
     let child = Command::new(env!("CARGO_BIN_EXE_r2e"))
         .arg("view")
         .arg(file)
+        .arg("--report")
+        .arg(report)
         .args(["--bind", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -136,7 +181,21 @@ fn the_viewer_lists_filters_opens_and_compares_in_a_real_browser() {
         lines.push('\n');
     }
     std::fs::write(&file, lines).unwrap();
-    let (mut server, url) = start(&file);
+    // `r2e verify report` on the same file: its best@k plot is shown under the table.
+    let report = tmp.path().join("report");
+    let made = Command::new(env!("CARGO_BIN_EXE_r2e"))
+        .args(["verify", "report", "--resamples", "50", "--trajectories"])
+        .arg(&file)
+        .arg("--out-dir")
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let (mut server, url) = start(&file, &report);
     let profile = tmp.path().join("chromium");
     let out = shots();
 
@@ -150,6 +209,14 @@ fn the_viewer_lists_filters_opens_and_compares_in_a_real_browser() {
         dom.contains("4 trajectories") && dom.contains("resolved 66.7% of graded"),
         "{dom}"
     );
+    assert!(
+        dom.contains("exit reasons: submitted <b>4</b>"),
+        "the run's summary: {dom}"
+    );
+    assert!(
+        dom.contains("<img class=\"plot\" src=\"/view/api/plot.svg\""),
+        "the best@k plot: {dom}"
+    );
 
     let dom = render(
         &format!("{url}/view#/?status=resolved"),
@@ -158,7 +225,7 @@ fn the_viewer_lists_filters_opens_and_compares_in_a_real_browser() {
     );
     assert_eq!(rows(&dom), 2, "{dom}");
     let dom = render(
-        &format!("{url}/view#/?q=needle-in-a-haystack&task=add"),
+        &format!("{url}/view#/?q=NEEDLE-in-a-haystack&task=add"),
         &out.join("search.png"),
         &profile,
     );
@@ -192,12 +259,63 @@ fn the_viewer_lists_filters_opens_and_compares_in_a_real_browser() {
         "other rollouts are offered"
     );
 
+    // The hidden tests' report: F2P/P2P tables, failing tests first and marked.
+    let dom = render(
+        &format!("{url}/view#/t/1"),
+        &out.join("report.png"),
+        &profile,
+    );
+    for category in ["FAIL_TO_PASS", "PASS_TO_PASS"] {
+        assert!(
+            dom.contains(&format!("data-category=\"{category}\"")),
+            "{category}: {dom}"
+        );
+    }
+    assert!(
+        dom.contains("FAIL_TO_PASS <span class=\"tally\">0 of 1 pass</span>"),
+        "{dom}"
+    );
+    assert!(
+        dom.contains("PASS_TO_PASS <span class=\"tally\">1 of 2 pass</span>"),
+        "{dom}"
+    );
+    assert!(
+        dom.contains("<tr class=\"fail\" data-test=\"tests/test_calc.py::test_mul\">")
+            && dom.contains("<tr class=\"fail\" data-test=\"tests/test_calc.py::test_sub\">")
+            && dom.contains("<tr class=\"pass\" data-test=\"tests/test_calc.py::test_add\">"),
+        "{dom}"
+    );
+    assert!(
+        !dom.contains("data-category=\"FAIL_TO_FAIL\""),
+        "empty categories are left out"
+    );
+    let dom = render(
+        &format!("{url}/view#/t/3"),
+        &out.join("report_r2egym.png"),
+        &profile,
+    );
+    assert!(
+        dom.contains("data-category=\"expected output (R2E-Gym)\"")
+            && dom.contains("<tr class=\"pass\" data-test=\"test_calc.py::test_add\">"),
+        "{dom}"
+    );
+    let dom = render(
+        &format!("{url}/view#/t/2"),
+        &out.join("report_none.png"),
+        &profile,
+    );
+    assert!(dom.contains("no hidden-test report"), "{dom}");
+
     let dom = render(
         &format!("{url}/view#/cmp/0/2"),
         &out.join("compare.png"),
         &profile,
     );
     assert!(dom.contains("two rollouts side by side"), "{dom}");
+    assert!(
+        dom.contains("47 passing tests (show)"),
+        "a long list of passing tests is folded: {dom}"
+    );
     assert!(
         dom.contains("#0 · rollout 0") && dom.contains("#2 · rollout 2"),
         "{dom}"

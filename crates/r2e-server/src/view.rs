@@ -3,12 +3,13 @@
 //! pages through a small JSON API over an in-memory index of trajectory
 //! files.
 //!
-//! The index keeps each file's bytes and, per trajectory, its line's span
-//! and a summary (task, model, rollout, status, exit reason, steps, cost,
-//! tokens, time); filters and search run over it on the server, so opening
-//! 10,000 trajectories sends one page of rows, and one trajectory is sent
-//! whole only when it is opened. Scores files (`r2e verify`) join by
-//! (task, rollout).
+//! The index keeps each file's bytes and, per trajectory, its line's span,
+//! a summary (task, model, rollout, status, exit reason, steps, cost,
+//! tokens, time) and its line lowercased once at load (the search runs
+//! over that with one substring finder, never lowercasing per query);
+//! filters and search run on the server, so opening 10,000 trajectories
+//! sends one page of rows, and one trajectory is sent whole only when it
+//! is opened. Scores files (`r2e verify`) join by (task, rollout).
 
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
@@ -62,6 +63,10 @@ pub struct Index {
     files: Vec<String>,
     data: Vec<Vec<u8>>,
     spans: Vec<(usize, usize, usize)>,
+    /// Every trajectory's line lowercased, one after another; `folded[i]`
+    /// is the span of trajectory `i` in it.
+    lower: String,
+    folded: Vec<(usize, usize)>,
     rows: Vec<Row>,
     scores: HashMap<(String, u32), Value>,
     plot: Option<String>,
@@ -113,6 +118,8 @@ impl Index {
             files: Vec::new(),
             data: Vec::new(),
             spans: Vec::new(),
+            lower: String::new(),
+            folded: Vec::new(),
             rows: Vec::new(),
             scores: HashMap::new(),
             plot,
@@ -136,6 +143,12 @@ impl Index {
                             let idx = index.rows.len();
                             index.rows.push(row(idx, file, &t));
                             index.spans.push((file, start, end));
+                            // It parsed as JSON, so it is UTF-8.
+                            let from = index.lower.len();
+                            index
+                                .lower
+                                .push_str(&String::from_utf8_lossy(line).to_lowercase());
+                            index.folded.push((from, index.lower.len()));
                         }
                         Err(_) if torn => {}
                         Err(e) => {
@@ -195,6 +208,12 @@ impl Index {
     fn line(&self, idx: usize) -> &[u8] {
         let (file, start, end) = self.spans[idx];
         &self.data[file][start..end]
+    }
+
+    /// Trajectory `idx`'s line, lowercased.
+    fn lowered(&self, idx: usize) -> &[u8] {
+        let (start, end) = self.folded[idx];
+        &self.lower.as_bytes()[start..end]
     }
 }
 
@@ -302,6 +321,7 @@ fn text(s: &Option<String>) -> Option<&str> {
 
 async fn list(State(ix): State<Arc<Index>>, Query(f): Query<ListQuery>) -> Json<Value> {
     let needle = text(&f.q).map(str::to_lowercase);
+    let finder = needle.as_deref().map(memchr::memmem::Finder::new);
     let rows: Vec<&Row> = ix
         .rows
         .iter()
@@ -314,13 +334,11 @@ async fn list(State(ix): State<Arc<Index>>, Query(f): Query<ListQuery>) -> Json<
         .filter(|r| f.min_cost.is_none_or(|c| r.cost_usd >= c))
         .filter(|r| f.max_cost.is_none_or(|c| r.cost_usd <= c))
         .filter(|r| {
-            needle.as_deref().is_none_or(|n| {
-                // The raw line holds thoughts and observations (JSON-escaped:
-                // a search for plain words finds them).
-                String::from_utf8_lossy(ix.line(r.idx))
-                    .to_lowercase()
-                    .contains(n)
-            })
+            // The raw line holds thoughts and observations (JSON-escaped:
+            // a search for plain words finds them).
+            finder
+                .as_ref()
+                .is_none_or(|f| f.find(ix.lowered(r.idx)).is_some())
         })
         .collect();
     let offset = f.offset.unwrap_or(0);
