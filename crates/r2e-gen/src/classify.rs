@@ -19,17 +19,23 @@ const DOC_EXTENSIONS: &[&str] = &["md", "rst", "txt"];
 
 /// Whether `path` is a test file by R2E-Gym's conventions (plus `conftest.py`).
 pub fn is_test_path(path: &str) -> bool {
-    let mut components = path.split('/').peekable();
-    let mut file_name = "";
-    while let Some(c) = components.next() {
-        if components.peek().is_none() {
-            file_name = c;
-        }
-        if matches!(c, "test" | "tests" | "Test" | "Tests") {
-            return true;
-        }
-    }
-    file_name.starts_with("test_") || file_name.ends_with("_test.py") || file_name == "conftest.py"
+    named_as_test(path) || path.rsplit('/').next() == Some("conftest.py")
+}
+
+/// R2E-Gym's own test-file rule (`FileDiff.is_test_file`): no `conftest.py`,
+/// and any path that starts with `test_`.
+pub fn is_r2egym_test_path(path: &str) -> bool {
+    path.starts_with("test_") || named_as_test(path)
+}
+
+/// A path component `test`, `tests`, `Test` or `Tests`, or a file name
+/// `test_*` or `*_test.py`.
+fn named_as_test(path: &str) -> bool {
+    let file_name = path.rsplit('/').next().unwrap_or(path);
+    path.split('/')
+        .any(|c| matches!(c, "test" | "tests" | "Test" | "Tests"))
+        || file_name.starts_with("test_")
+        || file_name.ends_with("_test.py")
 }
 
 /// The extension R2E-Gym compares against its allow-list: the text after the last
@@ -86,6 +92,10 @@ mod tests {
         assert_eq!(classify("setup.cfg"), FileKind::Other);
         assert_eq!(classify("Makefile"), FileKind::Other);
         assert_eq!(classify("pkg/mod.py"), FileKind::Source);
+        assert!(!is_r2egym_test_path("pkg/conftest.py"));
+        assert!(is_r2egym_test_path("test_data/x.json"));
+        assert!(!is_test_path("test_data/x.json"));
+        assert!(is_r2egym_test_path("pkg/tests/conftest.py"));
     }
 
     #[test]

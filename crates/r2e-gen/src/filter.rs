@@ -7,18 +7,27 @@
 //! Rules run in the order of [`RULES`]; a commit is counted against the first
 //! rule it fails, which gives the funnel.
 //!
-//! Differences from R2E-Gym, on purpose:
-//! - "edited" entities are those whose code changed beyond comments, docstrings
-//!   and whitespace (R2E-Gym counts every entity a changed line falls in);
-//! - `bug_edit.min_edited = 1` drops commits that only add entities;
-//! - `code_change` also counts module-level code (R2E-Gym looks at functions and
-//!   classes only);
-//! - `test_match.file_names` also accepts `test_foo.py` for an edited `foo.py`.
+//! Two rule sets ([`Preset`]):
+//! - `r2e-gym` (the default) reproduces R2E-Gym's candidate selection: it
+//!   reads the change as R2E-Gym's miner records it ([`crate::gym`]: top-level
+//!   entities touched by a changed line, imports and statements included), uses
+//!   R2E-Gym's test-file rule (no `conftest.py`) and its extension split (on
+//!   the whole path), matches tests by the raw text `name(`, and drops what
+//!   R2E-Gym's miner does not store (renamed files, files that are not text,
+//!   paths git quotes, Python files CPython 3 rejects).
+//! - `r2e` is broader: "edited" entities are those whose code changed beyond
+//!   comments, docstrings and whitespace (R2E-Gym counts every entity a changed
+//!   line falls in); `bug_edit.min_edited = 1` drops commits that only add
+//!   entities; `code_change` also counts module-level code; tests match by
+//!   the names they call, and `test_match.file_names` also accepts
+//!   `test_foo.py` for an edited `foo.py`.
 
-use crate::classify::extension;
+use crate::classify::{extension, is_r2egym_test_path};
 use crate::error::{Error, Result};
 use crate::jsonl;
-use crate::model::{EntityKind, FileKind, MinedCommit};
+use crate::model::{
+    EntityKind, FileChange, FileKind, FileStatus, GymChanges, GymKind, GymStatus, MinedCommit,
+};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::Path;
@@ -28,6 +37,10 @@ pub const RULES: &[(&str, &str)] = &[
     (
         "analysed",
         "mined: not a root commit (nor a merge under --no-merges), and readable",
+    ),
+    (
+        "stored",
+        "R2E-Gym's miner keeps it: no renamed file, all text, Python 3 parses",
     ),
     ("has_non_test_change", "edits at least one non-test line"),
     ("non_test_files", "fewer non-test files than the limit"),
@@ -58,11 +71,48 @@ pub const RULES: &[(&str, &str)] = &[
     ),
 ];
 
-/// All filter rules and their parameters. Every field has R2E-Gym's default,
-/// so a config file only names what it changes. Unknown keys are errors.
+/// A named rule set (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Preset {
+    /// R2E-Gym's candidate selection, exactly.
+    #[default]
+    #[serde(rename = "r2e-gym")]
+    R2eGym,
+    /// r2e's broader rules.
+    #[serde(rename = "r2e")]
+    R2e,
+}
+
+impl Preset {
+    /// The presets' names, for messages.
+    pub const NAMES: &str = "r2e-gym, r2e";
+
+    /// Its name, as configs and `--preset` spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::R2eGym => "r2e-gym",
+            Preset::R2e => "r2e",
+        }
+    }
+
+    /// The preset called `name`.
+    pub fn parse(name: &str) -> Option<Preset> {
+        [Preset::R2eGym, Preset::R2e]
+            .into_iter()
+            .find(|p| p.name() == name)
+    }
+}
+
+/// All filter rules and their parameters. Every field has its preset's
+/// default (R2E-Gym's numbers), so a config file only names what it changes.
+/// Unknown keys are errors.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FilterConfig {
+    /// Which rule set the rules follow.
+    pub preset: Preset,
+    /// The commit is one R2E-Gym's miner stores (`r2e-gym` only).
+    pub stored: Toggle,
     /// At least one non-test file, hunk and edited line.
     pub has_non_test_change: Toggle,
     /// Fewer than `less_than` non-test files (R2E-Gym: 5).
@@ -85,7 +135,17 @@ pub struct FilterConfig {
 
 impl Default for FilterConfig {
     fn default() -> Self {
+        Self::for_preset(Preset::default())
+    }
+}
+
+impl FilterConfig {
+    /// The settings of a preset.
+    pub fn for_preset(preset: Preset) -> Self {
+        let gym = preset == Preset::R2eGym;
         Self {
+            preset,
+            stored: Toggle { enabled: gym },
             has_non_test_change: Toggle { enabled: true },
             non_test_files: Limit {
                 enabled: true,
@@ -98,9 +158,15 @@ impl Default for FilterConfig {
             patch_chars: PatchChars::default(),
             file_types: FileTypes::default(),
             code_change: Toggle { enabled: true },
-            bug_edit: BugEdit::default(),
+            bug_edit: BugEdit {
+                min_edited: if gym { 0 } else { 1 },
+                ..BugEdit::default()
+            },
             test_entity_edit: Toggle { enabled: true },
-            test_match: TestMatch::default(),
+            test_match: TestMatch {
+                file_names: !gym,
+                ..TestMatch::default()
+            },
         }
     }
 }
@@ -274,13 +340,33 @@ impl Default for TestMatch {
 }
 
 impl FilterConfig {
-    /// Loads a JSON config file; missing keys keep their defaults.
-    pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        serde_json::from_str(&text).map_err(|e| Error::Config {
+    /// Loads a JSON config file: its `preset` (or `preset` when given, which
+    /// wins) gives the defaults, the file's other keys change them.
+    pub fn load(path: &Path, preset: Option<Preset>) -> Result<Self> {
+        let err = |message: String| Error::Config {
             path: path.to_path_buf(),
-            message: e.to_string(),
-        })
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let mut given: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| err(e.to_string()))?;
+        let preset = match (preset, given.get("preset")) {
+            (Some(p), _) => p,
+            (None, None) => Preset::default(),
+            (None, Some(v)) => serde_json::from_value(v.clone()).map_err(|_| {
+                err(format!(
+                    "unknown preset {v}; the presets are {}",
+                    Preset::NAMES
+                ))
+            })?,
+        };
+        if let Some(obj) = given.as_object_mut() {
+            obj.remove("preset");
+        }
+        let mut merged =
+            serde_json::to_value(Self::for_preset(preset)).map_err(|e| err(e.to_string()))?;
+        merge(&mut merged, given);
+        serde_json::from_value(merged).map_err(|e| err(e.to_string()))
     }
 
     /// The first rule `c` fails, or `None` when it passes all enabled rules.
@@ -288,8 +374,18 @@ impl FilterConfig {
         if c.skipped.is_some() {
             return Some("analysed");
         }
-        let non_test = || c.files.iter().filter(|f| f.kind != FileKind::Test);
-        let tests = || c.files.iter().filter(|f| f.kind == FileKind::Test);
+        let gym = self.preset == Preset::R2eGym;
+        if self.stored.enabled && !stored_by_r2e_gym(c) {
+            return Some("stored");
+        }
+        let is_test = |f: &FileChange| {
+            if gym {
+                is_r2egym_test_path(&f.path)
+            } else {
+                f.kind == FileKind::Test
+            }
+        };
+        let non_test = || c.files.iter().filter(|f| !is_test(f));
         if self.has_non_test_change.enabled {
             let lines: u32 = non_test().map(|f| f.edited_lines()).sum();
             let hunks: u32 = c.files.iter().map(|f| f.hunks).sum();
@@ -308,39 +404,66 @@ impl FilterConfig {
             return Some("non_test_edited_lines");
         }
         if self.patch_chars.enabled {
-            let chars: u64 = c
+            let mut chars: u64 = c
                 .files
                 .iter()
                 .filter(|f| !self.patch_chars.python_only || f.is_python())
                 .map(|f| u64::from(f.patch_chars))
                 .sum();
+            // R2E-Gym's diff parser reads the empty line after the patch's
+            // final newline as a context line of the last hunk.
+            if gym
+                && let Some(last) = c.files.last()
+                && last.hunks > 0
+                && (last.is_python() || !self.patch_chars.python_only)
+            {
+                chars += 2;
+            }
             if chars >= self.patch_chars.less_than {
                 return Some("patch_chars");
             }
         }
         if self.file_types.enabled {
-            let allowed = |p: &str| {
-                self.file_types
-                    .allowed_extensions
-                    .iter()
-                    .any(|e| e == extension(p))
+            let ext = |p: &str| -> String {
+                if gym {
+                    p.rsplit('.').next().unwrap_or(p).to_string()
+                } else {
+                    extension(p).to_string()
+                }
             };
+            let allowed = |p: &str| self.file_types.allowed_extensions.contains(&ext(p));
             let all_allowed = c
                 .files
                 .iter()
                 .all(|f| allowed(&f.path) && f.old_path.as_deref().is_none_or(allowed));
-            let has_py = c.files.iter().any(|f| f.is_python());
+            let has_py = c.files.iter().any(|f| {
+                if gym {
+                    ext(&f.path) == "py"
+                } else {
+                    f.is_python()
+                }
+            });
             if !all_allowed || (self.file_types.require_python && !has_py) {
                 return Some("file_types");
             }
         }
+        if gym {
+            self.gym_rules(c, &is_test)
+        } else {
+            self.r2e_rules(c)
+        }
+    }
+
+    /// The entity rules of the `r2e` preset.
+    fn r2e_rules(&self, c: &MinedCommit) -> Option<&'static str> {
+        let non_test = || c.files.iter().filter(|f| f.kind != FileKind::Test);
+        let tests = || c.files.iter().filter(|f| f.kind == FileKind::Test);
         let py_non_test = || non_test().filter_map(|f| f.python.as_ref());
         if self.code_change.enabled && !py_non_test().any(|p| p.code_changed || !p.added.is_empty())
         {
             return Some("code_change");
         }
         if self.bug_edit.enabled {
-            let b = &self.bug_edit;
             let (mut added, mut edited, mut deleted, mut stmts) = (0u32, 0u32, 0u32, 0u32);
             for p in py_non_test() {
                 added += p.added.len() as u32;
@@ -348,13 +471,7 @@ impl FilterConfig {
                 deleted += p.deleted.len() as u32;
                 stmts += p.statements;
             }
-            if deleted > b.max_deleted
-                || added > b.max_added
-                || added + edited + deleted > b.max_touched
-                || edited < b.min_edited
-                || added + edited + deleted == 0
-                || stmts > b.max_statements
-            {
+            if self.bug_edit.fails(added, edited, deleted, stmts) {
                 return Some("bug_edit");
             }
         }
@@ -368,6 +485,84 @@ impl FilterConfig {
         }
         if self.test_match.enabled && !self.test_matches(c) {
             return Some("test_match");
+        }
+        None
+    }
+
+    /// The entity rules of the `r2e-gym` preset, on R2E-Gym's view of each
+    /// Python file (`bugedit_type_commit`, `has_test_entity_edit`,
+    /// `has_testmatch_edit` of `commit_data_heuristics.py`).
+    fn gym_rules(
+        &self,
+        c: &MinedCommit,
+        is_test: &dyn Fn(&FileChange) -> bool,
+    ) -> Option<&'static str> {
+        let gym = |test: bool| {
+            c.files
+                .iter()
+                .filter(move |f| is_test(f) == test)
+                .filter_map(|f| f.python.as_ref()?.gym.as_ref())
+        };
+        if self.code_change.enabled
+            && !gym(false).any(|g| {
+                g.code_changed
+                    || g.statement_added
+                    || g.entities.iter().any(|e| e.status == GymStatus::Added)
+            })
+        {
+            return Some("code_change");
+        }
+        if self.bug_edit.enabled {
+            let count = |s: GymStatus| -> u32 {
+                gym(false)
+                    .map(|g| g.entities.iter().filter(|e| e.status == s).count() as u32)
+                    .sum()
+            };
+            let stmts: u32 = gym(false).chain(gym(true)).map(|g| g.statements).sum();
+            let (added, edited, deleted) = (
+                count(GymStatus::Added),
+                count(GymStatus::Modified),
+                count(GymStatus::Deleted),
+            );
+            if self.bug_edit.fails(added, edited, deleted, stmts) {
+                return Some("bug_edit");
+            }
+        }
+        // Test entities: modified or added in test files, with their texts.
+        let tests: Vec<(&GymChanges, &crate::model::GymEntity)> = gym(true)
+            .flat_map(|g| {
+                g.entities
+                    .iter()
+                    .filter(|e| e.status != GymStatus::Deleted)
+                    .map(move |e| (g, e))
+            })
+            .collect();
+        if self.test_entity_edit.enabled && tests.is_empty() {
+            return Some("test_entity_edit");
+        }
+        if self.test_match.enabled {
+            let m = &self.test_match;
+            let issue = m.issue_names && tests.iter().any(|(_, e)| e.name.contains("issue"));
+            let sources: Vec<&str> = gym(false)
+                .flat_map(|g| g.entities.iter())
+                .filter(|e| e.status == GymStatus::Modified && e.kind != GymKind::Class)
+                .map(|e| e.short_name())
+                .collect();
+            let named = |name: &str| {
+                (m.entity_names && tests.iter().any(|(_, t)| t.short_name().contains(name)))
+                    || (m.calls
+                        && tests.iter().any(|(g, t)| {
+                            t.text
+                                .and_then(|i| g.texts.get(i as usize))
+                                .is_some_and(|words| words.iter().any(|w| w.ends_with(name)))
+                        }))
+            };
+            let matched = issue
+                || sources.iter().any(|n| named(n))
+                || (m.file_names && self.file_names_match(c));
+            if !matched {
+                return Some("test_match");
+            }
         }
         None
     }
@@ -405,34 +600,93 @@ impl FilterConfig {
                 return true;
             }
         }
-        if m.file_names {
-            let stem = |p: &str| -> String {
-                let name = p.rsplit('/').next().unwrap_or(p);
-                name.strip_suffix(".py").unwrap_or(name).to_string()
-            };
-            let sources: Vec<String> = c
-                .files
-                .iter()
-                .filter(|f| f.kind != FileKind::Test && f.is_python())
-                .filter(|f| f.python.as_ref().is_some_and(|p| p.code_changed))
-                .map(|f| stem(&f.path))
-                .collect();
-            let touched_test_files = c
-                .files
-                .iter()
-                .filter(|f| f.kind == FileKind::Test && f.is_python() && f.edited_lines() > 0)
-                .map(|f| stem(&f.path));
-            for t in touched_test_files {
-                let t = t
-                    .strip_prefix("test_")
-                    .or_else(|| t.strip_suffix("_test"))
-                    .unwrap_or(&t);
-                if sources.iter().any(|s| s == t) {
-                    return true;
-                }
+        m.file_names && self.file_names_match(c)
+    }
+
+    /// A changed test file `test_foo.py`/`foo_test.py` for a code-changed
+    /// `foo.py`.
+    fn file_names_match(&self, c: &MinedCommit) -> bool {
+        let stem = |p: &str| -> String {
+            let name = p.rsplit('/').next().unwrap_or(p);
+            name.strip_suffix(".py").unwrap_or(name).to_string()
+        };
+        let sources: Vec<String> = c
+            .files
+            .iter()
+            .filter(|f| f.kind != FileKind::Test && f.is_python())
+            .filter(|f| f.python.as_ref().is_some_and(|p| p.code_changed))
+            .map(|f| stem(&f.path))
+            .collect();
+        let touched_test_files = c
+            .files
+            .iter()
+            .filter(|f| f.kind == FileKind::Test && f.is_python() && f.edited_lines() > 0)
+            .map(|f| stem(&f.path));
+        for t in touched_test_files {
+            let t = t
+                .strip_prefix("test_")
+                .or_else(|| t.strip_suffix("_test"))
+                .unwrap_or(&t);
+            if sources.iter().any(|s| s == t) {
+                return true;
             }
         }
         false
+    }
+}
+
+impl BugEdit {
+    /// Whether entity counts break the limits (R2E-Gym also needs one
+    /// touched entity).
+    fn fails(&self, added: u32, edited: u32, deleted: u32, statements: u32) -> bool {
+        deleted > self.max_deleted
+            || added > self.max_added
+            || added + edited + deleted > self.max_touched
+            || edited < self.min_edited
+            || added + edited + deleted == 0
+            || statements > self.max_statements
+    }
+}
+
+/// Whether R2E-Gym's miner stores the commit (`store_repo_commits.py`): it
+/// drops renames, files whose text is not UTF-8 (or binary), paths git
+/// quotes (its diff parser does not read them back), and Python files
+/// CPython 3 cannot parse.
+fn stored_by_r2e_gym(c: &MinedCommit) -> bool {
+    c.files.iter().all(|f| {
+        f.status != FileStatus::Renamed
+            && !matches!(f.omitted.as_deref(), Some("binary" | "not_utf8"))
+            && crate::udiff::quote_path("", &f.path) == f.path
+            && !f
+                .python
+                .as_ref()
+                .and_then(|p| p.gym.as_ref())
+                .is_some_and(|g| g.syntax_error)
+    })
+}
+
+/// Whether a row lacks R2E-Gym's view of a Python file (mined by an older
+/// r2e).
+fn lacks_gym(c: &MinedCommit) -> bool {
+    c.files
+        .iter()
+        .any(|f| f.python.as_ref().is_some_and(|p| p.gym.is_none()))
+}
+
+/// Puts `from`'s keys into `into`, objects key by key.
+fn merge(into: &mut serde_json::Value, from: serde_json::Value) {
+    match (into, from) {
+        (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
+            for (k, v) in b {
+                match a.get_mut(&k) {
+                    Some(slot) if slot.is_object() && v.is_object() => merge(slot, v),
+                    _ => {
+                        a.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, v) => *slot = v,
     }
 }
 
@@ -512,6 +766,15 @@ pub fn filter_jsonl(
     let mut funnel = Funnel::new();
     jsonl::for_each_row(input, |row: MinedCommit| {
         funnel.input += 1;
+        if config.preset == Preset::R2eGym && lacks_gym(&row) {
+            return Err(Error::BadRow {
+                path: input.to_path_buf(),
+                line: funnel.input,
+                message: "mined by an older r2e, without R2E-Gym's view of its Python files; \
+                          mine again into a new file, or filter with --preset r2e"
+                    .into(),
+            });
+        }
         match config.first_failure(&row) {
             None => {
                 funnel.kept += 1;
@@ -619,7 +882,7 @@ mod tests {
 
     #[test]
     fn bug_edit_limits() {
-        let cfg = FilterConfig::default();
+        let cfg = FilterConfig::for_preset(Preset::R2e);
         let f = |s: PyChanges| {
             cfg.first_failure(&commit(
                 s,
@@ -656,7 +919,7 @@ mod tests {
 
     #[test]
     fn test_match_ways() {
-        let mut cfg = FilterConfig::default();
+        let mut cfg = FilterConfig::for_preset(Preset::R2e);
         cfg.test_match.file_names = false;
         let s = || {
             src(
@@ -700,7 +963,7 @@ mod tests {
 
     #[test]
     fn size_rules() {
-        let cfg = FilterConfig::default();
+        let cfg = FilterConfig::for_preset(Preset::R2e);
         let ok = || {
             commit(
                 src(

@@ -8,7 +8,8 @@
 //!    kinds, the gold and test patches, and the Python entities added, edited and
 //!    deleted ([`python`], tree-sitter-python).
 //! 2. [`filter`]: R2E-Gym's commit heuristics as named, configurable rules, with
-//!    a funnel of how many commits each rule removed.
+//!    a funnel of how many commits each rule removed; the `r2e-gym` preset
+//!    (the default) reads the change as R2E-Gym's miner sees it ([`gym`]).
 //! 3. [`env`]: a pinned environment per commit from the repository's
 //!    metadata, installed with uv `--exclude-newer` at the commit's date, with
 //!    a search over Pythons and build-tool pins; commits with the same
@@ -29,6 +30,7 @@ pub mod classify;
 pub mod env;
 pub mod error;
 pub mod filter;
+pub mod gym;
 pub mod images;
 pub mod issue;
 pub mod jsonl;

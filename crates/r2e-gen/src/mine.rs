@@ -338,10 +338,14 @@ impl Miner {
             return crate::model::PyChanges {
                 parse_error: true,
                 code_changed: true,
+                gym: Some(crate::model::GymChanges {
+                    syntax_error: true,
+                    ..Default::default()
+                }),
                 ..Default::default()
             };
         };
-        let out = self.parser.changes_of_trees(
+        let mut out = self.parser.changes_of_trees(
             &old_tree,
             old,
             &new_tree,
@@ -350,6 +354,15 @@ impl Miner {
             &d.new_changed,
             want_calls,
         );
+        out.gym = Some(crate::gym::gym_changes(
+            &old_tree,
+            old,
+            &new_tree,
+            new,
+            d,
+            &out.edited,
+            want_calls,
+        ));
         if let Some(s) = c.old {
             self.trees.put(s.id, old_tree);
         }

@@ -204,6 +204,92 @@ pub struct PyChanges {
     /// best effort).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub parse_error: bool,
+    /// The same change as R2E-Gym's miner sees it (the `r2e-gym` filter
+    /// preset reads this); `None` in rows mined before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gym: Option<GymChanges>,
+}
+
+/// One Python file's change as R2E-Gym's miner records it
+/// (`commit_to_ast.py`): the top-level entities that hold a changed line of a
+/// hunk, on either side, each counted once.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GymChanges {
+    /// Touched functions, classes, methods and imports, in the order R2E-Gym
+    /// first meets them.
+    #[serde(default)]
+    pub entities: Vec<GymEntity>,
+    /// Distinct touched top-level statements (by text), `from` imports
+    /// included.
+    #[serde(default)]
+    pub statements: u32,
+    /// Whether a touched statement's text is new (R2E-Gym: an added entity).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub statement_added: bool,
+    /// Whether a modified top-level function or class changed beyond comments
+    /// and docstrings (R2E-Gym compares `ast.unparse` without docstrings; r2e's
+    /// token normalisation stands in for it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub code_changed: bool,
+    /// Whether CPython 3 would reject either side (tree-sitter errors, Python 2
+    /// syntax, a byte-order mark): R2E-Gym's miner drops such commits.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub syntax_error: bool,
+    /// Test files only: for each distinct entity text, the words written right
+    /// before a `(` in it (`name(` is in the text exactly when one of them ends
+    /// with `name`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub texts: Vec<Vec<String>>,
+}
+
+/// An entity of [`GymChanges`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GymEntity {
+    /// Function, class, method or import.
+    pub kind: GymKind,
+    /// `func`, `Class`, `Class.method`, or an import's first dotted name.
+    pub name: String,
+    /// Modified, added or deleted.
+    pub status: GymStatus,
+    /// Index into [`GymChanges::texts`] (test files): the entity's source as
+    /// R2E-Gym keeps it (a method's is its whole class; a modified entity's is
+    /// the old side's when the first hunk touching it removes one of its lines).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<u32>,
+}
+
+impl GymEntity {
+    /// The last component of the name, as R2E-Gym matches it.
+    pub fn short_name(&self) -> &str {
+        self.name.rsplit('.').next().unwrap_or(&self.name)
+    }
+}
+
+/// R2E-Gym's entity types, statements aside (they are only counted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GymKind {
+    /// A module-level `def`.
+    Function,
+    /// A module-level `class` (nested classes are part of it).
+    Class,
+    /// A `def` directly in a module-level class.
+    Method,
+    /// An `import` statement (not `from ... import`, which is a statement).
+    Import,
+}
+
+/// How R2E-Gym classes a touched entity: by name for definitions, by text
+/// for imports and statements, against the other side's entities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GymStatus {
+    /// On both sides.
+    Modified,
+    /// Only after the commit.
+    Added,
+    /// Only before it.
+    Deleted,
 }
 
 /// What sort of Python definition an entity is.

@@ -24,6 +24,10 @@ pub struct TextDiff {
     pub new_changed: Vec<u32>,
     /// The changes as 0-based `(old lines, new lines)` ranges, in order.
     pub ranges: Vec<(std::ops::Range<u32>, std::ops::Range<u32>)>,
+    /// For each printed hunk, how many of `old_changed` and `new_changed` it
+    /// and the hunks before it hold (a hunk's lines are the slices between
+    /// two entries).
+    pub hunk_ends: Vec<(usize, usize)>,
 }
 
 /// Diffs two texts line by line and renders unified hunks with `context` lines.
@@ -89,6 +93,8 @@ pub fn diff_text(old: &str, new: &str, context: u32) -> TextDiff {
             push_line(&mut out.hunks_text, ' ', line(input.before[k as usize]));
         }
         out.hunks += 1;
+        out.hunk_ends
+            .push((out.old_changed.len(), out.new_changed.len()));
         i = j + 1;
     }
     out

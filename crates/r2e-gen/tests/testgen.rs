@@ -8,7 +8,7 @@
 mod common;
 
 use common::{History, Repo, history, pytest_image};
-use r2e_gen::filter::{FilterConfig, filter_jsonl};
+use r2e_gen::filter::{FilterConfig, Preset, filter_jsonl};
 use r2e_gen::testgen::{
     TestGenOptions, TestGenRecord, new_file_patch, output_paths, run_stage, select_commits,
 };
@@ -26,7 +26,8 @@ fn mine_and_filter(h: &History, dir: &Path) -> (PathBuf, PathBuf) {
         &commits,
         &dir.join("candidates.jsonl"),
         Some(&rejected),
-        &FilterConfig::default(),
+        // r2e's rules: the feature and its merge are kept, not sent to testgen.
+        &FilterConfig::for_preset(Preset::R2e),
     )
     .expect("filter");
     (commits, rejected)

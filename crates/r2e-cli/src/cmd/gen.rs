@@ -13,7 +13,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use indicatif::{ProgressBar, ProgressStyle};
-use r2e_gen::filter::{FilterConfig, Funnel, filter_jsonl};
+use r2e_gen::filter::{FilterConfig, Funnel, Preset, filter_jsonl};
 use r2e_gen::issue::{IssueEvent, IssueOptions, errors_path, issue_jsonl};
 use r2e_gen::mine::{MineEvent, MineOptions, mine_to_jsonl, resolve_repo};
 use r2e_gen::validate::{
@@ -72,6 +72,10 @@ pub struct RunArgs {
     /// (`--config` names r2e's own config file, as in every command.)
     #[arg(long, value_name = "JSON")]
     filter_config: Option<PathBuf>,
+    /// Filter rule set: r2e-gym (R2E-Gym's selection, the default) or r2e
+    /// (broader); see `r2e gen filter --preset`.
+    #[arg(long, value_name = "NAME", value_parser = parse_preset)]
+    preset: Option<Preset>,
     /// One ready-made image with the repositories' Python environment for every
     /// commit, instead of building environments (stage 3).
     #[arg(long)]
@@ -246,6 +250,11 @@ pub struct FilterArgs {
     /// JSON file overriding rule settings (see --print-config for all keys).
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Rule set: r2e-gym (R2E-Gym's candidate selection exactly, the default)
+    /// or r2e (r2e's broader entity and test matching). Wins over the config
+    /// file's `preset`.
+    #[arg(long, value_name = "NAME", value_parser = parse_preset)]
+    preset: Option<Preset>,
     /// Also write `{"hash","rule"}` for every removed commit here.
     #[arg(long)]
     rejected: Option<PathBuf>,
@@ -467,6 +476,7 @@ fn run_repo(
             commits: Some(dir.join("commits.jsonl")),
             out: Some(dir.join("candidates.jsonl")),
             config: a.filter_config.clone(),
+            preset: a.preset,
             rejected: Some(dir.join("rejected.jsonl")),
             print_config: false,
         })?,
@@ -655,8 +665,8 @@ fn mine(a: MineArgs) -> anyhow::Result<ExitCode> {
 
 fn filter(a: FilterArgs) -> anyhow::Result<ExitCode> {
     let config = match &a.config {
-        Some(p) => FilterConfig::load(p)?,
-        None => FilterConfig::default(),
+        Some(p) => FilterConfig::load(p, a.preset)?,
+        None => FilterConfig::for_preset(a.preset.unwrap_or_default()),
     };
     if a.print_config {
         println!("{}", serde_json::to_string_pretty(&config)?);
@@ -669,13 +679,25 @@ fn filter(a: FilterArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("filtering {}", commits.display()))?;
     println!("{}", funnel_table(&funnel));
     println!(
-        "kept {} of {} commits ({} of them merge commits, diffed against their first parent) in {}",
+        "kept {} of {} commits ({} of them merge commits, diffed against their first parent; \
+         rule set {}) in {}",
         funnel.kept,
         funnel.input,
         funnel.kept_merges,
+        config.preset.name(),
         out.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--preset`'s parser.
+fn parse_preset(name: &str) -> Result<Preset, String> {
+    Preset::parse(name).ok_or_else(|| {
+        format!(
+            "unknown rule set `{name}`; the rule sets are {}",
+            Preset::NAMES
+        )
+    })
 }
 
 /// The funnel as a table: rule, what it keeps, removed, left.
