@@ -27,6 +27,8 @@ pub mod config;
 pub mod doctor;
 pub mod pod;
 pub mod shim_image;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use client::{Api, ApiError, Credentials};
 pub use config::{ConfigError, KubeConfig, ShimDelivery};

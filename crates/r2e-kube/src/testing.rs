@@ -1,4 +1,4 @@
-//! A scripted Kubernetes API server on 127.0.0.1 for the provider's tests:
+//! A scripted Kubernetes API server on 127.0.0.1 for tests (feature `testing`):
 //! real HTTP/1.1 (one request per connection), the real exec WebSocket with
 //! the `v5.channel.k8s.io` / `v4.channel.k8s.io` subprotocols, and a fake
 //! kubelet that is real where it matters: the shim's init container runs the
@@ -8,10 +8,6 @@
 //! stdio bridged over the channel protocol. Pod phases follow the image
 //! name: `pull-fail/…` never pulls, `unschedulable/…` never schedules,
 //! `slow/…` stays Pending; anything else runs after two status reads.
-
-#![allow(dead_code)]
-
-pub mod conformance;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::FakeCluster;
+use r2e_kube::testing::FakeCluster;
 use r2e_kube::{Api, Credentials, KubeConfig, KubeProvider};
 
 #[tokio::test(flavor = "multi_thread")]

@@ -3,9 +3,8 @@
 //! reported at once (pull errors, unschedulable, eviction mid-exec, a start
 //! timeout), create retries, garbage collection by label and the doctor.
 
-mod common;
 
-use common::{CreateOutcome, FakeCluster};
+use r2e_kube::testing::{CreateOutcome, FakeCluster};
 use r2e_kube::{Api, Credentials, KubeConfig, KubeProvider, ShimDelivery};
 use r2e_sandbox::{ExecOptions, Provider, Sandbox, SandboxError, SandboxSpec};
 use serde_json::json;

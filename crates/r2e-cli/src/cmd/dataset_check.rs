@@ -13,7 +13,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 use r2e_core::jsonl::JsonlWriter;
 use r2e_env::check::{Check, Verdict, check};
 use r2e_env::{EnvOptions, Sandboxes};
-use r2e_sandbox::docker::DockerProvider;
 use r2e_sandbox::{Provider, WarmPool};
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
@@ -49,6 +48,8 @@ pub struct CheckArgs {
     read: ReadArgs,
     #[command(flatten)]
     sandbox: super::limits::SandboxArgs,
+    #[command(flatten)]
+    provider: super::provider::ProviderArgs,
 }
 
 /// Runs the check.
@@ -69,9 +70,7 @@ pub fn run(a: CheckArgs) -> anyhow::Result<ExitCode> {
         write_clean: a.write_clean.clone(),
     };
     block_on(async move {
-        let docker = DockerProvider::connect().await?;
-        super::sweep_leftovers(&docker).await;
-        let provider: Arc<dyn Provider> = Arc::new(docker);
+        let provider: Arc<dyn Provider> = a.provider.connect().await?;
         until_interrupted(provider.as_ref(), async {
             let results = checks(provider.clone(), &tasks, opts, &settings).await?;
             let ok = results.iter().filter(|c| c.verdict == Verdict::Ok).count();

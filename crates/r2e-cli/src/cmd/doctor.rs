@@ -11,9 +11,12 @@ use std::time::Instant;
 /// Arguments of `r2e doctor`.
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
-    /// Image in which to check that the shim starts.
-    #[arg(long, default_value = DEFAULT_IMAGE)]
-    image: String,
+    /// Image in which to check that the shim starts [default: r2e/base:bookworm
+    /// on Docker, the shim image on Kubernetes].
+    #[arg(long)]
+    image: Option<String>,
+    #[command(flatten)]
+    provider: super::provider::ProviderArgs,
 }
 
 /// Free disk below which the engine's disk is reported as low.
@@ -42,6 +45,10 @@ pub fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn doctor(a: DoctorArgs) -> anyhow::Result<ExitCode> {
+    if a.provider.provider == super::provider::ProviderKind::Kubernetes {
+        return kube_doctor(&a).await;
+    }
+    let image = a.image.as_deref().unwrap_or(DEFAULT_IMAGE).to_string();
     let mut r = Report { failures: 0 };
     println!("r2e {} doctor", env!("CARGO_PKG_VERSION"));
     let shim = r2e_sandbox::shim::SHIM_BINARY;
@@ -115,7 +122,7 @@ async fn doctor(a: DoctorArgs) -> anyhow::Result<ExitCode> {
         Err(e) => r.fail("docker daemon", e.to_string(), "check the daemon's logs"),
     }
     let started = Instant::now();
-    match provider.start_docker(&SandboxSpec::new(&a.image)).await {
+    match provider.start_docker(&SandboxSpec::new(&image)).await {
         Ok(sb) => {
             let ready = started.elapsed();
             let probe = sb
@@ -130,7 +137,7 @@ async fn doctor(a: DoctorArgs) -> anyhow::Result<ExitCode> {
                     "sandbox",
                     format!(
                         "shim started in {} in {:.0} ms; found: {}",
-                        a.image,
+                        image,
                         ready.as_secs_f64() * 1e3,
                         out.stdout_text()
                             .split_whitespace()
@@ -147,7 +154,7 @@ async fn doctor(a: DoctorArgs) -> anyhow::Result<ExitCode> {
         }
         Err(e) => r.fail(
             "sandbox",
-            format!("cannot start {}", a.image),
+            format!("cannot start {image}"),
             &e.to_string().replace('\n', " "),
         ),
     }
@@ -161,6 +168,42 @@ async fn doctor(a: DoctorArgs) -> anyhow::Result<ExitCode> {
             "not installed",
             "needed only for `r2e image bootstrap`: apt-get install -y debootstrap",
         ),
+    }
+    Ok(finish(&r))
+}
+
+/// `r2e doctor --provider kubernetes`: the API server, RBAC, one pod round
+/// trip, each with its time.
+async fn kube_doctor(a: &DoctorArgs) -> anyhow::Result<ExitCode> {
+    let mut r = Report { failures: 0 };
+    println!("r2e {} doctor (kubernetes)", env!("CARGO_PKG_VERSION"));
+    let provider = match a.provider.connect_kind().await {
+        Ok(super::provider::Connected::Kube(p)) => p,
+        Ok(super::provider::Connected::Docker(_)) => unreachable!("--provider kubernetes"),
+        Err(e) => {
+            r.fail(
+                "credentials",
+                format!("{e:#}").replace('\n', " "),
+                "set kubeconfig (or in_cluster) in --provider-config, or KUBECONFIG",
+            );
+            return Ok(finish(&r));
+        }
+    };
+    r.ok(
+        "credentials",
+        format!(
+            "{} (namespace {})",
+            provider.api().server(),
+            provider.namespace()
+        ),
+    );
+    for c in r2e_kube::doctor::run(&provider, a.image.as_deref()).await {
+        let detail = format!("{} [{:.0?}]", c.detail, c.took);
+        if c.ok {
+            r.ok(&c.name, detail);
+        } else {
+            r.fail(&c.name, detail, "see docs/scaling.md (Kubernetes provider)");
+        }
     }
     Ok(finish(&r))
 }

@@ -8,7 +8,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 use r2e_core::RewardStatus;
 use r2e_eval::{EvalOptions, InstanceOutcome, Verdict, evaluate_all, predictions};
 use r2e_grade::Parser;
-use r2e_sandbox::docker::DockerProvider;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,6 +50,8 @@ pub struct EvalArgs {
     /// Limits of the sandboxes (network on by default, as in SWE-bench's harness).
     #[command(flatten)]
     sandbox: super::limits::SandboxArgs,
+    #[command(flatten)]
+    provider: super::provider::ProviderArgs,
 }
 
 /// Runs an evaluation; exits 0 when it completed (whatever the verdicts).
@@ -95,14 +96,17 @@ pub fn run(a: EvalArgs) -> anyhow::Result<ExitCode> {
     opts.limits = sandbox.limits;
     opts.network = sandbox.network.unwrap_or(true);
     block_on(async move {
-        let provider = DockerProvider::connect().await?;
-        super::sweep_leftovers(&provider).await;
-        until_interrupted(&provider, evaluate(&provider, &tasks, &preds, &opts)).await
+        let provider = a.provider.connect().await?;
+        until_interrupted(
+            provider.as_ref(),
+            evaluate(provider.as_ref(), &tasks, &preds, &opts),
+        )
+        .await
     })?
 }
 
 async fn evaluate(
-    provider: &DockerProvider,
+    provider: &dyn r2e_sandbox::Provider,
     tasks: &[r2e_core::Task],
     preds: &[predictions::Prediction],
     opts: &EvalOptions,

@@ -15,6 +15,19 @@ pub enum ImageCmd {
     /// host's CA bundle and /etc/pip.conf so that pip and uv work behind a
     /// TLS-intercepting proxy. An existing tag is reused unless --force.
     Bootstrap(BootstrapArgs),
+    /// Build the shim image the Kubernetes provider's pods copy the shim
+    /// from: `FROM scratch` with the embedded static shim at /r2e-shim,
+    /// imported into the local Docker engine. Push it to a registry the
+    /// nodes pull from and name it as shim_image in the provider config.
+    Shim(ShimArgs),
+}
+
+/// Arguments of `r2e image shim`.
+#[derive(Debug, Args)]
+pub struct ShimArgs {
+    /// Image reference to create, e.g. registry.example.com/r2e-shim:VERSION.
+    #[arg(long, default_value_t = format!("r2e-shim:{}", env!("CARGO_PKG_VERSION")))]
+    tag: String,
 }
 
 /// Arguments of `r2e image bootstrap`.
@@ -44,6 +57,16 @@ pub struct BootstrapArgs {
 pub fn run(cmd: ImageCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         ImageCmd::Bootstrap(a) => super::block_on(bootstrap_cmd(a))?,
+        ImageCmd::Shim(a) => super::block_on(async move {
+            let docker = r2e_sandbox::docker::connect().await?;
+            let id = r2e_kube::shim_image::build(&docker, &a.tag).await?;
+            println!("{} ({id})", a.tag);
+            println!(
+                "push it with `docker push {}` and set shim_image = \"{}\" in the provider config",
+                a.tag, a.tag
+            );
+            Ok(ExitCode::SUCCESS)
+        })?,
     }
 }
 

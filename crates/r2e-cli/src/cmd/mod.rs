@@ -24,6 +24,7 @@ pub mod grade;
 pub mod image;
 pub mod limits;
 pub mod llm;
+pub mod provider;
 pub mod quickstart;
 pub mod run;
 pub mod sandbox;

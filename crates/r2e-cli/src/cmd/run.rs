@@ -14,7 +14,6 @@ use r2e_agent::{ActionFormat, AgentConfig, EditAgent, Limits, Sampling};
 use r2e_core::RewardStatus;
 use r2e_core::{Task, Trajectory, TrajectoryWriter};
 use r2e_env::{EnvOptions, RewardIn};
-use r2e_sandbox::docker::DockerProvider;
 use r2e_server::client::Remote;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -134,6 +133,8 @@ pub struct RunArgs {
     /// Limits of the sandboxes (network off unless a task has "network": true).
     #[command(flatten)]
     pub sandbox: super::limits::SandboxArgs,
+    #[command(flatten)]
+    pub provider: super::provider::ProviderArgs,
 }
 
 /// Runs `r2e run`.
@@ -156,8 +157,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         })?;
     }
     block_on(async move {
-        let provider = Arc::new(DockerProvider::connect().await?);
-        super::sweep_leftovers(&provider).await;
+        let provider = a.provider.connect().await?;
         let envs = Envs::local(provider.clone(), a.pool, opts);
         until_interrupted(provider.as_ref(), rollouts(envs, tasks, policy, &a)).await
     })?

@@ -91,9 +91,12 @@ pub struct ShellArgs {
 /// Arguments of `r2e sandbox gc`.
 #[derive(Debug, Args)]
 pub struct GcArgs {
-    /// Also remove sandboxes whose r2e process is still running.
+    /// Also remove sandboxes whose r2e process is still running (on
+    /// Kubernetes: every r2e pod in the namespace, whichever host made it).
     #[arg(long)]
     all: bool,
+    #[command(flatten)]
+    provider: super::provider::ProviderArgs,
 }
 
 fn parse_env(s: &str) -> Result<(String, String), String> {
@@ -105,6 +108,11 @@ fn parse_env(s: &str) -> Result<(String, String), String> {
 /// Runs a sandbox subcommand.
 pub fn run(cmd: SandboxCmd) -> anyhow::Result<ExitCode> {
     block_on(async move {
+        if let SandboxCmd::Gc(a) = &cmd
+            && a.provider.provider == super::provider::ProviderKind::Kubernetes
+        {
+            return kube_gc(a).await;
+        }
         let provider = DockerProvider::connect().await?;
         match cmd {
             SandboxCmd::Run(a) => until_interrupted(&provider, run_cmd(&provider, a)).await,
@@ -124,6 +132,31 @@ pub fn run(cmd: SandboxCmd) -> anyhow::Result<ExitCode> {
             }
         }
     })?
+}
+
+/// `r2e sandbox gc --provider kubernetes`: deletes r2e's pods that finished
+/// or whose r2e process on this host is gone (all of them with `--all`).
+async fn kube_gc(a: &GcArgs) -> anyhow::Result<ExitCode> {
+    let super::provider::Connected::Kube(provider) = a.provider.connect_kind().await? else {
+        unreachable!("--provider kubernetes");
+    };
+    let report = provider.gc(a.all).await?;
+    for name in &report.removed {
+        println!("deleted pod {name}");
+    }
+    println!(
+        "{} pod(s) deleted in namespace {}; kept {} of live r2e processes here and {} made from other hosts{}",
+        report.removed.len(),
+        provider.namespace(),
+        report.kept_live,
+        report.kept_other_hosts,
+        if report.kept_other_hosts > 0 {
+            " (--all deletes them too; their activeDeadlineSeconds ends them otherwise)"
+        } else {
+            ""
+        }
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn run_cmd(provider: &DockerProvider, a: RunArgs) -> anyhow::Result<ExitCode> {

@@ -8,7 +8,6 @@ use anyhow::Context;
 use clap::Args;
 use r2e_env::EnvOptions;
 use r2e_sandbox::Provider;
-use r2e_sandbox::docker::DockerProvider;
 use r2e_server::{ServerConfig, check_bind};
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -53,6 +52,8 @@ pub struct ServeArgs {
     view: Vec<std::path::PathBuf>,
     #[command(flatten)]
     sandbox: super::limits::SandboxArgs,
+    #[command(flatten)]
+    provider: super::provider::ProviderArgs,
 }
 
 /// Runs the server until SIGTERM or Ctrl-C.
@@ -81,9 +82,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
         ..ServerConfig::default()
     };
     block_on(async move {
-        let docker = DockerProvider::connect().await?;
-        super::sweep_leftovers(&docker).await;
-        let provider: Arc<dyn Provider> = Arc::new(docker);
+        let provider: Arc<dyn Provider> = a.provider.connect().await?;
         let listener = tokio::net::TcpListener::bind(a.bind)
             .await
             .with_context(|| format!("listening on {}", a.bind))?;

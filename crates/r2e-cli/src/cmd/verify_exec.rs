@@ -14,7 +14,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 use r2e_agent::{ActionFormat, AgentConfig, EditAgent, Limits};
 use r2e_core::{Task, Trajectory};
 use r2e_env::{EnvOptions, RepoEnv};
-use r2e_sandbox::docker::DockerProvider;
 use r2e_sandbox::{Provider, WarmPool};
 use r2e_verify::exec::{Candidate, GeneratedTest, score_task_with, write_tests};
 use r2e_verify::score::{Score, ScoreWriter};
@@ -66,6 +65,8 @@ pub struct ExecArgs {
     /// Limits of the sandboxes (network off unless a task has "network": true).
     #[command(flatten)]
     sandbox: super::limits::SandboxArgs,
+    #[command(flatten)]
+    provider: super::provider::ProviderArgs,
 }
 
 /// Runs `r2e verify exec`.
@@ -90,7 +91,7 @@ pub fn run(a: ExecArgs) -> anyhow::Result<ExitCode> {
             .insert(t.rollout, t);
     }
     block_on(async move {
-        let provider = Arc::new(DockerProvider::connect().await?);
+        let provider = a.provider.connect().await?;
         until_interrupted(
             provider.as_ref(),
             verify(provider.clone(), tasks, by_task, a),
@@ -100,12 +101,11 @@ pub fn run(a: ExecArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn verify(
-    provider: Arc<DockerProvider>,
+    provider: Arc<dyn Provider>,
     tasks: HashMap<String, Task>,
     by_task: BTreeMap<String, BTreeMap<u32, Trajectory>>,
     a: ExecArgs,
 ) -> anyhow::Result<ExitCode> {
-    let provider: Arc<dyn Provider> = provider;
     let sandbox = a.sandbox.resolve()?;
     let env_options = EnvOptions {
         limits: sandbox.limits,

@@ -70,8 +70,12 @@ async fn timeout_kills_the_group(sb: Box<dyn Sandbox>) {
         t.elapsed()
     );
     assert!(!out.stdout_text().contains("never"));
-    let check =
-        format!("kill -0 $(cat {dir}/bg) 2>/dev/null && echo alive || echo gone; rm -rf {dir}");
+    // Gone, or a zombie waiting for its reaper: either way not running.
+    let check = format!(
+        "p=$(cat {dir}/bg); rm -rf {dir}; for i in $(seq 50); do \
+         st=$(awk '{{print $3}}' /proc/$p/stat 2>/dev/null); \
+         if [ -z \"$st\" ] || [ \"$st\" = Z ]; then echo gone; exit 0; fi; sleep 0.1; done; echo alive"
+    );
     let left = sb.exec(&check, &ExecOptions::default()).await.unwrap();
     assert_eq!(
         left.stdout_text().trim(),

@@ -1,0 +1,108 @@
+//! Which engine runs a command's sandboxes: `--provider docker` (the local
+//! daemon, or `DOCKER_HOST`) or `--provider kubernetes --provider-config
+//! k8s.toml` (pods through an API server; see `r2e_kube::config`). Flattened
+//! into the commands that start sandboxes through the `Provider` trait
+//! (`run`, `eval`, `serve`, `dataset check`, `verify exec`) and into
+//! `sandbox gc` and `doctor`.
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use r2e_kube::{KubeConfig, KubeProvider};
+use r2e_sandbox::Provider;
+use r2e_sandbox::docker::DockerProvider;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// A sandbox engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum ProviderKind {
+    /// Containers on a Docker daemon.
+    #[default]
+    Docker,
+    /// Pods on a Kubernetes cluster.
+    Kubernetes,
+}
+
+/// `--provider` and `--provider-config`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ProviderArgs {
+    /// Where sandboxes run.
+    #[arg(
+        long,
+        value_enum,
+        default_value_t,
+        env = "R2E_PROVIDER",
+        help_heading = "Sandbox provider"
+    )]
+    pub provider: ProviderKind,
+    /// The Kubernetes provider's TOML file (namespace, credentials, shim
+    /// image, resources, placement; see docs/scaling.md) [default: every
+    /// key at its default, the kubeconfig's cluster].
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "R2E_PROVIDER_CONFIG",
+        help_heading = "Sandbox provider"
+    )]
+    pub provider_config: Option<PathBuf>,
+}
+
+/// A connected provider, by kind.
+pub enum Connected {
+    /// The Docker provider.
+    Docker(DockerProvider),
+    /// The Kubernetes provider.
+    Kube(KubeProvider),
+}
+
+impl ProviderArgs {
+    /// The Kubernetes configuration: the file, else defaults.
+    fn kube_config(&self) -> anyhow::Result<KubeConfig> {
+        Ok(match &self.provider_config {
+            Some(path) => KubeConfig::load(path)?,
+            None => KubeConfig::default(),
+        })
+    }
+
+    /// Connects to the chosen engine.
+    pub async fn connect_kind(&self) -> anyhow::Result<Connected> {
+        if self.provider == ProviderKind::Docker && self.provider_config.is_some() {
+            anyhow::bail!("--provider-config is for --provider kubernetes");
+        }
+        Ok(match self.provider {
+            ProviderKind::Docker => Connected::Docker(DockerProvider::connect().await?),
+            ProviderKind::Kubernetes => Connected::Kube(
+                KubeProvider::connect(self.kube_config()?)
+                    .context("connecting to the Kubernetes API server")?,
+            ),
+        })
+    }
+
+    /// Connects, then removes what killed r2e processes left behind (see
+    /// [`sweep`]): the provider a command starts its sandboxes from.
+    pub async fn connect(&self) -> anyhow::Result<Arc<dyn Provider>> {
+        let connected = self.connect_kind().await?;
+        sweep(&connected).await;
+        Ok(match connected {
+            Connected::Docker(p) => Arc::new(p),
+            Connected::Kube(p) => Arc::new(p),
+        })
+    }
+}
+
+/// Removes sandboxes whose r2e process is gone before a run adds its own
+/// (Docker: containers and socket folders; Kubernetes: finished pods and
+/// pods of dead processes on this host). Live ones are not touched.
+pub async fn sweep(connected: &Connected) {
+    match connected {
+        Connected::Docker(p) => super::sweep_leftovers(p).await,
+        Connected::Kube(p) => match p.gc(false).await {
+            Ok(r) if !r.removed.is_empty() => eprintln!(
+                "deleted {} pod(s) left by r2e processes that were killed or finished",
+                r.removed.len()
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("deleting pods left by killed runs: {e}"),
+        },
+    }
+}

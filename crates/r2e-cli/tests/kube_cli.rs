@@ -1,0 +1,168 @@
+//! `--provider kubernetes` on the command line, against the scripted API
+//! server of `r2e_kube::testing` (reached through a kubeconfig written
+//! here): `r2e doctor`, `r2e sandbox gc`, and `r2e dataset check` whose
+//! sandboxes are pods (an unschedulable image is an infra error, never a
+//! verdict about the task).
+
+use r2e_kube::testing::FakeCluster;
+use serde_json::json;
+use std::path::Path;
+use std::process::Output;
+
+/// Writes a kubeconfig for the fake cluster and a provider config using it.
+fn configs(cluster: &FakeCluster, dir: &Path) -> std::path::PathBuf {
+    let kubeconfig = dir.join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: fake\nclusters:\n- name: fake\n  cluster: {{server: \"{}\"}}\n\
+             users:\n- name: me\n  user: {{}}\ncontexts:\n- name: fake\n  context: {{cluster: fake, user: me}}\n",
+            cluster.url
+        ),
+    )
+    .unwrap();
+    let config = dir.join("k8s.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "namespace = \"r2e-cli\"\nkubeconfig = \"{}\"\nshim_image = \"registry.test/r2e-shim:1\"\nstart_timeout_secs = 60\n",
+            kubeconfig.display()
+        ),
+    )
+    .unwrap();
+    config
+}
+
+async fn r2e(args: Vec<String>) -> Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_r2e"))
+        .args(args)
+        .env_remove("R2E_PROVIDER")
+        .output()
+        .await
+        .unwrap()
+}
+
+fn args(list: &[&str], config: &Path) -> Vec<String> {
+    let mut v: Vec<String> = list.iter().map(|s| s.to_string()).collect();
+    v.extend([
+        "--provider".into(),
+        "kubernetes".into(),
+        "--provider-config".into(),
+        config.display().to_string(),
+    ]);
+    v
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_reports_rbac_and_a_timed_pod_round_trip() {
+    let cluster = FakeCluster::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = configs(&cluster, dir.path());
+    let out = r2e(args(&["doctor"], &config)).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "ok    credentials",
+        "ok    RBAC: create pods/exec: allowed",
+        "ok    pod start (create → Running → shim hello)",
+        "ok    requests through the shim (5 × stat /): median",
+        "ok    pod delete",
+        "all checks passed",
+    ] {
+        assert!(text.contains(line), "{line:?} missing from:\n{text}");
+    }
+    cluster.deny("delete pods");
+    let out = r2e(args(&["doctor"], &config)).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("FAIL  RBAC: delete pods: not allowed in namespace r2e-cli"),
+        "{text}"
+    );
+    assert!(cluster.pods().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sandbox_gc_deletes_orphaned_pods() {
+    let cluster = FakeCluster::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = configs(&cluster, dir.path());
+    cluster.insert_pod(
+        "done",
+        json!({"dev.r2e.sandbox": "1", "dev.r2e.owner-host": "h", "dev.r2e.owner-pid": "1"}),
+        "Failed",
+    );
+    cluster.insert_pod("other", json!({"dev.r2e.sandbox": "1", "dev.r2e.owner-host": "elsewhere", "dev.r2e.owner-pid": "1"}), "Running");
+    let out = r2e(args(&["sandbox", "gc"], &config)).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("deleted pod done") && text.contains("1 pod(s) deleted in namespace r2e-cli"),
+        "{text}"
+    );
+    assert!(text.contains("1 made from other hosts"), "{text}");
+    assert_eq!(cluster.pods(), vec!["other".to_string()]);
+    let out = r2e(args(&["sandbox", "gc", "--all"], &config)).await;
+    assert!(out.status.success());
+    assert!(cluster.pods().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dataset_check_runs_its_sandboxes_as_pods() {
+    let cluster = FakeCluster::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = configs(&cluster, dir.path());
+    let task = json!({
+        "task_id": "big-task", "source": "swe_bench", "repo": "o/r", "base_commit": "abc",
+        "image": "unschedulable/big:1", "problem_statement": "p",
+        "fail_to_pass": ["t::a"], "pass_to_pass": [],
+    });
+    let dataset = dir.path().join("tasks.jsonl");
+    std::fs::write(&dataset, format!("{task}\n")).unwrap();
+    let report = dir.path().join("check.jsonl");
+    let mut a = vec!["dataset".to_string(), "check".into(), "--dataset".into()];
+    a.extend([
+        dataset.display().to_string(),
+        "--out".into(),
+        report.display().to_string(),
+    ]);
+    a.extend(args(&[], &config));
+    let out = r2e(a).await;
+    assert!(report.exists(), "{}", String::from_utf8_lossy(&out.stderr));
+    let row: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(&report)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        row["verdict"],
+        "infra_error",
+        "{row}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = row.to_string();
+    assert!(
+        text.contains("Insufficient memory") && text.contains("unschedulable/big:1"),
+        "{text}"
+    );
+    assert!(
+        cluster
+            .log()
+            .iter()
+            .any(|l| l == "POST /api/v1/namespaces/r2e-cli/pods"),
+        "{:?}",
+        cluster.log()
+    );
+    assert!(cluster.pods().is_empty(), "failed pods are deleted");
+}
