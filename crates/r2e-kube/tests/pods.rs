@@ -3,7 +3,6 @@
 //! reported at once (pull errors, unschedulable, eviction mid-exec, a start
 //! timeout), create retries, garbage collection by label and the doctor.
 
-
 use r2e_kube::testing::{CreateOutcome, FakeCluster};
 use r2e_kube::{Api, Credentials, KubeConfig, KubeProvider, ShimDelivery};
 use r2e_sandbox::{ExecOptions, Provider, Sandbox, SandboxError, SandboxSpec};
@@ -433,4 +432,34 @@ async fn doctor_checks_rbac_and_makes_one_round_trip() {
     assert!(reqs.ok && reqs.detail.starts_with("median "), "{reqs:?}");
     assert!(by_name("pod delete").ok);
     assert!(cluster.pods().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_warm_pool_keeps_pods_ready_and_skips_an_evicted_one() {
+    let cluster = FakeCluster::start().await;
+    let p = std::sync::Arc::new(provider(&cluster, config()));
+    let pool = r2e_sandbox::WarmPool::new(p.clone(), 2);
+    let spec = SandboxSpec::new("r2e/task:abc");
+    pool.fill(&spec).await.unwrap();
+    assert_eq!(pool.ready(&spec), 2);
+    assert_eq!(cluster.pods().len(), 2);
+    // One pod is evicted while it waits in the pool: never handed out.
+    let evicted = cluster.pods()[0].clone();
+    cluster.evict(&evicted);
+    let mut taken = Vec::new();
+    for _ in 0..2 {
+        let sb = pool.take(&spec).await.unwrap();
+        assert_ne!(sb.id(), evicted);
+        round_trip(sb.as_ref()).await;
+        taken.push(sb);
+    }
+    for sb in taken {
+        sb.close().await.unwrap();
+    }
+    pool.drain().await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !cluster.pods().is_empty() {
+        assert!(Instant::now() < deadline, "pods left: {:?}", cluster.pods());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
