@@ -20,6 +20,10 @@ use tokio_tungstenite::tungstenite::{self, Message, client::IntoClientRequest};
 const ATTEMPTS: u32 = 6;
 /// The exec subprotocols r2e speaks, preferred first.
 pub const EXEC_PROTOCOLS: &str = "v5.channel.k8s.io, v4.channel.k8s.io";
+/// Longest wait for the API server to open an exec stream.
+const EXEC_CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often an exec stream is pinged while idle.
+const KEEPALIVE: Duration = Duration::from_secs(30);
 /// How long a token from an exec plugin is reused.
 const EXEC_TOKEN_TTL: Duration = Duration::from_secs(300);
 /// The in-cluster service account directory.
@@ -519,10 +523,17 @@ impl Api {
             .tls
             .clone()
             .map(tokio_tungstenite::Connector::NativeTls);
-        let (ws, resp) =
-            tokio_tungstenite::connect_async_tls_with_config(request, None, true, connector)
-                .await
-                .map_err(|e| exec_error(pod, e))?;
+        let connect =
+            tokio_tungstenite::connect_async_tls_with_config(request, None, true, connector);
+        let (ws, resp) = tokio::time::timeout(EXEC_CONNECT_TIMEOUT, connect)
+            .await
+            .map_err(|_| {
+                ApiError::local(format!(
+                    "exec into pod {pod}: no answer from the API server within {} s",
+                    EXEC_CONNECT_TIMEOUT.as_secs()
+                ))
+            })?
+            .map_err(|e| exec_error(pod, e))?;
         let protocol = resp
             .headers()
             .get("Sec-WebSocket-Protocol")
@@ -634,23 +645,29 @@ fn bridge(ws: Ws, protocol: String) -> ExecStream {
     tokio::spawn(async move {
         let mut buf = vec![0u8; 1 << 16];
         buf[0] = STDIN;
+        // Load balancers and proxies between r2e and the API server cut
+        // connections idle for minutes, which an agent waiting for its model
+        // is: a ping keeps the stream alive.
+        let mut keepalive = tokio::time::interval(KEEPALIVE);
+        keepalive.tick().await;
         loop {
-            match from_host.read(&mut buf[1..]).await {
-                Ok(0) | Err(_) => {
-                    if v5 {
-                        let _ = sink
-                            .send(Message::Binary(Bytes::from_static(&[CLOSE, STDIN])))
-                            .await;
-                    }
-                    let _ = sink.close().await;
-                    return;
-                }
-                Ok(n) => {
-                    let msg = Message::Binary(Bytes::copy_from_slice(&buf[..n + 1]));
-                    if sink.send(msg).await.is_err() {
+            let msg = tokio::select! {
+                read = from_host.read(&mut buf[1..]) => match read {
+                    Ok(0) | Err(_) => {
+                        if v5 {
+                            let _ = sink
+                                .send(Message::Binary(Bytes::from_static(&[CLOSE, STDIN])))
+                                .await;
+                        }
+                        let _ = sink.close().await;
                         return;
                     }
-                }
+                    Ok(n) => Message::Binary(Bytes::copy_from_slice(&buf[..n + 1])),
+                },
+                _ = keepalive.tick() => Message::Ping(Bytes::new()),
+            };
+            if sink.send(msg).await.is_err() {
+                return;
             }
         }
     });
