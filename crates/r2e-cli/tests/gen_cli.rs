@@ -54,15 +54,42 @@ async fn mine_filter_validate_issue_then_eval_and_oracle() {
         .arg(&repo)
         .args(["--out", "commits.jsonl"]))
     .await;
-    ok(r2e(dir).args([
+    // R2E-Gym's selection (the default) keeps only the fix with its test: the
+    // feature adds a method, which no test can match as a modified entity.
+    let text = ok(r2e(dir).args([
         "gen",
         "filter",
+        "--commits",
+        "commits.jsonl",
+        "--out",
+        "candidates_gym.jsonl",
+    ]))
+    .await;
+    assert!(text.contains("kept 1 of 9 commits"), "{text}");
+    assert!(text.contains("rule set r2e-gym"), "{text}");
+    let bad = r2e(dir)
+        .args(["gen", "filter", "--preset", "swe-smith", "--print-config"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("the rule sets are r2e-gym, r2e"),
+        "{bad:?}"
+    );
+    // r2e's broader rules keep the feature too.
+    let text = ok(r2e(dir).args([
+        "gen",
+        "filter",
+        "--preset",
+        "r2e",
         "--commits",
         "commits.jsonl",
         "--out",
         "candidates.jsonl",
     ]))
     .await;
+    assert!(text.contains("kept 2 of 9 commits"), "{text}");
     let validate = || {
         let mut c = r2e(dir);
         c.args(["gen", "validate", "--repo"])
@@ -315,7 +342,7 @@ async fn gen_run_with_a_model_adds_generated_tests_and_issue_texts() {
     let text = ok(r2e(dir)
         .args(["gen", "run", "--repos"])
         .arg(&list)
-        .args(["--out", "out", "--model", "scripted"])
+        .args(["--out", "out", "--model", "scripted", "--preset", "r2e"])
         .args(["--base-url", &server.openai_base_url()]))
     .await;
     let tasks = r2e_core::dataset::load(&dir.join("out/tasks.jsonl"), &Default::default())

@@ -2,10 +2,11 @@
 //!
 //! The history is walked with gix from a tip (HEAD by default), newest commit
 //! first. Each commit is diffed against its parent entirely in process: tree
-//! diff (`gix::diff::tree`), rename detection (exact ids, then line similarity
-//! ≥ 50% as `git diff -M`), line diffs with imara-diff, unified-diff text the way
-//! `git diff` prints it (so `git apply` takes it), and Python entities with
-//! tree-sitter-python ([`crate::python`]). Merge and root commits are recorded
+//! diff (`gix::diff::tree`), rename detection (exact ids, then git's
+//! similarity estimate ≥ 50% as `git diff -M`), line diffs with imara-diff,
+//! unified-diff text the way `git diff` prints it (so `git apply` takes it),
+//! and Python entities with tree-sitter-python ([`crate::python`], and
+//! R2E-Gym's view in [`crate::gym`]). Merge and root commits are recorded
 //! with a [`SkipReason`] and not analysed.
 //!
 //! [`mine_to_jsonl`] spreads commits over worker threads (each with its own
@@ -657,17 +658,43 @@ fn is_binary(data: &[u8]) -> bool {
     data[..data.len().min(8000)].contains(&0)
 }
 
-/// Share of lines two texts have in common, in percent of the longer one.
+/// How similar two texts are, in percent, as `git diff -M` estimates it
+/// (diffcore-delta): both are cut into chunks that end at a newline or after
+/// 64 bytes (a CR before an LF left out), and the bytes of the chunks they
+/// share (as a multiset) are taken over the larger size. Texts whose sizes
+/// differ by more than half the larger are not similar.
 fn similarity(a: &str, b: &str) -> u32 {
-    let input = imara_diff::InternedInput::new(a, b);
-    let diff = imara_diff::Diff::compute(imara_diff::Algorithm::Histogram, &input);
-    let (na, nb) = (input.before.len() as u32, input.after.len() as u32);
-    let longer = na.max(nb);
+    let longer = a.len().max(b.len());
     if longer == 0 {
         return 100;
     }
-    let common = na - diff.count_removals();
-    common * 100 / longer
+    if (longer - a.len().min(b.len())) * 2 > longer {
+        return 0;
+    }
+    fn chunks(s: &str) -> HashMap<Vec<u8>, usize> {
+        let mut out: HashMap<Vec<u8>, usize> = HashMap::new();
+        let bytes = s.as_bytes();
+        let mut chunk = Vec::with_capacity(64);
+        for (i, &c) in bytes.iter().enumerate() {
+            if c == b'\r' && bytes.get(i + 1) == Some(&b'\n') {
+                continue;
+            }
+            chunk.push(c);
+            if c == b'\n' || chunk.len() >= 64 {
+                *out.entry(std::mem::take(&mut chunk)).or_default() += 1;
+            }
+        }
+        if !chunk.is_empty() {
+            *out.entry(chunk).or_default() += 1;
+        }
+        out
+    }
+    let (ca, cb) = (chunks(a), chunks(b));
+    let copied: usize = ca
+        .iter()
+        .filter_map(|(k, n)| cb.get(k).map(|m| k.len() * n.min(m)))
+        .sum();
+    (copied * 100 / longer) as u32
 }
 
 /// The `diff --git` header and extended header lines of one file.
@@ -838,4 +865,24 @@ pub fn mine_to_jsonl(
     result?;
     flushed?;
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::similarity;
+
+    #[test]
+    fn similarity_weighs_bytes_as_git_does() {
+        assert_eq!(similarity("a\nb\n", "a\nb\n"), 100);
+        // A CR before an LF is not content, but the sizes count it.
+        assert_eq!(similarity("a\nb\n", "a\r\nb\r\n"), 66);
+        // Most lines kept, but the long one (most of the bytes) rewritten: git
+        // sees no rename where a line count would.
+        let long = "x".repeat(60);
+        let old = format!("a\nb\nc\nd\n{long}\n");
+        let new = format!("a\nb\nc\nd\n{}\n", "y".repeat(60));
+        assert!(similarity(&old, &new) < 50, "{}", similarity(&old, &new));
+        // A size change of more than half is never a rename.
+        assert_eq!(similarity("a\n", &"a\n".repeat(10)), 0);
+    }
 }

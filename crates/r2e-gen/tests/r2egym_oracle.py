@@ -1,7 +1,7 @@
 """The oracle of tests/gym_parity.rs: R2E-Gym's own miner classes and
 commit heuristics, run on every commit of a repository.
 
-usage: python3 r2egym_oracle.py R2E_GYM_SRC HEURISTICS_DIR REPO
+usage: python3 r2egym_oracle.py R2E_GYM_SRC HEURISTICS_DIR REPO [N]
 
 R2E_GYM_SRC holds R2E-Gym's `r2egym` package (its `commit_models` are used);
 HEURISTICS_DIR holds its `commit_data_heuristics.py`. For each commit this
@@ -11,6 +11,7 @@ and then applies the filters of `load_repo_commits.py` in its order with the
 `RepoAnalysisLoadArgs` defaults. It prints one line `RESULT <json>`: commit id
 -> the first stage that drops it (`not_stored`, `small`, `python`,
 `non_docstring`, `bug_edit`, `test_entity_edit`, `test_match`) or `kept`.
+With N, only the newest N commits (in `git log` order) are judged.
 """
 
 import datetime
@@ -20,6 +21,7 @@ import sys
 import types
 
 src, heuristics_dir, repo = sys.argv[1:4]
+newest = sys.argv[4:5]
 sys.path.insert(0, src)
 
 # Modules R2E-Gym imports that these steps do not use.
@@ -104,6 +106,6 @@ def stage(commit):
     return "kept"
 
 
-commits = git("log", "--pretty=format:%H").decode().split()
+commits = git("log", "--pretty=format:%H", *[f"-n{n}" for n in newest]).decode().split()
 result = {c: stage(c) for c in commits}
 print("RESULT " + json.dumps(result))
