@@ -144,6 +144,10 @@ pub struct ValidatedCommit {
     /// The end of the old-code test log (failure output for issue writing).
     #[serde(default)]
     pub old_log: String,
+    /// The end of the new-code test log (its first run), so that a reject can
+    /// be read without running it again.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub new_log: String,
     /// The task image (repository at the parent commit), when built.
     #[serde(default)]
     pub image: String,
@@ -178,6 +182,7 @@ impl ValidatedCommit {
             expected_statuses: BTreeMap::new(),
             old_statuses: BTreeMap::new(),
             old_log: String::new(),
+            new_log: String::new(),
             image: String::new(),
             created_at: c.author_date.clone(),
             gold_patch: c.gold_patch.clone(),
@@ -815,6 +820,66 @@ fn judge(mut row: ValidatedCommit, old_runs: &[StatusMap], runs: &[StatusMap]) -
     row
 }
 
+/// The end of a test run's output (stdout, then stderr), at most
+/// [`LOG_TAIL`] bytes.
+fn log_tail(out: &ExecOutput) -> String {
+    let log = format!("{}\n{}", out.stdout_text(), out.stderr_text());
+    let start = log.len().saturating_sub(LOG_TAIL);
+    let start = (start..log.len())
+        .find(|&i| log.is_char_boundary(i))
+        .unwrap_or(log.len());
+    log[start..].to_string()
+}
+
+/// A rejected row's reason with what its logs say went wrong on each side
+/// (`...; new code: SyntaxError: invalid syntax in pkg/core.py line 484`).
+fn with_causes(mut row: ValidatedCommit) -> ValidatedCommit {
+    if row.outcome != Outcome::Rejected {
+        return row;
+    }
+    let causes: Vec<String> = [("old code", &row.old_log), ("new code", &row.new_log)]
+        .into_iter()
+        .filter_map(|(side, log)| log_cause(log).map(|c| format!("{side}: {c}")))
+        .collect();
+    if let Some(reason) = row.reason.as_mut().filter(|_| !causes.is_empty()) {
+        reason.push_str("; ");
+        reason.push_str(&causes.join("; "));
+    }
+    row
+}
+
+/// The first exception a test log reports, on one line, with the file and
+/// line of the traceback entry before it (`/testbed/` left out).
+pub fn log_cause(log: &str) -> Option<String> {
+    let mut place: Option<String> = None;
+    for line in log.lines() {
+        let t = line.trim_start_matches(['E', '>']).trim();
+        if let Some(rest) = t.strip_prefix("File \"")
+            && let Some((path, after)) = rest.split_once("\", line ")
+        {
+            let n: String = after.chars().take_while(char::is_ascii_digit).collect();
+            let path = path.strip_prefix("/testbed/").unwrap_or(path);
+            place = Some(format!("{path} line {n}"));
+            continue;
+        }
+        let name = t.split([':', ' ']).next().unwrap_or("");
+        let is_exception = !name.is_empty()
+            && (name.ends_with("Error") || name.ends_with("Exception"))
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+            && t[name.len()..].starts_with(':');
+        if is_exception {
+            let mut cause: String = t.chars().take(160).collect();
+            if let Some(p) = &place {
+                cause.push_str(&format!(" in {p}"));
+            }
+            return Some(cause);
+        }
+    }
+    None
+}
+
 /// Validates one candidate of repository `name` in a sandbox from `ws`:
 /// never fails, a sandbox failure is an [`Outcome::Error`] row.
 pub async fn validate_commit(
@@ -885,20 +950,19 @@ async fn run_candidate(
         for _ in 0..opts.reruns {
             old_runs.push(statuses(runner, &sb.exec(&row.test_cmd, &test_opts).await?));
         }
-        let log = format!("{}\n{}", old_out.stdout_text(), old_out.stderr_text());
-        let start = log.len().saturating_sub(LOG_TAIL);
-        let start = (start..log.len())
-            .find(|&i| log.is_char_boundary(i))
-            .unwrap_or(log.len());
-        row.old_log = log[start..].to_string();
+        row.old_log = log_tail(&old_out);
         if step(&sb, "git apply /tmp/r2e_gold.patch").await.is_err() {
             return Ok(row.clone().reject("gold_patch_does_not_apply"));
         }
         let mut runs = Vec::with_capacity(1 + opts.reruns);
-        for _ in 0..=opts.reruns {
-            runs.push(statuses(runner, &sb.exec(&row.test_cmd, &test_opts).await?));
+        for i in 0..=opts.reruns {
+            let out = sb.exec(&row.test_cmd, &test_opts).await?;
+            if i == 0 {
+                row.new_log = log_tail(&out);
+            }
+            runs.push(statuses(runner, &out));
         }
-        let mut row = judge(row.clone(), &old_runs, &runs);
+        let mut row = with_causes(judge(row.clone(), &old_runs, &runs));
         if row.outcome == Outcome::Valid && opts.build_images {
             // The task image: the repository at the parent, refs dropped so that
             // `git log --all` does not show the fix.
@@ -1029,6 +1093,23 @@ mod tests {
             },
             "r",
         )
+    }
+
+    #[test]
+    fn causes_from_logs() {
+        let log = "==== ERRORS ====\n___ ERROR collecting tests/test_core.py ___\n\
+                   tests/test_core.py:1: in <module>\n    import pkg.core\n  \
+                   File \"/testbed/pkg/core.py\", line 484\n    print 'x'\n          ^\n\
+                   E   SyntaxError: Missing parentheses in call to 'print'\n";
+        assert_eq!(
+            log_cause(log).as_deref(),
+            Some("SyntaxError: Missing parentheses in call to 'print' in pkg/core.py line 484")
+        );
+        assert_eq!(log_cause("3 passed in 0.1s\nValueError raised? no\n"), None);
+        assert_eq!(
+            log_cause("E   ModuleNotFoundError: No module named 'yaml'").as_deref(),
+            Some("ModuleNotFoundError: No module named 'yaml'")
+        );
     }
 
     #[test]

@@ -115,6 +115,13 @@ async fn keeps_fixes_with_tests_and_drops_the_rest() {
         "python3 -m pytest -rA -p no:cacheprovider tests/test_calc.py"
     );
     assert!(fix.old_log.contains("ZeroDivisionError"), "{}", fix.old_log);
+    assert!(fix.new_log.contains("3 passed"), "{}", fix.new_log);
+    // A reject says what its logs say, on the reason's line.
+    let reason = by_hash[passes_already.as_str()]
+        .reason
+        .as_deref()
+        .unwrap_or("");
+    assert!(!reason.contains('\n'), "{reason}");
     let feature = by_hash[h.feature.as_str()];
     assert_eq!(feature.fail_to_pass, [t("test_count")]);
     assert_eq!(feature.pass_to_pass.len(), 3);
