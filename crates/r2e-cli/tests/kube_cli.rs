@@ -166,3 +166,54 @@ async fn dataset_check_runs_its_sandboxes_as_pods() {
     );
     assert!(cluster.pods().is_empty(), "failed pods are deleted");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_and_verify_exec_take_sandbox_provider() {
+    let cluster = FakeCluster::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = configs(&cluster, dir.path());
+    let task = json!({
+        "task_id": "big-task", "source": "swe_bench", "repo": "o/r", "base_commit": "abc",
+        "image": "unschedulable/big:1", "problem_statement": "p",
+        "fail_to_pass": ["t::a"], "pass_to_pass": [],
+    });
+    let dataset = dir.path().join("tasks.jsonl");
+    std::fs::write(&dataset, format!("{task}\n")).unwrap();
+    let traj = dir.path().join("traj.jsonl");
+    let out = r2e(vec![
+        "run".into(),
+        "--agent".into(),
+        "oracle".into(),
+        "--dataset".into(),
+        dataset.display().to_string(),
+        "--out".into(),
+        traj.display().to_string(),
+        "--sandbox-provider".into(),
+        "kubernetes".into(),
+        "--provider-config".into(),
+        config.display().to_string(),
+    ])
+    .await;
+    let text = std::fs::read_to_string(&traj).unwrap_or_default();
+    assert!(
+        text.contains("\"infra_error\"") && text.contains("Insufficient memory"),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        cluster
+            .log()
+            .iter()
+            .any(|l| l == "POST /api/v1/namespaces/r2e-cli/pods")
+    );
+    // `--provider` of `r2e run` stays the model's wire protocol.
+    let out = r2e(vec!["run".into(), "--provider".into(), "kubernetes".into()]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("openai"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = r2e(vec!["verify".into(), "exec".into(), "--help".into()]).await;
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--sandbox-provider"));
+}

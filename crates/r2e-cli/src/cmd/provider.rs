@@ -2,8 +2,9 @@
 //! daemon, or `DOCKER_HOST`) or `--provider kubernetes --provider-config
 //! k8s.toml` (pods through an API server; see `r2e_kube::config`). Flattened
 //! into the commands that start sandboxes through the `Provider` trait
-//! (`run`, `eval`, `serve`, `dataset check`, `verify exec`) and into
-//! `sandbox gc` and `doctor`.
+//! (`eval`, `serve`, `dataset check`) and into `sandbox gc` and `doctor`;
+//! `run` and `verify exec`, whose `--provider` names the model's wire
+//! protocol, take `--sandbox-provider` ([`SandboxProviderArgs`]).
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
@@ -26,9 +27,10 @@ pub enum ProviderKind {
 /// `--provider` and `--provider-config`.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ProviderArgs {
-    /// Where sandboxes run.
+    /// Where sandboxes run (also spelt --sandbox-provider).
     #[arg(
         long,
+        alias = "sandbox-provider",
         value_enum,
         default_value_t,
         env = "R2E_PROVIDER",
@@ -45,6 +47,39 @@ pub struct ProviderArgs {
         help_heading = "Sandbox provider"
     )]
     pub provider_config: Option<PathBuf>,
+}
+
+/// `--sandbox-provider` and `--provider-config`, for the commands whose
+/// `--provider` names the model's wire protocol (`run`, `verify exec`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct SandboxProviderArgs {
+    /// Where sandboxes run (--provider is the model's protocol here).
+    #[arg(
+        long,
+        value_enum,
+        default_value_t,
+        env = "R2E_PROVIDER",
+        help_heading = "Sandbox provider"
+    )]
+    pub sandbox_provider: ProviderKind,
+    /// The Kubernetes provider's TOML file (see docs/scaling.md).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "R2E_PROVIDER_CONFIG",
+        help_heading = "Sandbox provider"
+    )]
+    pub provider_config: Option<PathBuf>,
+}
+
+impl SandboxProviderArgs {
+    /// The same choice as [`ProviderArgs`].
+    pub fn choice(&self) -> ProviderArgs {
+        ProviderArgs {
+            provider: self.sandbox_provider,
+            provider_config: self.provider_config.clone(),
+        }
+    }
 }
 
 /// A connected provider, by kind.

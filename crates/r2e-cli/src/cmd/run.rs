@@ -134,7 +134,7 @@ pub struct RunArgs {
     #[command(flatten)]
     pub sandbox: super::limits::SandboxArgs,
     #[command(flatten)]
-    pub provider: super::provider::ProviderArgs,
+    pub sandbox_provider: super::provider::SandboxProviderArgs,
 }
 
 /// Runs `r2e run`.
@@ -157,7 +157,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         })?;
     }
     block_on(async move {
-        let provider = a.provider.connect().await?;
+        let provider = a.sandbox_provider.choice().connect().await?;
         let envs = Envs::local(provider.clone(), a.pool, opts);
         until_interrupted(provider.as_ref(), rollouts(envs, tasks, policy, &a)).await
     })?

@@ -66,7 +66,7 @@ pub struct ExecArgs {
     #[command(flatten)]
     sandbox: super::limits::SandboxArgs,
     #[command(flatten)]
-    provider: super::provider::ProviderArgs,
+    sandbox_provider: super::provider::SandboxProviderArgs,
 }
 
 /// Runs `r2e verify exec`.
@@ -91,7 +91,7 @@ pub fn run(a: ExecArgs) -> anyhow::Result<ExitCode> {
             .insert(t.rollout, t);
     }
     block_on(async move {
-        let provider = a.provider.connect().await?;
+        let provider = a.sandbox_provider.choice().connect().await?;
         until_interrupted(
             provider.as_ref(),
             verify(provider.clone(), tasks, by_task, a),
