@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Args;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use r2e_agent::runner::{Policy, episode};
-use r2e_agent::{ActionFormat, AgentConfig, EditAgent};
+use r2e_agent::{ActionFormat, AgentConfig, EditAgent, Limits, Sampling};
 use r2e_env::EnvOptions;
 use r2e_sandbox::docker::DockerProvider;
 use r2e_sandbox::image::{BootstrapOptions, bootstrap, image_id};
@@ -33,6 +33,13 @@ pub struct QuickstartArgs {
     /// How the model calls tools: native (function calling) or xml (<function=…> text).
     #[arg(long, default_value = "native")]
     action_format: ActionFormat,
+    /// With --model: steps per episode, the last one told to submit
+    /// (default: `r2e run`'s 40, ending at 50).
+    #[arg(long, value_parser = super::positive::<u32>)]
+    max_steps: Option<u32>,
+    /// With --model: the most tokens per model reply (default: the server's).
+    #[arg(long, value_parser = super::positive::<u32>)]
+    max_reply_tokens: Option<u32>,
     /// Limits of the task sandboxes (network off unless --network on).
     #[command(flatten)]
     sandbox: super::limits::SandboxArgs,
@@ -53,14 +60,23 @@ async fn quickstart(provider: &DockerProvider, a: QuickstartArgs) -> anyhow::Res
         network: sandbox.network,
         ..EnvOptions::default()
     };
+    let defaults = Limits::default();
     let (who, policy) = match a.llm.client()? {
         Some((model, client)) => (
             format!("the {model} agent"),
-            Policy::Edit(Arc::new(EditAgent::new(
-                client,
-                model,
-                AgentConfig::edit(a.action_format),
-            ))),
+            Policy::Edit(Arc::new(
+                EditAgent::new(client, model, AgentConfig::edit(a.action_format))
+                    .with_limits(Limits {
+                        max_steps: a.max_steps.unwrap_or(defaults.max_steps),
+                        max_steps_absolute: a.max_steps.unwrap_or(defaults.max_steps_absolute),
+                        ..defaults
+                    })
+                    .with_sampling(Sampling {
+                        temperature: Some(0.0),
+                        max_tokens: a.max_reply_tokens,
+                        ..Sampling::default()
+                    }),
+            )),
         ),
         None => ("the oracle agent".to_string(), Policy::Oracle),
     };
