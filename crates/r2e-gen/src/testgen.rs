@@ -42,7 +42,7 @@ use crate::model::{EntityKind, FileChange, FileKind, FileStatus, MinedCommit};
 use crate::udiff::quote_path;
 use crate::validate::{
     Outcome, Runner, ValidateOptions, ValidatedCommit, Workspace, Workspaces, docker_name,
-    repo_name, validate_commit, write_tasks,
+    origin_name, repo_name, validate_commit, write_tasks,
 };
 use futures_util::StreamExt;
 use r2e_core::jsonl::JsonlWriter;
@@ -848,7 +848,9 @@ pub async fn generate_tests_jsonl(
             }
         })
         .buffer_unordered(opts.workers.max(1));
-    while let Some((row, record)) = stream.next().await {
+    let origin = origin_name(repo);
+    while let Some((mut row, record)) = stream.next().await {
+        row.origin = origin.clone();
         records.append(&record)?;
         writer.append(&row)?;
         summary.replies += record

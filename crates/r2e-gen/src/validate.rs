@@ -113,6 +113,10 @@ pub struct ValidatedCommit {
     pub parent: Option<String>,
     /// Repository name (task ids are `NAME__SHORT`).
     pub repo: String,
+    /// The repository's `owner/name` from its `origin` remote, when it has
+    /// one: the task's `repo`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
     /// Valid, rejected or error.
     pub outcome: Outcome,
     /// Why the commit was rejected (a stable label such as `no_fail_to_pass`,
@@ -172,6 +176,7 @@ impl ValidatedCommit {
             hash: c.hash.clone(),
             parent: c.parent.clone(),
             repo: repo.to_string(),
+            origin: None,
             outcome: Outcome::Rejected,
             reason: None,
             test_cmd: String::new(),
@@ -222,10 +227,13 @@ impl ValidatedCommit {
         if self.generated_tests {
             extra.insert("tests_generated".into(), true.into());
         }
+        // `source` is the row format readers grade by (SWE-bench's shape);
+        // where the task came from is said here.
+        extra.insert("generator".into(), GENERATOR.into());
         Some(Task {
             task_id: format!("{}__{}", self.repo, short(&self.hash)),
             source: SourceFormat::SweBench,
-            repo: self.repo.clone(),
+            repo: self.origin.clone().unwrap_or_else(|| self.repo.clone()),
             base_commit: self.parent.clone().unwrap_or_default(),
             image: self.image.clone(),
             problem_statement: String::new(),
@@ -369,6 +377,38 @@ pub fn repo_name(repo: &Path) -> String {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     docker_name(base.strip_suffix(".git").unwrap_or(&base))
+}
+
+/// What SWE-Gen tasks carry as `extra.generator`.
+pub const GENERATOR: &str = "r2e-gen";
+
+/// `owner/name` of the repository at `repo` from its `origin` remote's URL
+/// (`https://host/owner/name(.git)`, `git@host:owner/name.git`,
+/// `ssh://git@host/owner/name`), or `None` without one.
+pub fn origin_name(repo: &Path) -> Option<String> {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(["config", "--get", "remote.origin.url"])
+        .output()
+        .ok()?;
+    let url = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    owner_name(&url)
+}
+
+/// `owner/name` from a remote URL (see [`origin_name`]); local paths give
+/// `None`.
+pub fn owner_name(url: &str) -> Option<String> {
+    let rest = match url.split_once("://") {
+        Some((scheme, rest)) if scheme != "file" => rest.split_once('/')?.1,
+        Some(_) => return None,
+        None => url.split_once(':').filter(|(h, _)| h.contains('@'))?.1,
+    };
+    let rest = rest.trim_end_matches('/');
+    let rest = rest.strip_suffix(".git").unwrap_or(rest);
+    let mut parts = rest.rsplit('/');
+    let (name, owner) = (parts.next()?, parts.next()?);
+    (!name.is_empty() && !owner.is_empty()).then(|| format!("{owner}/{name}"))
 }
 
 /// The test files of a commit that a runner can run: Python test modules the
@@ -1037,6 +1077,7 @@ pub async fn validate_jsonl(
         already_done: summary.already_done,
     });
     let name = &name;
+    let origin = origin_name(repo);
     let mut stream = futures_util::stream::iter(plan)
         .map(|(c, ws)| async move {
             match ws {
@@ -1045,7 +1086,8 @@ pub async fn validate_jsonl(
             }
         })
         .buffer_unordered(opts.workers.max(1));
-    while let Some(row) = stream.next().await {
+    while let Some(mut row) = stream.next().await {
+        row.origin = origin.clone();
         writer.append(&row)?;
         *summary
             .by_reason
@@ -1093,6 +1135,21 @@ mod tests {
             },
             "r",
         )
+    }
+
+    #[test]
+    fn owner_and_name_from_remotes() {
+        for url in [
+            "https://github.com/tkem/cachetools",
+            "https://github.com/tkem/cachetools.git",
+            "git@github.com:tkem/cachetools.git",
+            "ssh://git@github.com/tkem/cachetools/",
+        ] {
+            assert_eq!(owner_name(url).as_deref(), Some("tkem/cachetools"), "{url}");
+        }
+        for url in ["/srv/git/cachetools", "file:///srv/cachetools.git", ""] {
+            assert_eq!(owner_name(url), None, "{url}");
+        }
     }
 
     #[test]

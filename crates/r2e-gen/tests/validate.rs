@@ -41,6 +41,9 @@ async fn keeps_fixes_with_tests_and_drops_the_rest() {
     h.repo.write("tests/test_calc.py", &tests);
     let flaky_fix = h.repo.commit("Let add take None");
 
+    // A clone of a hosted repository: its tasks carry the origin's owner/name.
+    h.repo
+        .git(&["remote", "add", "origin", "git@github.com:ada/calc.git"]);
     let dir = tempfile::tempdir().expect("tempdir");
     let commits = dir.path().join("commits.jsonl");
     common::mine_all(&h.repo.path(), &commits);
@@ -156,6 +159,9 @@ async fn keeps_fixes_with_tests_and_drops_the_rest() {
         .find(|t| t.task_id == format!("calc__{}", &h.fix_with_test[..12]))
         .expect("fix task");
     assert_eq!(task.base_commit, h.root);
+    assert_eq!(task.repo, "ada/calc");
+    assert_eq!(task.source.key(), "swe_bench");
+    assert_eq!(task.extra["generator"], "r2e-gen");
     assert_eq!(task.extra["log_parser"], "pytest");
     assert_eq!(task.fail_to_pass, fix.fail_to_pass);
     assert!(task.problem_statement.is_empty());
