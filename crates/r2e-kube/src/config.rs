@@ -162,9 +162,10 @@ impl KubeConfig {
         Self::parse(&text, path)
     }
 
-    /// Parses and checks TOML text (`path` names it in errors).
+    /// Parses and checks TOML text (`path` names it in errors; a relative
+    /// `kubeconfig` is relative to its folder, `~/` is the home folder).
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        let config: KubeConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        let mut config: KubeConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
             message: e.to_string().trim().to_string(),
         })?;
@@ -172,6 +173,13 @@ impl KubeConfig {
             path: path.to_path_buf(),
             message,
         };
+        if let Some(k) = config.kubeconfig.take() {
+            config.kubeconfig = Some(match (k.strip_prefix("~"), std::env::var_os("HOME")) {
+                (Ok(rest), Some(home)) => PathBuf::from(home).join(rest),
+                _ if k.is_relative() => path.parent().unwrap_or(Path::new(".")).join(k),
+                _ => k,
+            });
+        }
         if config.namespace.is_empty() {
             return Err(invalid("namespace is empty".into()));
         }
@@ -231,5 +239,11 @@ mod tests {
         let e = KubeConfig::parse("shim_image = \"\"", p).unwrap_err();
         assert!(e.to_string().contains("r2e image shim"), "{e}");
         assert_eq!(KubeConfig::parse("", p).unwrap(), KubeConfig::default());
+        let c =
+            KubeConfig::parse("kubeconfig = \"kc.yaml\"", Path::new("/etc/r2e/k8s.toml")).unwrap();
+        assert_eq!(c.kubeconfig.unwrap(), Path::new("/etc/r2e/kc.yaml"));
+        let c = KubeConfig::parse("kubeconfig = \"~/.kube/config\"", p).unwrap();
+        let home = PathBuf::from(std::env::var_os("HOME").unwrap());
+        assert_eq!(c.kubeconfig.unwrap(), home.join(".kube/config"));
     }
 }
