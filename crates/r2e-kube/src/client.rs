@@ -22,8 +22,6 @@ const ATTEMPTS: u32 = 6;
 pub const EXEC_PROTOCOLS: &str = "v5.channel.k8s.io, v4.channel.k8s.io";
 /// Longest wait for the API server to open an exec stream.
 const EXEC_CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
-/// How often an exec stream is pinged while idle.
-const KEEPALIVE: Duration = Duration::from_secs(30);
 /// How long a token from an exec plugin is reused.
 const EXEC_TOKEN_TTL: Duration = Duration::from_secs(300);
 /// The in-cluster service account directory.
@@ -356,6 +354,7 @@ pub struct Api {
     http: reqwest::Client,
     creds: Credentials,
     tls: Option<native_tls::TlsConnector>,
+    keepalive: Duration,
 }
 
 impl Api {
@@ -391,7 +390,17 @@ impl Api {
         let http = b
             .build()
             .map_err(|e| ApiError::local(format!("HTTP client setup: {e}")))?;
-        Ok(Api { http, creds, tls })
+        Ok(Api {
+            http,
+            creds,
+            tls,
+            keepalive: Duration::from_secs(30),
+        })
+    }
+
+    /// How often exec streams are pinged (default 30 s).
+    pub fn set_keepalive(&mut self, every: Duration) {
+        self.keepalive = every;
     }
 
     /// The API server's URL.
@@ -540,7 +549,7 @@ impl Api {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_string();
-        Ok(bridge(ws, protocol))
+        Ok(bridge(ws, protocol, self.keepalive))
     }
 }
 
@@ -605,7 +614,7 @@ const ERROR: u8 = 3;
 const CLOSE: u8 = 255;
 
 /// Splits an exec WebSocket into the shim's output stream and its stdin.
-fn bridge(ws: Ws, protocol: String) -> ExecStream {
+fn bridge(ws: Ws, protocol: String, keepalive: Duration) -> ExecStream {
     let v5 = protocol.starts_with("v5.");
     let (mut sink, mut stream) = ws.split();
     let (tx, rx) =
@@ -648,7 +657,7 @@ fn bridge(ws: Ws, protocol: String) -> ExecStream {
         // Load balancers and proxies between r2e and the API server cut
         // connections idle for minutes, which an agent waiting for its model
         // is: a ping keeps the stream alive.
-        let mut keepalive = tokio::time::interval(KEEPALIVE);
+        let mut keepalive = tokio::time::interval(keepalive);
         keepalive.tick().await;
         loop {
             let msg = tokio::select! {

@@ -97,6 +97,9 @@ pub struct KubeConfig {
     pub start_timeout_secs: u64,
     /// Extra labels on every pod.
     pub labels: BTreeMap<String, String>,
+    /// Seconds between pings on an idle exec stream (proxies and load
+    /// balancers cut connections idle for longer than their timeout).
+    pub keepalive_secs: u64,
 }
 
 impl Default for KubeConfig {
@@ -118,6 +121,7 @@ impl Default for KubeConfig {
             active_deadline_secs: 4 * 3600,
             start_timeout_secs: 600,
             labels: BTreeMap::new(),
+            keepalive_secs: 30,
         }
     }
 }
@@ -190,9 +194,13 @@ impl KubeConfig {
                 "image_pull_policy = {p:?}: expected \"Always\", \"IfNotPresent\" or \"Never\""
             )));
         }
-        if config.active_deadline_secs == 0 || config.start_timeout_secs == 0 {
+        if config.active_deadline_secs == 0
+            || config.start_timeout_secs == 0
+            || config.keepalive_secs == 0
+        {
             return Err(invalid(
-                "active_deadline_secs and start_timeout_secs must be positive".into(),
+                "active_deadline_secs, start_timeout_secs and keepalive_secs must be positive"
+                    .into(),
             ));
         }
         if config.shim_delivery == ShimDelivery::Image && config.shim_image.is_empty() {

@@ -104,7 +104,8 @@ impl KubeProvider {
     }
 
     /// Uses an existing API client.
-    pub fn with_api(api: Api, config: KubeConfig) -> Self {
+    pub fn with_api(mut api: Api, config: KubeConfig) -> Self {
+        api.set_keepalive(Duration::from_secs(config.keepalive_secs));
         let host = std::fs::read_to_string("/etc/hostname")
             .ok()
             .or_else(|| std::env::var("HOSTNAME").ok())

@@ -50,6 +50,8 @@ struct State {
     protocol: Option<String>,
     /// RBAC checks answered "not allowed" (`verb resource[/sub]`).
     denied: Vec<String>,
+    /// WebSocket pings received on exec streams.
+    pings: usize,
 }
 
 /// The fake cluster; dropped, it stops serving (pods' processes are killed).
@@ -110,6 +112,11 @@ impl FakeCluster {
     /// The request log.
     pub fn log(&self) -> Vec<String> {
         self.state.lock().unwrap().log.clone()
+    }
+
+    /// How many pings the exec streams received.
+    pub fn pings(&self) -> usize {
+        self.state.lock().unwrap().pings
     }
 
     /// Names of the pods that exist.
@@ -595,6 +602,7 @@ async fn exec(mut sock: BufReader<TcpStream>, req: Request, name: String, st: Ar
                     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), child.wait()).await;
                     return;
                 }
+                Some(Ok(Message::Ping(_))) => st.lock().unwrap().pings += 1,
                 Some(Ok(_)) => {}
             },
             chunk = out_rx.recv() => match chunk {

@@ -463,3 +463,23 @@ async fn the_warm_pool_keeps_pods_ready_and_skips_an_evicted_one() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_exec_stream_is_kept_alive_with_pings() {
+    let cluster = FakeCluster::start().await;
+    let p = provider(
+        &cluster,
+        KubeConfig {
+            keepalive_secs: 1,
+            ..config()
+        },
+    );
+    let sb = p.start(&SandboxSpec::new("r2e/task:abc")).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while cluster.pings() < 2 {
+        assert!(Instant::now() < deadline, "no keepalive pings");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    round_trip(sb.as_ref()).await;
+    sb.close().await.unwrap();
+}
