@@ -68,11 +68,12 @@ pub fn manifest(
     for (k, v) in config.labels.iter() {
         labels.insert(k.clone(), json!(label_value(v)));
     }
-    // The spec's labels become annotations: their keys and values are free text.
+    // The spec's labels become annotations (values are free text there;
+    // keys are made valid names).
     let annotations: serde_json::Map<String, Value> = spec
         .labels
         .iter()
-        .map(|(k, v)| (k.clone(), json!(v)))
+        .map(|(k, v)| (label_value(k), json!(v)))
         .collect();
     labels.insert(SANDBOX_LABEL.into(), json!("1"));
     labels.insert(OWNER_LABEL.into(), json!(owner.owner));

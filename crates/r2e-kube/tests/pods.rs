@@ -65,7 +65,10 @@ async fn a_pod_is_created_runs_the_shim_over_exec_and_is_deleted() {
     let p = provider(&cluster, config());
     let mut spec = SandboxSpec::new("r2e/task:abc");
     spec.env = vec![("A".into(), "1".into())];
-    spec.labels = vec![("r2e.task".into(), "astropy__astropy-1234".into())];
+    spec.labels = vec![
+        ("r2e.task".into(), "astropy__astropy-1234".into()),
+        ("odd key/with space".into(), "v".into()),
+    ];
     spec.network = false;
     let sb = p.start(&spec).await.unwrap();
     let name = sb.id().to_string();
