@@ -15,6 +15,8 @@
 //! * Tools without a [`ChatRequest::tool_choice`] go out with `"tool_choice":
 //!   "auto"`, which OpenAI, vLLM and SGLang assume anyway and llama.cpp's
 //!   `chatml-function-calling` needs to show the model its tools.
+//! * An assistant turn that only calls tools goes out with `"content": ""`,
+//!   not `null`: both are valid OpenAI, but llama.cpp's server refuses `null`.
 //! * Reasoning text is read from `reasoning_content` (vLLM, DeepSeek) or
 //!   `reasoning` (OpenRouter).
 
@@ -102,12 +104,8 @@ pub(crate) fn message_json(message: &Message) -> Result<Value, LlmError> {
         Role::Assistant => {
             let mut object = Map::new();
             object.insert("role".into(), "assistant".into());
-            let content = if message.content.is_empty() && !message.tool_calls.is_empty() {
-                Value::Null
-            } else {
-                message.content.clone().into()
-            };
-            object.insert("content".into(), content);
+            // Text even when empty: llama.cpp's server refuses a null content.
+            object.insert("content".into(), message.content.clone().into());
             if !message.tool_calls.is_empty() {
                 let calls = message.tool_calls.iter().map(|call| {
                     json!({

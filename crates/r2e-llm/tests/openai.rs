@@ -337,6 +337,29 @@ async fn tools_without_a_choice_are_sent_with_auto() {
     assert!(bodies[1].get("tools").is_none(), "{}", bodies[1]);
 }
 
+/// An assistant turn with only tool calls is sent with empty text, not null,
+/// which llama.cpp's server refuses (HTTP 500, "Input should be a valid string").
+#[tokio::test]
+async fn a_turn_with_only_tool_calls_goes_out_with_empty_text() {
+    let server = ScriptedServer::start().await.expect("server");
+    server.push(Turn::text("ok"));
+    let client = server.openai_client().expect("client");
+    let call = ToolCall::new("call_1", "execute_bash", r#"{"cmd": "ls"}"#);
+    let req = ChatRequest::new(
+        "smollm2",
+        vec![
+            Message::user("List files"),
+            Message::assistant_with_tool_calls("", vec![call]),
+            Message::tool("call_1", "a.py"),
+        ],
+    )
+    .tools(tools());
+    client.chat(&req).await.expect("reply");
+    let sent = server.requests()[0].json();
+    assert_eq!(sent["messages"][1]["content"], "", "{sent}");
+    assert_eq!(sent["messages"][1]["tool_calls"][0]["id"], "call_1");
+}
+
 #[tokio::test]
 async fn reasoning_models_get_max_completion_tokens_and_a_tool_choice() {
     let server = ScriptedServer::start().await.expect("server");
