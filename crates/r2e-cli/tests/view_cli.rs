@@ -69,7 +69,7 @@ fn trajectory(task: &str, rollout: u32, status: &str, reward: Option<f64>) -> se
     serde_json::json!({
         "task_id": task, "model": "m", "agent": "edit", "rollout": rollout,
         "steps": [
-            {"thought": format!("Look at the file, rollout {rollout}."), "action": {"tool": "file_editor", "args": {"command": "view", "path": "/testbed/calc.py"}},
+            {"thought": format!("Look at the file, rollout {rollout}. {}", if rollout == 1 { "Ünïcode GRÜßE" } else { "" }), "action": {"tool": "file_editor", "args": {"command": "view", "path": "/testbed/calc.py"}},
              "observation": "Here's the result of running `cat -n`:\n     1 def mul(a, b):", "llm_secs": 0.5, "env_secs": 0.01,
              "usage": {"prompt_tokens": 100, "completion_tokens": 20}},
             {"thought": "Needle-in-a-haystack thought", "action": {"tool": "execute_bash", "args": {"cmd": "python -m pytest"}},
@@ -227,6 +227,13 @@ fn the_viewer_lists_filters_opens_and_compares_in_a_real_browser() {
     let dom = render(
         &format!("{url}/view#/?q=NEEDLE-in-a-haystack&task=add"),
         &out.join("search.png"),
+        &profile,
+    );
+    assert_eq!(rows(&dom), 1, "{dom}");
+    // Case folding beyond ASCII: "grüße" finds "GRÜßE".
+    let dom = render(
+        &format!("{url}/view#/?q=gr%C3%BC%C3%9Fe"),
+        &out.join("search_unicode.png"),
         &profile,
     );
     assert_eq!(rows(&dom), 1, "{dom}");
