@@ -38,6 +38,9 @@ pub enum BenchCmd {
     /// The HTTP server: a step through HTTP vs. in-process, many
     /// environments at once, create to first step with and without a pool.
     Serve(super::bench_serve::BenchServeArgs),
+    /// The trajectory viewer on a large generated file: loading, a page of
+    /// the table, searches, opening one trajectory.
+    View(super::bench_view::BenchViewArgs),
 }
 
 /// Arguments of `r2e bench sandbox`.
@@ -77,6 +80,7 @@ pub fn run(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
         BenchCmd::Verify(a) => super::bench_verify::run(a),
         BenchCmd::Soak(a) => super::bench_soak::run(a),
         BenchCmd::Serve(a) => super::bench_serve::run(a),
+        BenchCmd::View(a) => super::bench_view::run(a),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod bench_mine;
 pub mod bench_serve;
 pub mod bench_soak;
 pub mod bench_verify;
+pub mod bench_view;
 pub mod dataset;
 pub mod dataset_check;
 pub mod doctor;
