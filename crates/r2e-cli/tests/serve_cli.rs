@@ -188,6 +188,9 @@ async fn r2e_run_drives_a_remote_fleet() {
             (json!(1.0), json!("resolved")),
             "{t}"
         );
+        // The hidden tests' report crossed HTTP into the trajectory.
+        let task = t["task_id"].as_str().unwrap();
+        assert_eq!(t["reward_report"][task]["resolved"], json!(true), "{t}");
     }
     // The server removed each environment when its episode closed it.
     let health: Value = reqwest::get(format!("{url}/v1/health"))
