@@ -82,17 +82,15 @@ fn trajectory(task: &str, rollout: u32, status: &str, reward: Option<f64>) -> se
     })
 }
 
-fn start(file: &Path, report: &Path) -> (Child, String) {
+/// Starts `r2e ARGS… --bind 127.0.0.1:PORT` and waits for its port.
+fn start(args: &[&std::ffi::OsStr]) -> (Child, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
     let child = Command::new(env!("CARGO_BIN_EXE_r2e"))
-        .arg("view")
-        .arg(file)
-        .arg("--report")
-        .arg(report)
+        .args(args)
         .args(["--bind", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -101,7 +99,7 @@ fn start(file: &Path, report: &Path) -> (Child, String) {
     let url = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "r2e view did not start");
+        assert!(Instant::now() < deadline, "r2e {args:?} did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
     (child, url)
@@ -195,7 +193,12 @@ fn the_viewer_lists_filters_opens_and_compares_in_a_real_browser() {
         "{}",
         String::from_utf8_lossy(&made.stderr)
     );
-    let (mut server, url) = start(&file, &report);
+    let (mut server, url) = start(&[
+        "view".as_ref(),
+        file.as_ref(),
+        "--report".as_ref(),
+        report.as_ref(),
+    ]);
     let profile = tmp.path().join("chromium");
     let out = shots();
 
@@ -328,6 +331,20 @@ fn the_viewer_lists_filters_opens_and_compares_in_a_real_browser() {
         "{dom}"
     );
     assert!(dom.contains("data-status=\"infra_error\""));
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    // The same page at /view of `r2e serve`, with the same plot.
+    let (mut server, url) = start(&[
+        "serve".as_ref(),
+        "--view".as_ref(),
+        file.as_ref(),
+        "--view-report".as_ref(),
+        report.as_ref(),
+    ]);
+    let dom = render(&format!("{url}/view#/"), &out.join("serve.png"), &profile);
+    assert_eq!(rows(&dom), 4, "{dom}");
+    assert!(dom.contains("<img class=\"plot\""), "{dom}");
     server.kill().unwrap();
     server.wait().unwrap();
 }

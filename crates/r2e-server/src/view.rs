@@ -107,13 +107,29 @@ impl std::fmt::Debug for Index {
 
 impl Index {
     /// Loads trajectory files, optional scores files (JSONL rows with
-    /// `task_id` and `rollout`) and an optional plot (SVG text). A torn last
-    /// line (a run killed while writing) is skipped, as readers do.
+    /// `task_id` and `rollout`) and optionally the best@k plot of a `r2e
+    /// verify report` directory (its `best_at_k.svg`). A torn last line (a
+    /// run killed while writing) is skipped, as readers do.
     pub fn load(
         paths: &[std::path::PathBuf],
         scores: &[std::path::PathBuf],
-        plot: Option<String>,
+        report: Option<&std::path::Path>,
     ) -> Result<Index, ViewError> {
+        let plot = match report {
+            Some(dir) => {
+                let path = dir.join("best_at_k.svg");
+                Some(
+                    std::fs::read_to_string(&path).map_err(|source| ViewError::Read {
+                        path: format!(
+                            "{} (a `r2e verify report --out-dir` directory?)",
+                            path.display()
+                        ),
+                        source,
+                    })?,
+                )
+            }
+            None => None,
+        };
         let mut index = Index {
             files: Vec::new(),
             data: Vec::new(),

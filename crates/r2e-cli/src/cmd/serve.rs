@@ -50,6 +50,12 @@ pub struct ServeArgs {
     /// Trajectory files to show at /view (the viewer of `r2e view`).
     #[arg(long, num_args = 1..)]
     view: Vec<std::path::PathBuf>,
+    /// Scores files of `r2e verify` shown at /view with each rollout.
+    #[arg(long, num_args = 1.., requires = "view")]
+    view_scores: Vec<std::path::PathBuf>,
+    /// A `r2e verify report` directory whose best@k plot /view shows.
+    #[arg(long, requires = "view")]
+    view_report: Option<std::path::PathBuf>,
     #[command(flatten)]
     sandbox: super::limits::SandboxArgs,
     #[command(flatten)]
@@ -77,7 +83,11 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
         view: if a.view.is_empty() {
             None
         } else {
-            Some(Arc::new(r2e_server::view::Index::load(&a.view, &[], None)?))
+            Some(Arc::new(r2e_server::view::Index::load(
+                &a.view,
+                &a.view_scores,
+                a.view_report.as_deref(),
+            )?))
         },
         ..ServerConfig::default()
     };

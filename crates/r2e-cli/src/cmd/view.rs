@@ -29,15 +29,12 @@ pub struct ViewArgs {
 
 /// Loads the files and serves the page until Ctrl-C.
 pub fn run(a: ViewArgs) -> anyhow::Result<ExitCode> {
-    let plot = match &a.report {
-        Some(dir) => Some(
-            std::fs::read_to_string(dir.join("best_at_k.svg"))
-                .with_context(|| format!("reading {}/best_at_k.svg", dir.display()))?,
-        ),
-        None => None,
-    };
     let started = std::time::Instant::now();
-    let index = Arc::new(Index::load(&a.trajectories, &a.scores, plot)?);
+    let index = Arc::new(Index::load(
+        &a.trajectories,
+        &a.scores,
+        a.report.as_deref(),
+    )?);
     eprintln!(
         "loaded {} trajectories from {} file(s) in {:.2} s",
         index.len(),
