@@ -282,6 +282,92 @@ async fn passes_over_a_python_too_new_for_the_code() {
     );
 }
 
+/// Python 2 code (a `print` statement) parses on no Python 3: pytest starts,
+/// but the package does not import, so no environment counts as built. A set
+/// of May 2023 tries 3.11 and, the code being too old for it, not the newer
+/// 3.13; a set of December 2025 tries 3.13, then the older 3.11. Both end as
+/// `no_python_old_enough`, and neither leaves an image. (No syntax that 3.11
+/// accepts and 3.13 rejects was found; `passes_over_a_python_too_new_for_the_code`
+/// shows the move to an older Python that then works, on a removed module.)
+#[tokio::test(flavor = "multi_thread")]
+async fn code_older_than_every_python_gets_no_environment() {
+    let may_2023: u64 = 1_682_899_200;
+    let dec_2025: u64 = 1_764_547_200;
+    let mut r = Repo::new();
+    r.write(
+        "pyproject.toml",
+        "[build-system]\nrequires = [\"setuptools>=64\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"py2calc\"\nversion = \"0.1\"\n",
+    );
+    let lib = "def half(x):\n    print \"halving\", x\n    return x // 2\n";
+    r.write("py2calc/__init__.py", lib);
+    let test = "from py2calc import half\n\n\ndef test_half():\n    assert half(4) == 2\n";
+    r.write("tests/test_py2calc.py", test);
+    r.commit_at("Initial commit", may_2023 - DAY);
+    r.write("py2calc/__init__.py", lib.replace("x // 2", "x / 2"));
+    let test = format!("{test}\n\ndef test_half_odd():\n    assert half(3) == 1.5\n");
+    r.write("tests/test_py2calc.py", &test);
+    let old = r.commit_at("half of odd numbers", may_2023);
+    r.write(
+        "py2calc/__init__.py",
+        lib.replace("x // 2", "x / 2.0 if x else 0"),
+    );
+    r.write(
+        "tests/test_py2calc.py",
+        format!("{test}\n\ndef test_half_zero():\n    assert half(0) == 0\n"),
+    );
+    let new = r.commit_at("half of zero", dec_2025);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let commits = dir.path().join("commits.jsonl");
+    common::mine_all(&r.path(), &commits);
+    let provider = DockerProvider::connect().await.expect("docker");
+    let mut pythons = Vec::new();
+    for image in ["r2e/base:bookworm", "r2e/base:trixie"] {
+        pythons.push(PythonImage::probe(&provider, image).await.expect("probe"));
+    }
+    let opts = EnvOptions {
+        pythons,
+        repo_name: Some("py2calc".into()),
+        ..Default::default()
+    };
+    let envs = dir.path().join("envs.jsonl");
+    let summary = build_envs(&provider, &r.path(), &commits, &envs, &opts, &|_| {})
+        .await
+        .expect("envs");
+    assert_eq!(
+        summary.failures.get("no_python_old_enough"),
+        Some(&2),
+        "{summary:#?}"
+    );
+    assert_eq!((summary.built, summary.images), (0, 0), "{summary:#?}");
+    let rows: Vec<EnvRow> = r2e_core::jsonl::read(&envs).expect("rows");
+    for (hash, tried) in [(&old, vec!["3.11"]), (&new, vec!["3.13", "3.11"])] {
+        let row = rows.iter().find(|r| &r.hash == hash).expect("row");
+        assert_eq!(row.outcome, EnvOutcome::Failed, "{row:#?}");
+        let reason = row.reason.as_deref().unwrap_or_default();
+        assert!(reason.starts_with("no_python_old_enough: "), "{reason}");
+        assert!(reason.contains("--python IMAGE"), "{reason}");
+        let got: Vec<(&str, Option<&str>)> = row
+            .attempts
+            .iter()
+            .map(|a| (a.python.as_str(), a.label()))
+            .collect();
+        let want: Vec<(&str, Option<&str>)> =
+            tried.iter().map(|p| (*p, Some("python_too_new"))).collect();
+        assert_eq!(got, want, "{row:#?}");
+        let error = row.attempts[0].error.as_deref().unwrap_or_default();
+        assert!(
+            error.contains("/testbed/py2calc/__init__.py does not parse"),
+            "{error}"
+        );
+        let image = format!("r2e-gen/py2calc-env:{}", row.key);
+        assert!(
+            !provider.image_exists(&image).await.expect("docker"),
+            "{image} kept"
+        );
+    }
+}
+
 /// A set built at a commit with the package at `movpkg/` also serves the
 /// set's later commits, made after the package moved to `src/movpkg/` with
 /// the same requirements (marshmallow did so in 2019): the checkout is on the

@@ -318,7 +318,7 @@ async fn build_set(
     };
     let image = format!("r2e-gen/{name}-env:{}", set.key);
     let key = set.key.clone();
-    let (attempts, found) = search(provider, archive, set, ov, &cut, opts, &|a| {
+    let found = search(provider, archive, set, ov, &cut, opts, &|a| {
         on_event(EnvEvent::Attempt {
             key: key.clone(),
             attempt: a.clone(),
@@ -343,9 +343,9 @@ async fn build_set(
         exclude_newer: cut.deps,
         tools_exclude_newer: cut.tools,
         spec: set.spec.clone(),
-        attempts,
+        attempts: found.attempts,
     };
-    match found {
+    match found.env {
         Some((t, sb)) => {
             let mut labels = ImageKind::Env.labels(name);
             labels.insert(KEY_LABEL.to_string(), set.key.clone());
@@ -370,6 +370,13 @@ async fn build_set(
         }
         None => {
             row.reason = Some(match row.attempts.last() {
+                Some(a) if found.no_older => format!(
+                    "no_python_old_enough: the code needs a Python older than any available \
+                     ({} tries; last: {}); add one with --python IMAGE (an image with an older \
+                     python3, git and uv) or --managed-python VERSION",
+                    row.attempts.len(),
+                    a.error.as_deref().unwrap_or("")
+                ),
                 Some(a) => format!(
                     "{} ({} tries; last: {})",
                     a.label().unwrap_or("failed"),

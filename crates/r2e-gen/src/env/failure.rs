@@ -92,6 +92,24 @@ pub(super) fn module_error(m: &str) -> String {
     }
 }
 
+/// The error of a collection log in which the repository's own code (the
+/// last `File "..."` before the `SyntaxError`, outside any `site-packages`)
+/// does not parse: the code was written for an older Python.
+pub(super) fn own_syntax_error(log: &str) -> Option<String> {
+    let pos = log.find("SyntaxError")?;
+    let before = &log[..pos];
+    let start = before.rfind("File \"")? + "File \"".len();
+    let file = &before[start..];
+    let file = &file[..file.find('"')?];
+    if file.starts_with('<') || file.contains("site-packages") {
+        return None;
+    }
+    let message = log[pos..].lines().next().unwrap_or_default().trim();
+    Some(format!(
+        "python_too_new: {file} does not parse on this Python ({message})"
+    ))
+}
+
 /// The dependency a failed install could not use: the one uv could not
 /// build (``Failed to build `NAME==VERSION` ``), unless it is the project
 /// itself, or the one with no release before the date (`` `NAME` was
@@ -213,6 +231,18 @@ mod tests {
             None
         );
         assert_eq!(distribution_for("pytest_mock"), "pytest-mock");
+        // pytest 8's report of a Python 2 print statement in the package.
+        let py2 = "tests/test_a.py:1: in <module>\n    import pkg\nE     File \"/testbed/pkg/__init__.py\", line 2\nE       print \"x\"\nE       ^^^^^^^^^\nE   SyntaxError: Missing parentheses in call to 'print'. Did you mean print(...)?";
+        assert_eq!(
+            own_syntax_error(py2).as_deref(),
+            Some(
+                "python_too_new: /testbed/pkg/__init__.py does not parse on this Python \
+                 (SyntaxError: Missing parentheses in call to 'print'. Did you mean print(...)?)"
+            )
+        );
+        let dep = "E     File \"/root/.venv/lib/python3.13/site-packages/old/__init__.py\", line 2\nE   SyntaxError: invalid syntax";
+        assert_eq!(own_syntax_error(dep), None);
+        assert_eq!(own_syntax_error("1 test collected"), None);
         // uv's hint when every release of a dependency is newer than the date.
         assert_eq!(
             failed_dependency(

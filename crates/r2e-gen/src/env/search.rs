@@ -4,7 +4,8 @@
 
 use super::build::Set;
 use super::failure::{
-    distribution_for, failed_dependency, install_error, missing_module, module_error, tail,
+    distribution_for, failed_dependency, install_error, missing_module, module_error,
+    own_syntax_error, tail,
 };
 use super::install::{Cutoffs, PIN_STEP, Try, install_script};
 use super::python::{PyVersion, order_candidates};
@@ -135,6 +136,9 @@ async fn run_try(
                     .collect();
                 if let Some(m) = missing_module(&text, &own) {
                     return Ok(Err(module_error(&m)));
+                }
+                if let Some(e) = own_syntax_error(&text) {
+                    return Ok(Err(e));
                 }
                 if !t.harness && text.contains("INTERNALERROR") {
                     return Ok(Err(format!(
@@ -279,8 +283,20 @@ fn next_try(t: &Try, a: &Attempt) -> Option<Try> {
     Some(n)
 }
 
-/// The search for one set: returns every try and, when one worked, the
-/// sandbox holding the environment.
+/// What the search for one set found.
+pub(super) struct Found {
+    /// Every try, in order.
+    pub(super) attempts: Vec<Attempt>,
+    /// The try that worked and the sandbox holding its environment.
+    pub(super) env: Option<(Try, r2e_sandbox::docker::DockerSandbox)>,
+    /// The oldest Python the set could use was too new for its code
+    /// (`python_too_new`), so no older one was left to try.
+    pub(super) no_older: bool,
+}
+
+/// The search for one set: every try and, when one worked, the sandbox
+/// holding the environment. Once a Python is too new for the code
+/// (`python_too_new`), only older ones are tried.
 pub(super) async fn search(
     provider: &DockerProvider,
     archive: &RepoArchive,
@@ -289,10 +305,7 @@ pub(super) async fn search(
     cut: &Cutoffs,
     opts: &EnvOptions,
     on_attempt: &(dyn Fn(&Attempt) + Sync),
-) -> (
-    Vec<Attempt>,
-    Option<(Try, r2e_sandbox::docker::DockerSandbox)>,
-) {
+) -> Found {
     let max = ov.max_attempts.unwrap_or(opts.max_attempts).max(1);
     let mut attempts = Vec::new();
     let first_method = match (ov.install.is_some(), set.spec.installable) {
@@ -300,7 +313,12 @@ pub(super) async fn search(
         (false, true) => Method::Editable,
         (false, false) => Method::Path,
     };
-    'pythons: for python in pythons_for(set, ov, opts) {
+    let pythons = pythons_for(set, ov, opts);
+    let mut too_new: Option<PyVersion> = None;
+    'pythons: for python in pythons.iter().cloned() {
+        if too_new.is_some_and(|v| python.version >= v) {
+            continue;
+        }
         let mut t = Try {
             python,
             method: first_method,
@@ -316,10 +334,17 @@ pub(super) async fn search(
             let stop = a.label() == Some("sandbox");
             let next = next_try(&t, &a);
             let worked = a.error.is_none();
+            if a.label() == Some("python_too_new") {
+                too_new = Some(t.python.version);
+            }
             attempts.push(a);
             if worked {
                 if let Some(sb) = sb {
-                    return (attempts, Some((t, sb)));
+                    return Found {
+                        attempts,
+                        env: Some((t, sb)),
+                        no_older: false,
+                    };
                 }
                 break;
             }
@@ -337,7 +362,11 @@ pub(super) async fn search(
             break;
         }
     }
-    (attempts, None)
+    Found {
+        attempts,
+        env: None,
+        no_older: too_new.is_some_and(|v| pythons.iter().all(|p| p.version >= v)),
+    }
 }
 
 #[cfg(test)]

@@ -225,7 +225,9 @@ pub struct Attempt {
     #[serde(default)]
     pub added: Vec<String>,
     /// `None` when the try worked, else a label (`resolution`, `build`,
-    /// `project_build`, `no_editable`, `missing_module`, `python_too_new`,
+    /// `project_build`, `no_editable`, `missing_module`, `python_too_new` (a
+    /// module the standard library dropped, or a `SyntaxError` in the
+    /// repository's own code),
     /// `pytest_too_old`, `pytest_broken`,
     /// `python`, `timeout`, `sandbox`, `failed`) and the end of the log.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -267,7 +269,8 @@ pub struct EnvRow {
     pub repo: String,
     /// Built, failed or skipped.
     pub outcome: EnvOutcome,
-    /// Why not built.
+    /// Why not built: the last try's label, or `no_python_old_enough` when
+    /// even the oldest Python available was too new for the code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// The dependency-set key: commits with the same key share the image.
