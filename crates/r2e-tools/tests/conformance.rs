@@ -16,6 +16,11 @@
 //! - `drop_frames`: traceback frames inside the Python library, which depend
 //!   on the Python installation (r2e prints only the exception line).
 //!
+//! A step with `argv` instead of `args` runs the tool's script with that
+//! command line (as `r2e tool NAME …` does) instead of an environment's
+//! action, which for `finish` never runs the script; its expected text is
+//! the runtime's output.
+//!
 //! A case marked `known_difference` (with the reason) is run and reported but
 //! not required to match.
 
@@ -133,17 +138,33 @@ fn observations_match_r2e_gym_byte_for_byte() {
         for (k, step) in case["steps"].as_array().expect("steps").iter().enumerate() {
             total += 1;
             let id = format!("{name}.{k}");
-            let args: Map<String, Value> = step["args"]
-                .as_object()
-                .expect("args")
-                .iter()
-                .map(|(key, v)| (key.clone(), substitute(v, &root_str)))
-                .collect();
-            let obs = tools.call(step["tool"].as_str().expect("tool"), &args);
+            let tool = step["tool"].as_str().expect("tool");
+            // An `argv` step runs the script with that command line, as
+            // `r2e tool NAME …` does, and is compared on the runtime's
+            // output alone.
+            let (obs, text) = if let Some(argv) = step["argv"].as_array() {
+                let words: Vec<String> = argv
+                    .iter()
+                    .map(|w| substitute(w, &root_str).as_str().expect("word").to_string())
+                    .collect();
+                let obs = tools.call_argv(tool, &words);
+                let text = obs.output.clone();
+                (obs, text)
+            } else {
+                let args: Map<String, Value> = step["args"]
+                    .as_object()
+                    .expect("args")
+                    .iter()
+                    .map(|(key, v)| (key.clone(), substitute(v, &root_str)))
+                    .collect();
+                let obs = tools.call(tool, &args);
+                let text = obs.text();
+                (obs, text)
+            };
             let expected = std::fs::read_to_string(format!("{DIR}/expected/{id}.txt"))
                 .expect("expected output")
                 .replace("{ROOT}", &root_str);
-            let (want, got) = (normalize(&expected, &modes), normalize(&obs.text(), &modes));
+            let (want, got) = (normalize(&expected, &modes), normalize(&text, &modes));
             if want != got {
                 failures.push(format!(
                     "{id}: observation differs\n--- expected\n{want}\n--- actual\n{got}\n"

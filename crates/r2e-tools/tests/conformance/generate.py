@@ -4,7 +4,7 @@
 Usage:  generate.py REFERENCE [--python PYTHON]
 
 REFERENCE is a directory holding R2E-Gym's tool scripts (file_editor.py,
-search.py, execute_bash.py; either directly or under tools/). PYTHON runs
+search.py, execute_bash.py, finish.py; either directly or under tools/). PYTHON runs
 them (default: this interpreter); it needs chardet 5.2.0, the version
 R2E-Gym's images install.
 
@@ -14,7 +14,11 @@ R2E-Gym runs a tool call (command line built like Action.to_bashcmd, run
 as `timeout T <tool> ...` through /bin/sh in the repository directory,
 output post-processed like DockerRuntime.run and wrapped like
 str(Observation)), and the observation text is written to
-expected/NAME.STEP.txt. Two things are normalised: the corpus root becomes
+expected/NAME.STEP.txt. A step with "argv" instead of "args" runs the
+tool's script with those words as its command line, even where R2E-Gym's
+action would not run it (a finish action only echoes <<<Finished>>>), the
+way `r2e tool NAME ...` runs it; its expected text is the runtime's output
+alone, unwrapped. Two things are normalised: the corpus root becomes
 {ROOT} (the tests put their own root of the same length back), and the
 directory the scripts run from becomes /usr/local/bin/, where R2E-Gym
 installs them. The scripts' editor state file is moved from
@@ -37,7 +41,7 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-TOOLS = ["file_editor", "search", "execute_bash"]
+TOOLS = ["file_editor", "search", "execute_bash", "finish"]
 STATE_FILE = "/var/tmp/editor_state.json"
 DEFAULT_TIMEOUT = 90
 
@@ -93,9 +97,14 @@ def bash_command(tool, params):
     return " ".join(parts)
 
 
-def run_step(tool, params, root, env, timeout):
-    """Runs one call; returns (observation text, exit status)."""
-    cmd = f"timeout {timeout} {bash_command(tool, params)} "
+def run_step(tool, params, root, env, timeout, argv=None):
+    """Runs one call (or with `argv` the script's own command line);
+    returns (observation text, exit status)."""
+    if argv is None:
+        line = bash_command(tool, params)
+    else:
+        line = " ".join(shlex.quote(w) for w in [tool] + argv)
+    cmd = f"timeout {timeout} {line} "
     proc = subprocess.run(["/bin/sh", "-c", cmd], cwd=root, env=env,
                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT)
@@ -107,6 +116,8 @@ def run_step(tool, params, root, env, timeout):
         error_code = f"Error: Exit code {code}"
     else:
         output, error_code = re.sub(r"\x1b\[[0-9;]*m|\r", "", output), "0"
+    if argv is not None:
+        return output, code
     if tool == "finish":
         return "<<< Finished >>>", code
     if tool != "execute_bash":
@@ -161,8 +172,9 @@ def main():
                 os.remove(state)
             timeout = case.get("timeout", DEFAULT_TIMEOUT)
             for k, step in enumerate(case["steps"]):
-                params = {key: substitute(v, root) for key, v in step["args"].items()}
-                text, code = run_step(step["tool"], params, root, env, timeout)
+                params = {key: substitute(v, root) for key, v in step.get("args", {}).items()}
+                argv = substitute(step["argv"], root) if "argv" in step else None
+                text, code = run_step(step["tool"], params, root, env, timeout, argv)
                 text = text.replace(root, "{ROOT}").replace(bindir + "/", "/usr/local/bin/")
                 name = f"{case['name']}.{k}"
                 with open(os.path.join(out_dir, name + ".txt"), "w", encoding="utf-8", newline="") as f:
