@@ -19,7 +19,14 @@
 //! `python3 -m unittest -v MODULES` (log parser `django`, which reads
 //! unittest's verbose lines). Statuses are parsed with [`r2e_grade::Parser`]
 //! under [`Rules::V5`], the rules `r2e eval` applies to rows that carry
-//! `log_parser`. Rows are appended to a JSONL file as they finish, and a rerun
+//! `log_parser`.
+//!
+//! A test module that fails to collect on the old code (the new tests import
+//! a name the fix adds) leaves one file-level `ERROR` id where the new code
+//! reports the module's tests; by default those tests count as failing on the
+//! old code, so they become FAIL_TO_PASS. With
+//! [`ValidateOptions::reject_collection_errors`] the ids must match as in
+//! R2E-Gym, and such a candidate is rejected as `test_sets_differ`. Rows are appended to a JSONL file as they finish, and a rerun
 //! skips commits already in it.
 
 use crate::error::{Error, Result};
@@ -72,6 +79,11 @@ pub struct ValidateOptions {
     /// Give the test runs network access (off: a test that needs the
     /// network is not a good task).
     pub network: bool,
+    /// R2E-Gym's rule for a test module that fails to collect on the old
+    /// code: its file-level `ERROR` does not stand for the module's tests, so
+    /// the test sets differ and the candidate is rejected (off: the module's
+    /// tests count as failing on the old code).
+    pub reject_collection_errors: bool,
 }
 
 impl Default for ValidateOptions {
@@ -86,6 +98,7 @@ impl Default for ValidateOptions {
             envs: None,
             limits: r2e_sandbox::Limits::default(),
             network: false,
+            reject_collection_errors: false,
         }
     }
 }
@@ -813,13 +826,29 @@ fn to_map(s: &StatusMap) -> BTreeMap<String, String> {
 /// The verdict on a candidate from its test statuses on the old code and on
 /// the new code: each side's first run, then its reruns. A test whose status
 /// changes between the runs of either side is flaky and left out.
-fn judge(mut row: ValidatedCommit, old_runs: &[StatusMap], runs: &[StatusMap]) -> ValidatedCommit {
-    let (Some((old, old_reruns)), Some((new, reruns))) =
-        (old_runs.split_first(), runs.split_first())
-    else {
+/// With `expand_collection_errors`, an old-code module that failed to
+/// collect stands for its tests on the new code, all failing.
+fn judge(
+    mut row: ValidatedCommit,
+    old_runs: &[StatusMap],
+    runs: &[StatusMap],
+    expand_collection_errors: bool,
+) -> ValidatedCommit {
+    let (Some(first_old), Some((new, reruns))) = (old_runs.first(), runs.split_first()) else {
         return row.reject("no_test_results: the tests were not run");
     };
-    row.old_statuses = to_map(old);
+    row.old_statuses = to_map(first_old);
+    let expanded: Vec<StatusMap>;
+    let old_runs = if expand_collection_errors {
+        expanded = old_runs
+            .iter()
+            .map(|run| with_collection_errors_expanded(run, new))
+            .collect();
+        &expanded[..]
+    } else {
+        old_runs
+    };
+    let (old, old_reruns) = old_runs.split_first().expect("checked above");
     if new.is_empty() {
         return row.reject("no_test_results: nothing parsed from the new-code run");
     }
@@ -858,6 +887,31 @@ fn judge(mut row: ValidatedCommit, old_runs: &[StatusMap], runs: &[StatusMap]) -
     }
     row.outcome = Outcome::Valid;
     row
+}
+
+/// `old` with each file-level id that is not a test on the new code (a
+/// module that failed to collect, as pytest reports it: `ERROR path.py`)
+/// replaced by the new code's tests of that module (`path.py::…`), failing.
+fn with_collection_errors_expanded(old: &StatusMap, new: &StatusMap) -> StatusMap {
+    let mut out = StatusMap::new();
+    for (id, status) in old.iter() {
+        if !id.contains("::") && new.get(id).is_none() && !status.is_pass() {
+            let prefix = format!("{id}::");
+            let tests: Vec<&str> = new
+                .iter()
+                .map(|(k, _)| k)
+                .filter(|k| k.starts_with(&prefix))
+                .collect();
+            if !tests.is_empty() {
+                for t in tests {
+                    out.record(t, r2e_grade::TestStatus::Failed);
+                }
+                continue;
+            }
+        }
+        out.record(id, status.clone());
+    }
+    out
 }
 
 /// The end of a test run's output (stdout, then stderr), at most
@@ -1002,7 +1056,12 @@ async fn run_candidate(
             }
             runs.push(statuses(runner, &out));
         }
-        let mut row = with_causes(judge(row.clone(), &old_runs, &runs));
+        let mut row = with_causes(judge(
+            row.clone(),
+            &old_runs,
+            &runs,
+            !opts.reject_collection_errors,
+        ));
         if row.outcome == Outcome::Valid && opts.build_images {
             // The task image: the repository at the parent, refs dropped so that
             // `git log --all` does not show the fix.
@@ -1175,7 +1234,12 @@ mod tests {
         let old = map(&[("a", F), ("b", P), ("c", F)]);
         let new = map(&[("a", P), ("b", P), ("c", P)]);
         let again = map(&[("a", P), ("b", P), ("c", F)]);
-        let r = judge(row(), std::slice::from_ref(&old), &[new.clone(), again]);
+        let r = judge(
+            row(),
+            std::slice::from_ref(&old),
+            &[new.clone(), again],
+            true,
+        );
         assert_eq!(r.outcome, Outcome::Valid);
         assert_eq!(
             (r.fail_to_pass, r.pass_to_pass, r.flaky),
@@ -1191,6 +1255,7 @@ mod tests {
             row(),
             std::slice::from_ref(&old),
             &[new.clone(), new.clone(), third],
+            true,
         );
         assert_eq!(
             (r.flaky, r.fail_to_pass),
@@ -1203,30 +1268,35 @@ mod tests {
             row(),
             std::slice::from_ref(&old),
             &[new.clone(), new.clone(), map(&[("a", P), ("b", P)])],
+            true,
         );
         assert_eq!(r.flaky, ["c"]);
         let r = judge(
             row(),
             std::slice::from_ref(&old),
             std::slice::from_ref(&new),
+            true,
         );
         assert_eq!((r.fail_to_pass.len(), r.flaky.len()), (2, 0));
         let r = judge(
             row(),
             &[map(&[("a", P), ("b", P)])],
             &[map(&[("a", P), ("b", F)]), map(&[("a", P), ("b", F)])],
+            true,
         );
         assert_eq!(r.reason_label(), "breaks_passing");
         let r = judge(
             row(),
             &[map(&[("a", P)])],
             &[map(&[("a", P)]), map(&[("a", P)])],
+            true,
         );
         assert_eq!(r.reason_label(), "no_fail_to_pass");
         let r = judge(
             row(),
             &[map(&[("a", F)])],
             &[map(&[("a", P), ("b", P)]), map(&[("a", P), ("b", P)])],
+            true,
         );
         assert_eq!(r.reason_label(), "test_sets_differ");
         // A test that passes on one run of the old code and fails on the
@@ -1235,11 +1305,40 @@ mod tests {
             row(),
             &[old.clone(), map(&[("a", P), ("b", P), ("c", F)])],
             &[new.clone(), new.clone()],
+            true,
         );
         assert_eq!(
             (r.flaky, r.fail_to_pass),
             (vec!["a".to_string()], vec!["c".to_string()])
         );
+    }
+
+    #[test]
+    fn a_module_that_fails_to_collect_on_the_old_code() {
+        use TestStatus::{Error as E, Passed as P};
+        let old = map(&[("t.py", E), ("u.py::c", P)]);
+        let new = map(&[("t.py::a", P), ("t.py::b", P), ("u.py::c", P)]);
+        let r = judge(
+            row(),
+            &[old.clone(), old.clone()],
+            &[new.clone(), new.clone()],
+            true,
+        );
+        assert_eq!(r.outcome, Outcome::Valid, "{r:?}");
+        assert_eq!(
+            (r.fail_to_pass, r.pass_to_pass),
+            (
+                vec!["t.py::a".to_string(), "t.py::b".to_string()],
+                vec!["u.py::c".to_string()]
+            )
+        );
+        // The recorded old statuses are what the old code reported.
+        assert_eq!(
+            r.old_statuses.get("t.py").map(String::as_str),
+            Some("ERROR")
+        );
+        let r = judge(row(), &[old], &[new], false);
+        assert_eq!(r.reason_label(), "test_sets_differ");
     }
 
     #[test]

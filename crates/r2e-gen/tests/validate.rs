@@ -282,3 +282,67 @@ async fn a_legacy_pytest_section_in_setup_cfg_is_left_out() {
         before.test_cmd
     );
 }
+
+/// A fix that adds a function its new test module imports: on the old code
+/// the module fails to collect (one file-level ERROR), on the new code its
+/// tests run. By default the module's tests are FAIL_TO_PASS; R2E-Gym's rule
+/// (`reject_collection_errors`) rejects the candidate as test sets differ.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_test_module_that_fails_to_collect_on_the_old_code() {
+    let mut h = history();
+    let calc = std::fs::read_to_string(h.repo.path().join("pkg/calc.py")).expect("calc");
+    h.repo.write(
+        "pkg/calc.py",
+        format!("{calc}\n\ndef mul(a, b):\n    return a * b\n"),
+    );
+    h.repo.write(
+        "tests/test_mul.py",
+        "from pkg.calc import mul\n\n\ndef test_mul():\n    assert mul(2, 3) == 6\n\n\n\
+         def test_mul_zero():\n    assert mul(5, 0) == 0\n",
+    );
+    let fix = h.repo.commit("Add mul");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let all = dir.path().join("all.jsonl");
+    common::mine_all(&h.repo.path(), &all);
+    // Only this commit is validated.
+    let commits = dir.path().join("commits.jsonl");
+    let line = std::fs::read_to_string(&all)
+        .expect("mined")
+        .lines()
+        .find(|l| l.contains(&fix))
+        .expect("the commit is mined")
+        .to_string();
+    std::fs::write(&commits, line + "\n").expect("write");
+
+    let opts = ValidateOptions {
+        image: pytest_image(),
+        repo_name: Some("calc-collect".into()),
+        ..Default::default()
+    };
+    let default_dir = dir.path().join("default");
+    std::fs::create_dir(&default_dir).expect("mkdir");
+    let (_, rows) = common::validate_all(&h.repo.path(), &commits, &default_dir, &opts).await;
+    let row = rows.iter().find(|r| r.hash == fix).expect("row");
+    assert_eq!(row.outcome, Outcome::Valid, "{row:#?}");
+    assert_eq!(
+        row.fail_to_pass,
+        [
+            "tests/test_mul.py::test_mul",
+            "tests/test_mul.py::test_mul_zero"
+        ]
+    );
+    assert!(row.pass_to_pass.is_empty(), "{row:#?}");
+    assert_eq!(row.old_statuses["tests/test_mul.py"], "ERROR", "{row:#?}");
+
+    let strict = ValidateOptions {
+        reject_collection_errors: true,
+        build_images: false,
+        ..opts
+    };
+    let strict_dir = dir.path().join("strict");
+    std::fs::create_dir(&strict_dir).expect("mkdir");
+    let (_, rows) = common::validate_all(&h.repo.path(), &commits, &strict_dir, &strict).await;
+    let row = rows.iter().find(|r| r.hash == fix).expect("row");
+    assert_eq!(row.reason_label(), "test_sets_differ", "{row:#?}");
+}

@@ -150,6 +150,12 @@ pub struct TestRunSettings {
     /// of the task (0: no rerun).
     #[arg(long, default_value_t = 1)]
     pub reruns: usize,
+    /// R2E-Gym's rule for a test module that fails to collect on the old
+    /// code (the new tests import a name the fix adds): reject the candidate
+    /// as "test sets differ". By default the module's tests count as failing
+    /// on the old code and become FAIL_TO_PASS.
+    #[arg(long)]
+    pub reject_collection_errors: bool,
     /// Limits of the sandboxes; --network applies to the test runs (off by
     /// default), environment installs always have network access.
     #[command(flatten)]
@@ -177,6 +183,7 @@ impl TestRunSettings {
             envs: envs.map(r2e_gen::env::load_env_map).transpose()?,
             limits: sandbox.limits,
             network: sandbox.network.unwrap_or(false),
+            reject_collection_errors: self.reject_collection_errors,
         })
     }
 
