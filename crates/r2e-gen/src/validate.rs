@@ -19,15 +19,15 @@
 //! `python3 -m unittest -v MODULES` (log parser `django`, which reads
 //! unittest's verbose lines). Statuses are parsed with [`r2e_grade::Parser`]
 //! under [`Rules::V5`], the rules `r2e eval` applies to rows that carry
-//! `log_parser`.
+//! `log_parser`. Rows are appended to a JSONL file as they finish, and a rerun
+//! skips commits already in it.
 //!
 //! A test module that fails to collect on the old code (the new tests import
 //! a name the fix adds) leaves one file-level `ERROR` id where the new code
 //! reports the module's tests; by default those tests count as failing on the
 //! old code, so they become FAIL_TO_PASS. With
 //! [`ValidateOptions::reject_collection_errors`] the ids must match as in
-//! R2E-Gym, and such a candidate is rejected as `test_sets_differ`. Rows are appended to a JSONL file as they finish, and a rerun
-//! skips commits already in it.
+//! R2E-Gym, and such a candidate is rejected as `test_sets_differ`.
 
 use crate::error::{Error, Result};
 use crate::images::ImageKind;
