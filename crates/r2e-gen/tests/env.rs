@@ -291,6 +291,19 @@ async fn passes_over_a_python_too_new_for_the_code() {
 /// shows the move to an older Python that then works, on a removed module.)
 #[tokio::test(flavor = "multi_thread")]
 async fn code_older_than_every_python_gets_no_environment() {
+    // Images left by an earlier run of a changed search would hide the
+    // check that this run keeps none.
+    let old_images = Command::new("docker")
+        .args(["images", "-q", "r2e-gen/py2calc-env"])
+        .output()
+        .expect("docker images");
+    for id in String::from_utf8_lossy(&old_images.stdout).split_whitespace() {
+        let rmi = Command::new("docker")
+            .args(["rmi", "-f", id])
+            .output()
+            .expect("docker rmi");
+        assert!(rmi.status.success(), "{rmi:?}");
+    }
     let may_2023: u64 = 1_682_899_200;
     let dec_2025: u64 = 1_764_547_200;
     let mut r = Repo::new();
@@ -366,6 +379,75 @@ async fn code_older_than_every_python_gets_no_environment() {
             "{image} kept"
         );
     }
+}
+
+/// A user's image (`r2e gen env --python IMAGE`) may keep its python3
+/// elsewhere than Debian's `/usr/bin` (the official `python:3.x` images use
+/// `/usr/local/bin`): the probe finds it on the image's `PATH`, and the
+/// environment is made with it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_users_image_with_python_elsewhere_builds_environments() {
+    let image = "r2e-test/python-elsewhere:latest";
+    let dockerfile = "FROM r2e/base:bookworm\n\
+        RUN mkdir -p /opt/py/bin && ln -s /usr/bin/python3.11 /opt/py/bin/python3 \
+        && rm /usr/bin/python3\n\
+        ENV PATH=/opt/py/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n";
+    let mut build = Command::new("docker")
+        .args(["build", "-q", "-t", image, "-"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("docker build");
+    std::io::Write::write_all(
+        &mut build.stdin.take().expect("stdin"),
+        dockerfile.as_bytes(),
+    )
+    .expect("dockerfile");
+    assert!(build.wait().expect("docker build").success());
+    let provider = DockerProvider::connect().await.expect("docker");
+    let python = PythonImage::probe(&provider, image).await.expect("probe");
+    assert_eq!(
+        (python.interpreter.as_str(), python.version.to_string()),
+        ("/opt/py/bin/python3", "3.11".to_string())
+    );
+
+    let may_2023: u64 = 1_682_899_200;
+    let mut r = Repo::new();
+    r.write(
+        "pyproject.toml",
+        "[build-system]\nrequires = [\"setuptools>=64\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"halver\"\nversion = \"0.1\"\n",
+    );
+    r.write("halver/__init__.py", "def half(x):\n    return x // 2\n");
+    let test = "from halver import half\n\n\ndef test_half():\n    assert half(4) == 2\n";
+    r.write("tests/test_halver.py", test);
+    r.commit_at("Initial commit", may_2023 - DAY);
+    r.write("halver/__init__.py", "def half(x):\n    return x / 2\n");
+    r.write(
+        "tests/test_halver.py",
+        format!("{test}\n\ndef test_half_odd():\n    assert half(3) == 1.5\n"),
+    );
+    let fix = r.commit_at("half of odd numbers", may_2023);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let commits = dir.path().join("commits.jsonl");
+    common::mine_all(&r.path(), &commits);
+    let opts = EnvOptions {
+        pythons: vec![python],
+        repo_name: Some("halver".into()),
+        ..Default::default()
+    };
+    let envs = dir.path().join("envs.jsonl");
+    build_envs(&provider, &r.path(), &commits, &envs, &opts, &|_| {})
+        .await
+        .expect("envs");
+    let rows: Vec<EnvRow> = r2e_core::jsonl::read(&envs).expect("rows");
+    let row = rows.iter().find(|r| r.hash == fix).expect("fix row");
+    assert_eq!(row.outcome, EnvOutcome::Built, "{row:#?}");
+    assert_eq!(
+        python_in(
+            &row.image,
+            "import os, sys, halver; print(os.path.realpath(sys.executable), halver.half(3))"
+        ),
+        "/usr/bin/python3.11 1.5"
+    );
 }
 
 /// A set built at a commit with the package at `movpkg/` also serves the

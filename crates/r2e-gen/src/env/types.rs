@@ -29,27 +29,36 @@ pub struct PythonImage {
 }
 
 impl PythonImage {
-    /// Asks `image` which `python3` it has.
+    /// Asks `image` which `python3` it has (the first on its `PATH`, e.g.
+    /// `/usr/local/bin/python3` in the official `python:3.7` images), and
+    /// whether it has uv and git.
     pub async fn probe(provider: &DockerProvider, image: &str) -> Result<PythonImage> {
         let sb = provider.start_docker(&SandboxSpec::new(image)).await?;
         let out = sb
             .exec(
-                "command -v uv >/dev/null || echo 'no uv' >&2; python3 --version",
+                "command -v uv >/dev/null || echo 'no uv' >&2; \
+                 command -v git >/dev/null || echo 'no git' >&2; \
+                 p=$(command -v python3) && echo \"$p\" && \"$p\" --version",
                 &ExecOptions::default(),
             )
             .await;
         let _ = sb.close().await;
         let out = out?;
         let text = out.stdout_text();
-        let version = PyVersion::parse(&text).filter(|_| out.success());
+        let mut lines = text.lines();
+        let interpreter = lines.next().unwrap_or_default().trim();
+        let version = lines
+            .next()
+            .and_then(PyVersion::parse)
+            .filter(|_| out.success() && interpreter.starts_with('/'));
         match version {
             Some(version) if out.stderr_text().trim().is_empty() => Ok(PythonImage {
                 version,
                 image: image.to_string(),
-                interpreter: "/usr/bin/python3".into(),
+                interpreter: interpreter.to_string(),
             }),
             _ => Err(Error::Step {
-                step: format!("probing Python and uv in {image}"),
+                step: format!("probing Python, uv and git in {image}"),
                 code: out.exit_code,
                 stderr: format!("{}{}", text.trim(), out.stderr_text().trim()),
             }),
