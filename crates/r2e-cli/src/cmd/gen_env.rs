@@ -42,10 +42,11 @@ pub struct EnvArgs {
 /// The environment settings `r2e gen env` and `r2e gen run` share.
 #[derive(Debug, Clone, Args)]
 pub struct EnvSettings {
-    /// An image with python3, git and uv the search may use (repeatable).
+    /// An image with python3 (the first on its PATH), git and uv the search
+    /// may use (repeatable), e.g. one of yours with an older Python.
     /// Default: whichever of r2e/base:bullseye (3.9), bookworm (3.11) and
     /// trixie (3.13) exist; build them with `r2e image bootstrap --suite S`.
-    #[arg(long = "python", value_name = "IMAGE")]
+    #[arg(long = "python", visible_alias = "python-image", value_name = "IMAGE")]
     pub python_images: Vec<String>,
     /// Also try these Pythons, downloaded by uv (needs GitHub access), e.g. 3.8,3.10.
     #[arg(long, value_delimiter = ',', value_name = "VERSIONS")]
