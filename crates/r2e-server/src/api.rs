@@ -2,7 +2,7 @@
 //!
 //! | call | request | reply |
 //! |---|---|---|
-//! | `POST /v1/envs` | `{"task": ROW}` or `{"dataset": PATH, "instance_id": ID}`, `"options"` | `{"env_id", "task_id", "instruction", "seconds"}` |
+//! | `POST /v1/envs` | `{"task": ROW}` or `{"dataset": PATH, "instance_id": ID}`, `"options"` | `{"env_id", "task_id", "instruction", "seconds", "ttl_secs"}` |
 //! | `POST /v1/envs/{id}/reset` | — | `{"instruction"}` |
 //! | `POST /v1/envs/{id}/step` | `{"tool", "args", "timeout"?}` or `{"text"}` (R2E-Gym's `<function=…>`) | `{"observation", "done", "output", "error_code", "exit_code", "duration_us", "nudge"?}` |
 //! | `POST /v1/envs/{id}/exec` | `{"cmd", "timeout"?}` | `{"stdout", "stderr", "exit_code", "timed_out", "oom_killed"}` |
@@ -236,6 +236,7 @@ async fn create(State(reg): Reg, body: Result<Json<CreateReq>, JsonRejection>) -
         "task_id": task_id,
         "instruction": instruction,
         "seconds": t.elapsed().as_secs_f64(),
+        "ttl_secs": reg.config.ttl.as_secs_f64(),
     })))
 }
 

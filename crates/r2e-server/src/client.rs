@@ -9,6 +9,11 @@
 //! not idempotent): their failures are infrastructure errors. Any call is
 //! retried while the server refuses connections (it is restarting: the call
 //! never reached it).
+//!
+//! A [`RemoteEnv`] holds a lease on its environment: while it lives it sends
+//! a heartbeat every third of the server's TTL, so an environment waiting on
+//! a slow model is never reaped, while one whose client died is reaped one
+//! TTL later (a server can then run with a short `--ttl`).
 
 use r2e_core::reward_guard::Excluded;
 use r2e_core::{RewardStatus, Task};
@@ -132,11 +137,43 @@ impl EnvFactory for Remote {
         let id = v["env_id"]
             .as_str()
             .ok_or_else(|| remote(format!("the server's create reply has no env_id: {v}")))?;
+        let ttl = v["ttl_secs"].as_f64().map(Duration::from_secs_f64);
         Ok(Box::new(RemoteEnv {
+            _lease: ttl.map(|ttl| Lease::start(self.clone(), id.to_string(), ttl)),
             remote: self.clone(),
             id: id.to_string(),
             task: task.clone(),
         }))
+    }
+}
+
+/// Heartbeats for one environment, every third of the server's TTL, until
+/// dropped (with its [`RemoteEnv`]).
+struct Lease(tokio::task::JoinHandle<()>);
+
+impl Lease {
+    fn start(remote: Remote, id: String, ttl: Duration) -> Lease {
+        let every = (ttl / 3).max(Duration::from_millis(200));
+        let path = format!("/v1/envs/{id}/heartbeat");
+        Lease(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                // A failed heartbeat is not the episode's business: its next
+                // call reports whatever went wrong.
+                if let Err(e) = remote
+                    .call(reqwest::Method::POST, &path, None, every, true)
+                    .await
+                {
+                    tracing::debug!("heartbeat of {id}: {e}");
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -145,6 +182,8 @@ pub struct RemoteEnv {
     remote: Remote,
     id: String,
     task: Task,
+    /// The heartbeats (none from a server that does not say its TTL).
+    _lease: Option<Lease>,
 }
 
 #[async_trait::async_trait]

@@ -256,6 +256,35 @@ async fn idle_environments_are_reaped_but_never_mid_call() {
     s.stop().await;
 }
 
+/// A client's environment lives past the TTL while the client holds it
+/// (heartbeats), and is reaped one TTL after the client lets go without a
+/// delete (a trainer that died).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_held_environment_outlives_the_ttl_and_a_dropped_one_is_reaped() {
+    use r2e_env::EnvFactory;
+    let task = demo("-add").await;
+    let s = Server::start(ServerConfig {
+        ttl: Duration::from_secs(1),
+        ..ServerConfig::default()
+    })
+    .await;
+    let remote = r2e_server::client::Remote::new(&s.url, None, json!({}));
+    let env = remote.create(&task).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let patch = env.patch().await.expect("a held environment is not reaped");
+    assert_eq!(patch, "");
+    drop(env);
+    let reaped = async {
+        while s.get("/v1/health").await.1["active"] != 0 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), reaped)
+        .await
+        .expect("a dropped environment is reaped one TTL later");
+    s.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_killed_sandbox_is_an_infra_error_never_a_zero() {
     let task = demo("-mul").await;

@@ -97,6 +97,11 @@ impl Server {
                 &format!("127.0.0.1:{port}"),
                 "--capacity",
                 "64",
+                // A killed runner's environments must give their places back
+                // soon, or repeated kills fill the server with orphans; live
+                // ones keep theirs with heartbeats.
+                "--ttl",
+                "20",
             ])
             .stdin(Stdio::null())
             .stdout(out.try_clone()?)
