@@ -38,10 +38,7 @@ use pod::{CONTAINER, Owner, Phase};
 use r2e_sandbox::conn::ShimConn;
 use r2e_sandbox::session::{Diagnose, ShimSession, handshake};
 use r2e_sandbox::shim::{SHIM_BINARY, SHIM_PATH_IN_SANDBOX};
-use r2e_sandbox::{
-    DirEntry, ExecOptions, ExecOutput, FileStat, Provider, Result, Sandbox, SandboxError,
-    SandboxSpec, ToolReply, ToolRequest,
-};
+use r2e_sandbox::{ExecOptions, Provider, Result, Sandbox, SandboxError, SandboxSpec};
 use reqwest::Method;
 use serde_json::Value;
 use std::collections::HashSet;
@@ -478,46 +475,13 @@ impl Diagnose for KubeSandbox {
     }
 }
 
-#[async_trait]
-impl Sandbox for KubeSandbox {
+r2e_sandbox::impl_sandbox_via_session! { KubeSandbox, session;
     fn id(&self) -> &str {
         &self.name
     }
 
     fn image(&self) -> &str {
         &self.image
-    }
-
-    async fn exec(&self, cmd: &str, opts: &ExecOptions) -> Result<ExecOutput> {
-        self.session.exec(cmd, opts, self).await
-    }
-
-    async fn exec_argv(&self, argv: &[String], opts: &ExecOptions) -> Result<ExecOutput> {
-        self.session.exec_argv(argv, opts, self).await
-    }
-
-    async fn read_file(&self, path: &str) -> Result<Vec<u8>> {
-        self.session.read_file(path, self).await
-    }
-
-    async fn write_file(&self, path: &str, data: &[u8], mode: Option<u32>) -> Result<()> {
-        self.session.write_file(path, data, mode, self).await
-    }
-
-    async fn list_dir(&self, path: &str) -> Result<Vec<DirEntry>> {
-        self.session.list_dir(path, self).await
-    }
-
-    async fn stat(&self, path: &str) -> Result<Option<FileStat>> {
-        self.session.stat(path, self).await
-    }
-
-    async fn ping(&self) -> Result<()> {
-        self.session.ping(self).await
-    }
-
-    async fn call_tool(&self, req: ToolRequest) -> Result<ToolReply> {
-        self.session.call_tool(req, self).await
     }
 
     /// Through the shim: the archive is written to a file in the pod and

@@ -30,6 +30,10 @@ pub use types::{ExecOptions, ExecOutput, SandboxSpec};
 
 use async_trait::async_trait;
 
+/// For [`impl_sandbox_via_session!`], so that its users need not name `async_trait`.
+#[doc(hidden)]
+pub use async_trait::async_trait as __async_trait;
+
 /// Label put on every container r2e starts; `r2e sandbox gc` finds leftovers by it.
 pub const SANDBOX_LABEL: &str = "dev.r2e.sandbox";
 /// Label holding the pid of the r2e process that started the sandbox.

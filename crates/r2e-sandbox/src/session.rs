@@ -28,6 +28,77 @@ pub trait Diagnose: Send + Sync {
     async fn death_detail(&self, shim_stderr: &str) -> String;
 }
 
+/// Implements [`Sandbox`](crate::Sandbox) for a provider's sandbox type whose
+/// shim-protocol operations (exec, exec_argv, read_file, write_file, list_dir,
+/// stat, ping, call_tool) all go to a [`ShimSession`] field, with the sandbox
+/// itself as the [`Diagnose`] for a shim that stopped answering. The
+/// remaining trait methods (`id`, `image`, `copy_in`, `copy_out`, `close`, …)
+/// are written after the semicolon, as in an ordinary `impl` block:
+///
+/// ```ignore
+/// r2e_sandbox::impl_sandbox_via_session! { MySandbox, session;
+///     fn id(&self) -> &str { &self.id }
+///     // ...
+/// }
+/// ```
+#[macro_export]
+macro_rules! impl_sandbox_via_session {
+    ($ty:ty, $session:ident; $($rest:tt)*) => {
+        #[$crate::__async_trait]
+        impl $crate::Sandbox for $ty {
+            async fn exec(
+                &self,
+                cmd: &str,
+                opts: &$crate::ExecOptions,
+            ) -> $crate::Result<$crate::ExecOutput> {
+                self.$session.exec(cmd, opts, self).await
+            }
+
+            async fn exec_argv(
+                &self,
+                argv: &[String],
+                opts: &$crate::ExecOptions,
+            ) -> $crate::Result<$crate::ExecOutput> {
+                self.$session.exec_argv(argv, opts, self).await
+            }
+
+            async fn read_file(&self, path: &str) -> $crate::Result<Vec<u8>> {
+                self.$session.read_file(path, self).await
+            }
+
+            async fn write_file(
+                &self,
+                path: &str,
+                data: &[u8],
+                mode: Option<u32>,
+            ) -> $crate::Result<()> {
+                self.$session.write_file(path, data, mode, self).await
+            }
+
+            async fn list_dir(&self, path: &str) -> $crate::Result<Vec<$crate::DirEntry>> {
+                self.$session.list_dir(path, self).await
+            }
+
+            async fn stat(&self, path: &str) -> $crate::Result<Option<$crate::FileStat>> {
+                self.$session.stat(path, self).await
+            }
+
+            async fn ping(&self) -> $crate::Result<()> {
+                self.$session.ping(self).await
+            }
+
+            async fn call_tool(
+                &self,
+                req: $crate::ToolRequest,
+            ) -> $crate::Result<$crate::ToolReply> {
+                self.$session.call_tool(req, self).await
+            }
+
+            $($rest)*
+        }
+    };
+}
+
 /// Waits for the shim's hello on `conn` and checks its protocol. With
 /// `socket`, requests then move to that Unix socket (Docker's socket
 /// transport); otherwise they stay on the stream. `hint` is added to the

@@ -16,8 +16,8 @@ use crate::conn::ShimConn;
 use crate::session::{Diagnose, ShimSession, handshake};
 use crate::shim::{SHIM_PATH_IN_SANDBOX, shim_on_host, shim_tar};
 use crate::{
-    DirEntry, ExecOptions, ExecOutput, FileStat, Limits, OWNER_PID_LABEL, Provider, Result,
-    SANDBOX_LABEL, Sandbox, SandboxError, SandboxSpec, ToolReply, ToolRequest,
+    ExecOutput, Limits, OWNER_PID_LABEL, Provider, Result, SANDBOX_LABEL, Sandbox, SandboxError,
+    SandboxSpec,
 };
 use async_trait::async_trait;
 use bollard::Docker;
@@ -558,46 +558,13 @@ impl Diagnose for DockerSandbox {
     }
 }
 
-#[async_trait]
-impl Sandbox for DockerSandbox {
+crate::impl_sandbox_via_session! { DockerSandbox, session;
     fn id(&self) -> &str {
         &self.id
     }
 
     fn image(&self) -> &str {
         &self.image
-    }
-
-    async fn exec(&self, cmd: &str, opts: &ExecOptions) -> Result<ExecOutput> {
-        self.session.exec(cmd, opts, self).await
-    }
-
-    async fn exec_argv(&self, argv: &[String], opts: &ExecOptions) -> Result<ExecOutput> {
-        self.session.exec_argv(argv, opts, self).await
-    }
-
-    async fn read_file(&self, path: &str) -> Result<Vec<u8>> {
-        self.session.read_file(path, self).await
-    }
-
-    async fn write_file(&self, path: &str, data: &[u8], mode: Option<u32>) -> Result<()> {
-        self.session.write_file(path, data, mode, self).await
-    }
-
-    async fn list_dir(&self, path: &str) -> Result<Vec<DirEntry>> {
-        self.session.list_dir(path, self).await
-    }
-
-    async fn stat(&self, path: &str) -> Result<Option<FileStat>> {
-        self.session.stat(path, self).await
-    }
-
-    async fn ping(&self) -> Result<()> {
-        self.session.ping(self).await
-    }
-
-    async fn call_tool(&self, req: ToolRequest) -> Result<ToolReply> {
-        self.session.call_tool(req, self).await
     }
 
     async fn copy_in(&self, tar: Vec<u8>, dest: &str) -> Result<()> {
