@@ -8,26 +8,7 @@ use bollard::Docker;
 use bollard::query_parameters::CreateImageOptionsBuilder;
 use futures_util::StreamExt;
 use r2e_sandbox::SandboxError;
-use r2e_sandbox::shim::SHIM_BINARY;
-
-/// The image's root filesystem: one file, `/r2e-shim`, mode 0755.
-fn rootfs_tar() -> Vec<u8> {
-    let mut builder = tar::Builder::new(Vec::new());
-    let mut header = tar::Header::new_gnu();
-    header.set_size(SHIM_BINARY.len() as u64);
-    header.set_mode(0o755);
-    header.set_entry_type(tar::EntryType::Regular);
-    builder
-        .append_data(
-            &mut header,
-            SHIM_IN_IMAGE.trim_start_matches('/'),
-            SHIM_BINARY,
-        )
-        .expect("writing a tar into memory cannot fail");
-    builder
-        .into_inner()
-        .expect("writing a tar into memory cannot fail")
-}
+use r2e_sandbox::shim::shim_tar_at;
 
 /// Imports the shim image as `tag` (`REGISTRY/r2e-shim:VERSION`) and returns its id.
 pub async fn build(docker: &Docker, tag: &str) -> Result<String, SandboxError> {
@@ -38,7 +19,8 @@ pub async fn build(docker: &Docker, tag: &str) -> Result<String, SandboxError> {
         .tag(version)
         .changes(vec![format!(r#"ENTRYPOINT ["{SHIM_IN_IMAGE}"]"#)])
         .build();
-    let body = bollard::body_full(rootfs_tar().into());
+    // The image's root filesystem: one file, `/r2e-shim`, mode 0755.
+    let body = bollard::body_full(shim_tar_at(SHIM_IN_IMAGE).into());
     let mut stream = docker.create_image(Some(options), Some(body), None);
     while let Some(item) = stream.next().await {
         item.map_err(|source| SandboxError::Docker {

@@ -59,17 +59,19 @@ pub fn cache_dir() -> PathBuf {
 /// A one-file tar archive holding the shim at [`SHIM_PATH_IN_SANDBOX`]
 /// (for daemons that cannot bind-mount a host path).
 pub fn shim_tar() -> Vec<u8> {
+    shim_tar_at(SHIM_PATH_IN_SANDBOX)
+}
+
+/// A one-file tar archive holding the shim, mode 0755, at `path` (a leading
+/// `/` is dropped: archive paths are relative to where it is unpacked).
+pub fn shim_tar_at(path: &str) -> Vec<u8> {
     let mut builder = tar::Builder::new(Vec::new());
     let mut header = tar::Header::new_gnu();
     header.set_size(SHIM_BINARY.len() as u64);
     header.set_mode(0o755);
     header.set_entry_type(tar::EntryType::Regular);
     builder
-        .append_data(
-            &mut header,
-            SHIM_PATH_IN_SANDBOX.trim_start_matches('/'),
-            SHIM_BINARY,
-        )
+        .append_data(&mut header, path.trim_start_matches('/'), SHIM_BINARY)
         .expect("writing a tar into memory cannot fail");
     builder
         .into_inner()
