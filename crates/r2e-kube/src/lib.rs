@@ -442,9 +442,9 @@ impl KubeSandbox {
 
 #[async_trait]
 impl Diagnose for KubeSandbox {
-    async fn death_detail(&self, stderr: &str) -> String {
+    async fn death_detail(&self, _stderr: &str) -> String {
         let path = format!("/api/v1/namespaces/{}/pods/{}", self.namespace, self.name);
-        let state = match self.api.call_once(Method::GET, &path, None).await {
+        match self.api.call_once(Method::GET, &path, None).await {
             Ok((s, _)) if s.as_u16() == 404 => format!(
                 "pod {} no longer exists (deleted outside r2e, or evicted and removed)",
                 self.name
@@ -466,11 +466,6 @@ impl Diagnose for KubeSandbox {
                 "the API server cannot describe pod {}: {}",
                 self.name, e.message
             ),
-        };
-        if stderr.is_empty() {
-            state
-        } else {
-            format!("{state}; shim stderr: {stderr}")
         }
     }
 }

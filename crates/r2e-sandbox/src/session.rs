@@ -23,8 +23,9 @@ const FILE_OP_TIMEOUT: Duration = Duration::from_secs(300);
 /// What the engine says about a sandbox whose shim stopped answering.
 #[async_trait]
 pub trait Diagnose: Send + Sync {
-    /// A sentence for [`SandboxError::Died`]; `shim_stderr` is the last of
-    /// what the shim wrote to stderr (may be empty).
+    /// A sentence on the sandbox's state for [`SandboxError::Died`], to which
+    /// the session appends `shim_stderr`, the last of what the shim wrote to
+    /// stderr (may be empty; given here for hints such as out-of-memory).
     async fn death_detail(&self, shim_stderr: &str) -> String;
 }
 
@@ -203,7 +204,13 @@ impl ShimSession {
                 let detail = if self.is_closed() {
                     "the sandbox was closed".to_string()
                 } else {
-                    diag.death_detail(&self.conn.stderr_tail()).await
+                    let stderr = self.conn.stderr_tail();
+                    let state = diag.death_detail(&stderr).await;
+                    if stderr.is_empty() {
+                        state
+                    } else {
+                        format!("{state}; shim stderr: {stderr}")
+                    }
                 };
                 Err(self
                     .conn

@@ -550,11 +550,7 @@ impl Diagnose for DockerSandbox {
                 self.limits.memory_text()
             );
         }
-        if stderr.is_empty() {
-            state
-        } else {
-            format!("{state}; shim stderr: {stderr}")
-        }
+        state
     }
 }
 
