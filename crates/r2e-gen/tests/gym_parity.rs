@@ -8,8 +8,8 @@
 //! R2E-Gym's miner classes and heuristics on the same repository
 //! (`tests/r2egym_oracle.py`) and requires the same verdict for every
 //! commit: set `R2E_GYM_SRC` to the directory holding R2E-Gym's `r2egym`
-//! package (its `src/`), and optionally `R2E_GYM_HEURISTICS` to the directory
-//! of its `commit_data_heuristics.py` (default: the shared reference copy).
+//! package (its `src/`), and `R2E_GYM_HEURISTICS` to the directory of its
+//! `commit_data_heuristics.py` (its `repo_analysis/`).
 
 mod common;
 
@@ -421,13 +421,9 @@ fn oracle(repo: &Path) -> Result<BTreeMap<String, String>, String> {
     {
         return Err(format!("{src} has no r2egym/commit_models"));
     }
-    let heuristics = std::env::var("R2E_GYM_HEURISTICS").unwrap_or_else(|_| {
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/reference/r2e-gym/repo_analysis"
-        )
-        .to_string()
-    });
+    // R2E-Gym's `repo_analysis` folder (its commit_data_heuristics.py).
+    let heuristics = std::env::var("R2E_GYM_HEURISTICS")
+        .map_err(|_| "R2E_GYM_HEURISTICS is not set".to_string())?;
     if !Path::new(&heuristics)
         .join("commit_data_heuristics.py")
         .exists()
