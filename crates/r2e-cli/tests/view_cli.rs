@@ -334,15 +334,28 @@ fn the_viewer_lists_filters_opens_and_compares_in_a_real_browser() {
     server.kill().unwrap();
     server.wait().unwrap();
 
-    // The same page at /view of `r2e serve`, with the same plot.
+    // The same page at /view of `r2e serve`, with the same plot, behind a
+    // token: the browser passes it as `?token=`, and nothing shows without it.
     let (mut server, url) = start(&[
         "serve".as_ref(),
+        "--token".as_ref(),
+        "s3cret".as_ref(),
         "--view".as_ref(),
         file.as_ref(),
         "--view-report".as_ref(),
         report.as_ref(),
     ]);
-    let dom = render(&format!("{url}/view#/"), &out.join("serve.png"), &profile);
+    let denied = render(
+        &format!("{url}/view#/"),
+        &out.join("serve_denied.png"),
+        &profile,
+    );
+    assert_eq!(rows(&denied), 0, "{denied}");
+    let dom = render(
+        &format!("{url}/view?token=s3cret#/"),
+        &out.join("serve.png"),
+        &profile,
+    );
     assert_eq!(rows(&dom), 4, "{dom}");
     assert!(dom.contains("<img class=\"plot\""), "{dom}");
     server.kill().unwrap();

@@ -3,7 +3,7 @@
 //! SelfSubjectAccessReview per verb), and one pod makes the whole round trip
 //! (create, Running, the shim's hello over exec, one command, delete).
 
-use crate::KubeProvider;
+use crate::{KubeProvider, ShimDelivery};
 use r2e_sandbox::{Provider, SandboxSpec};
 use reqwest::Method;
 use serde_json::json;
@@ -94,7 +94,23 @@ pub async fn run(provider: &KubeProvider, image: Option<&str>) -> Vec<Check> {
             took: t.elapsed(),
         });
     }
-    let image = image.unwrap_or(&provider.config().shim_image).to_string();
+    // The shim image (FROM scratch) serves only where an init container
+    // delivers the shim: an upload needs `sh` and `head` in the pod's image.
+    let image = match (image, provider.config().shim_delivery) {
+        (Some(image), _) => image.to_string(),
+        (None, ShimDelivery::Image) => provider.config().shim_image.clone(),
+        (None, ShimDelivery::Upload) => {
+            checks.push(Check {
+                name: "pod round trip".into(),
+                ok: false,
+                detail: "with shim_delivery = \"upload\" the pod needs an image with sh and head: \
+                         pass --image IMAGE (one the nodes can pull)"
+                    .into(),
+                took: Duration::ZERO,
+            });
+            return checks;
+        }
+    };
     let t = Instant::now();
     let started = provider.start(&SandboxSpec::new(image.clone())).await;
     let sb = match started {

@@ -35,6 +35,7 @@ use r2e_env::{EnvError, EnvOptions};
 use r2e_sandbox::{ExecOptions, SandboxError};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -150,12 +151,24 @@ type ApiResult<T = Json<Value>> = Result<T, ApiError>;
 /// comparison takes the same time whatever the token's first wrong byte.
 async fn auth(State(reg): Reg, req: Request, next: Next) -> Response {
     if let Some(token) = reg.config.token.as_deref() {
-        let given = req
+        let header = req
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
+            .map(str::to_string);
+        // A browser cannot set the header on the viewer's page, its calls
+        // and its images: the viewer's paths also take `?token=`.
+        let given = header
+            .or_else(|| {
+                req.uri()
+                    .path()
+                    .starts_with("/view")
+                    .then(|| Query::<HashMap<String, String>>::try_from_uri(req.uri()).ok())
+                    .flatten()
+                    .and_then(|Query(mut q)| q.remove("token"))
+            })
+            .unwrap_or_default();
         if !constant_time_eq(given.as_bytes(), token.as_bytes()) {
             return ApiError::new(
                 StatusCode::UNAUTHORIZED,

@@ -262,10 +262,7 @@ fn row(idx: usize, file: usize, t: &Trajectory) -> Row {
         rollout: t.rollout,
         reward: t.reward,
         status: t.status(),
-        exit_reason: serde_json::to_value(t.exit_reason)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default(),
+        exit_reason: r2e_agent::runner::exit_name(t.exit_reason),
         steps: t.steps.len(),
         cost_usd: t.cost_usd,
         tokens: t.usage.prompt_tokens + t.usage.completion_tokens,
@@ -303,21 +300,25 @@ pub async fn serve(
 }
 
 async fn summary(State(ix): State<Arc<Index>>) -> Json<Value> {
-    let mut statuses: BTreeMap<String, usize> = BTreeMap::new();
+    let mut statuses: BTreeMap<RewardStatus, usize> = BTreeMap::new();
     let mut models: BTreeMap<&str, usize> = BTreeMap::new();
     let mut exits: BTreeMap<&str, usize> = BTreeMap::new();
     let mut tasks: BTreeMap<&str, bool> = BTreeMap::new();
     let (mut cost, mut tokens) = (0.0, 0u64);
     for r in &ix.rows {
-        *statuses.entry(r.status.to_string()).or_default() += 1;
+        *statuses.entry(r.status).or_default() += 1;
         *models.entry(&r.model).or_default() += 1;
         *exits.entry(&r.exit_reason).or_default() += 1;
         *tasks.entry(&r.task_id).or_default() |= r.status == RewardStatus::Resolved;
         cost += r.cost_usd;
         tokens += r.tokens;
     }
-    let graded = ix.rows.len() - statuses.get("infra_error").copied().unwrap_or(0);
-    let resolved = statuses.get("resolved").copied().unwrap_or(0);
+    let graded = ix.rows.len()
+        - statuses
+            .get(&RewardStatus::InfraError)
+            .copied()
+            .unwrap_or(0);
+    let resolved = statuses.get(&RewardStatus::Resolved).copied().unwrap_or(0);
     Json(json!({
         "files": ix.files,
         "trajectories": ix.rows.len(),

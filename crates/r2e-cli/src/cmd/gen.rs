@@ -443,6 +443,7 @@ fn check_stage(a: &RunArgs, tasks: &[r2e_core::Task]) -> anyhow::Result<()> {
     let opts = r2e_env::EnvOptions {
         limits: sandbox.limits,
         network: sandbox.network,
+        test_timeout: std::time::Duration::from_secs_f64(a.tests.test_timeout),
         ..r2e_env::EnvOptions::default()
     };
     super::block_on(async {

@@ -115,9 +115,8 @@ async fn quickstart(provider: &DockerProvider, a: QuickstartArgs) -> anyhow::Res
         .set_header(vec!["task", "steps", "exit", "reward", "tokens", "seconds"]);
     let mut resolved = 0;
     let mut errors = 0;
+    let envs = r2e_agent::runner::Envs::local(Arc::new(provider.clone()), 0, env_options);
     for task in &tasks {
-        let envs =
-            r2e_agent::runner::Envs::local(Arc::new(provider.clone()), 0, env_options.clone());
         let traj = episode(&envs, task.clone(), 0, &policy).await;
         if let Some(e) = &traj.error {
             eprintln!("    {}: {e}", traj.task_id);
