@@ -1,7 +1,12 @@
 //! The `r2e sandbox`, `doctor` and error paths, run as a user runs them.
 
 use std::process::{Command, Output, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// `r2e sandbox gc` removes what any dead run left, including the socket
+/// folder another test is still looking at: the tests that run it take turns.
+static GC: Mutex<()> = Mutex::new(());
 
 fn r2e() -> Command {
     Command::new(env!("CARGO_BIN_EXE_r2e"))
@@ -204,6 +209,7 @@ fn sigkill_of_r2e_leaves_no_container() {
 /// `r2e sandbox gc` removes labelled containers whose r2e process is gone.
 #[test]
 fn gc_removes_orphans_only() {
+    let _gc = GC.lock().unwrap_or_else(|e| e.into_inner());
     let name = format!("r2e-gc-orphan-{}", std::process::id());
     let created = Command::new("docker")
         .args([
@@ -237,6 +243,7 @@ fn gc_removes_orphans_only() {
 /// removes it and says how many it removed.
 #[test]
 fn gc_removes_the_socket_folders_of_killed_runs() {
+    let _gc = GC.lock().unwrap_or_else(|e| e.into_inner());
     let mut child = r2e()
         .args(["sandbox", "run", "--image", &image(), "--", "sleep 120"])
         .stdout(Stdio::null())
