@@ -9,6 +9,7 @@
 //! a second bad reply is recorded as an error and the task left out.
 
 use crate::error::{Error, Result};
+use crate::text::tail;
 use futures_util::StreamExt;
 use r2e_core::Task;
 use r2e_core::jsonl::JsonlWriter;
@@ -216,14 +217,6 @@ fn head(s: &str, n: usize) -> &str {
         end -= 1;
     }
     &s[..end]
-}
-
-fn tail(s: &str, n: usize) -> &str {
-    let mut start = s.len().saturating_sub(n);
-    while !s.is_char_boundary(start) {
-        start += 1;
-    }
-    &s[start..]
 }
 
 /// The user prompt for `task`.

@@ -38,6 +38,7 @@ pub mod mine;
 pub mod model;
 pub mod python;
 pub mod testgen;
+mod text;
 pub mod udiff;
 pub mod validate;
 

@@ -540,14 +540,6 @@ fn head(s: &str, n: usize) -> (&str, bool) {
     (&s[..end], end < s.len())
 }
 
-fn tail(s: &str, n: usize) -> &str {
-    let mut start = s.len().saturating_sub(n);
-    while !s.is_char_boundary(start) {
-        start += 1;
-    }
-    &s[start..]
-}
-
 /// The definitions a commit's non-test Python files edit, add and delete, one
 /// Markdown list item each.
 fn entity_list(c: &MinedCommit) -> String {
@@ -672,7 +664,7 @@ pub fn retry_prompt(reason: &str, row: Option<&ValidatedCommit>) -> String {
             } else {
                 status_lines(&row.expected_statuses)
             };
-            let log = tail(&row.old_log, MAX_LOG).trim();
+            let log = crate::text::tail(&row.old_log, MAX_LOG).trim();
             format!(
                 "Test statuses on the code before the change:\n{}\n\n\
                  Test statuses on the code after the change:\n{new}\n\n\

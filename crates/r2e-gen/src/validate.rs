@@ -918,11 +918,7 @@ fn with_collection_errors_expanded(old: &StatusMap, new: &StatusMap) -> StatusMa
 /// [`LOG_TAIL`] bytes.
 fn log_tail(out: &ExecOutput) -> String {
     let log = format!("{}\n{}", out.stdout_text(), out.stderr_text());
-    let start = log.len().saturating_sub(LOG_TAIL);
-    let start = (start..log.len())
-        .find(|&i| log.is_char_boundary(i))
-        .unwrap_or(log.len());
-    log[start..].to_string()
+    crate::text::tail(&log, LOG_TAIL).to_string()
 }
 
 /// A rejected row's reason with what its logs say went wrong on each side

@@ -181,12 +181,7 @@ pub fn distribution_for(module: &str) -> String {
 
 /// The end of a log, on a character boundary.
 pub(super) fn tail(log: &str) -> String {
-    let log = log.trim();
-    let mut start = log.len().saturating_sub(ERROR_TAIL);
-    while !log.is_char_boundary(start) {
-        start += 1;
-    }
-    log[start..].to_string()
+    crate::text::tail(log.trim(), ERROR_TAIL).to_string()
 }
 
 #[cfg(test)]
