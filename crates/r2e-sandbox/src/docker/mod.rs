@@ -111,7 +111,23 @@ impl DockerProvider {
 
     /// Starts a sandbox and returns the concrete Docker type (for callers that
     /// need the container id or the Engine API baseline).
+    ///
+    /// The start runs to its end on its own task: a caller that gives up
+    /// while the engine is creating the container (a client gone, a timeout)
+    /// would otherwise leave it in "Created" for good. A sandbox nobody takes
+    /// any more is dropped, which removes it.
     pub async fn start_docker(&self, spec: &SandboxSpec) -> Result<DockerSandbox> {
+        let (me, spec) = (self.clone(), spec.clone());
+        tokio::spawn(async move { me.start_here(&spec).await })
+            .await
+            .map_err(|e| SandboxError::Io {
+                context: "starting a sandbox".into(),
+                source: std::io::Error::other(e.to_string()),
+            })?
+    }
+
+    /// [`Self::start_docker`] on the caller's task.
+    async fn start_here(&self, spec: &SandboxSpec) -> Result<DockerSandbox> {
         let docker = &self.docker;
         let mut labels: HashMap<String, String> = spec.labels.iter().cloned().collect();
         labels.insert(SANDBOX_LABEL.into(), "1".into());
@@ -387,18 +403,7 @@ impl Provider for DockerProvider {
     }
 
     async fn start(&self, spec: &SandboxSpec) -> Result<Box<dyn Sandbox>> {
-        // The start runs to its end on its own task: a caller that gives up
-        // while the engine is creating the container (a client gone, a
-        // timeout) would otherwise leave it in "Created" for good. A sandbox
-        // nobody takes any more is dropped, which removes it.
-        let (me, spec) = (self.clone(), spec.clone());
-        let started = tokio::spawn(async move { me.start_docker(&spec).await })
-            .await
-            .map_err(|e| SandboxError::Io {
-                context: "starting a sandbox".into(),
-                source: std::io::Error::other(e.to_string()),
-            })??;
-        Ok(Box::new(started))
+        Ok(Box::new(self.start_docker(spec).await?))
     }
 
     async fn close_all(&self) -> usize {
@@ -409,10 +414,6 @@ impl Provider for DockerProvider {
     }
 }
 
-/// Force-removes a container, ignoring "already gone" and "removal in progress".
-/// Removes a container and returns once it is gone. When the engine is
-/// already removing it (AutoRemove after the shim exited: 409), waits for
-/// that removal to finish (up to 10 s) so that callers never see it linger.
 /// Removes a created container if the start is abandoned half-way.
 struct UnstartedGuard {
     docker: Option<Docker>,
@@ -436,6 +437,10 @@ impl Drop for UnstartedGuard {
     }
 }
 
+/// Force-removes a container, ignoring "already gone", and returns once it
+/// is gone. When the engine is already removing it (AutoRemove after the
+/// shim exited: 409), waits for that removal to finish (up to 10 s) so that
+/// callers never see it linger.
 async fn remove(docker: &Docker, id: &str) {
     let opts = RemoveContainerOptionsBuilder::default().force(true).build();
     match docker.remove_container(id, Some(opts)).await {
