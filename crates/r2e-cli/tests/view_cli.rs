@@ -361,3 +361,50 @@ fn the_viewer_lists_filters_opens_and_compares_in_a_real_browser() {
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_list_api_pages_through_the_matches() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("runs.jsonl");
+    let lines: String = (0..7)
+        .map(|i| {
+            let (status, reward) = if i % 2 == 0 {
+                ("resolved", Some(1.0))
+            } else {
+                ("unresolved", Some(0.0))
+            };
+            format!(
+                "{}\n",
+                trajectory(&format!("demo__t{i}"), 0, status, reward)
+            )
+        })
+        .collect();
+    std::fs::write(&file, lines).unwrap();
+    let (mut server, url) = start(&["view".as_ref(), file.as_ref()]);
+    let page = |query: &'static str| {
+        let url = format!("{url}/view/api/list?{query}");
+        async move {
+            let v: serde_json::Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
+            let ids: Vec<String> = v["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["task_id"].as_str().unwrap().to_string())
+                .collect();
+            (v["total"].as_u64().unwrap(), ids)
+        }
+    };
+    let (total, ids) = page("status=resolved&limit=2&offset=1").await;
+    assert_eq!(
+        (total, ids),
+        (4, vec!["demo__t2".into(), "demo__t4".into()])
+    );
+    let (total, ids) = page("status=resolved&limit=2&offset=3").await;
+    assert_eq!((total, ids), (4, vec!["demo__t6".to_string()]));
+    let (total, ids) = page("limit=3&offset=9").await;
+    assert_eq!((total, ids.len()), (7, 0));
+    let (total, ids) = page("q=needle-in-a-haystack&limit=1").await;
+    assert_eq!((total, ids), (7, vec!["demo__t0".to_string()]));
+    server.kill().unwrap();
+    server.wait().unwrap();
+}

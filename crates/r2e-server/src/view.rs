@@ -363,7 +363,11 @@ async fn list(State(ix): State<Arc<Index>>, Query(f): Query<ListQuery>) -> Json<
         folded
     });
     let finder = needle.as_deref().map(memchr::memmem::Finder::new);
-    let rows: Vec<&Row> = ix
+    let offset = f.offset.unwrap_or(0);
+    let limit = f.limit.unwrap_or(50).min(500);
+    // One pass counts the matches and keeps only the page's rows.
+    let (mut total, mut page) = (0usize, Vec::with_capacity(limit));
+    let matches = ix
         .rows
         .iter()
         .filter(|r| text(&f.task).is_none_or(|t| r.task_id.contains(t)))
@@ -380,12 +384,14 @@ async fn list(State(ix): State<Arc<Index>>, Query(f): Query<ListQuery>) -> Json<
             finder
                 .as_ref()
                 .is_none_or(|f| f.find(ix.lowered(r.idx)).is_some())
-        })
-        .collect();
-    let offset = f.offset.unwrap_or(0);
-    let limit = f.limit.unwrap_or(50).min(500);
-    let page: Vec<&Row> = rows.iter().skip(offset).take(limit).copied().collect();
-    Json(json!({ "total": rows.len(), "offset": offset, "rows": page }))
+        });
+    for r in matches {
+        if total >= offset && page.len() < limit {
+            page.push(r);
+        }
+        total += 1;
+    }
+    Json(json!({ "total": total, "offset": offset, "rows": page }))
 }
 
 async fn traj(State(ix): State<Arc<Index>>, Path(idx): Path<usize>) -> Response {
