@@ -87,9 +87,12 @@ impl Remote {
                     if status.is_success() {
                         return Ok(v);
                     }
-                    if status.as_u16() == 503 && Instant::now() + delay < end {
-                        tokio::time::sleep(retry_after.map_or(delay, Duration::from_secs_f64))
-                            .await;
+                    // Wait as the server asks, but never past the deadline:
+                    // a wait that would overrun it answers with the 503 now.
+                    let wait = retry_after.map_or(delay, Duration::from_secs_f64);
+                    if status.as_u16() == 503 && Instant::now() + wait < end {
+                        tokio::time::sleep(wait).await;
+                        delay = (delay * 2).min(Duration::from_secs(5));
                         continue;
                     }
                     let kind = v["error"]["kind"].as_str().unwrap_or("infra_error");
