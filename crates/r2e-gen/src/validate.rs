@@ -344,12 +344,12 @@ impl Runner {
 
 /// What pytest 4 and later say of a `[pytest]` section in `setup.cfg`, which
 /// they refuse to run with.
-const LEGACY_SETUP_CFG: &str = "[pytest] section in setup.cfg files is no longer supported";
+pub(crate) const LEGACY_SETUP_CFG: &str = "[pytest] section in setup.cfg files is no longer supported";
 
 /// The pytest command of a repository whose `setup.cfg` has a `[pytest]`
 /// section: `command` with the configuration files left out (`-c /dev/null`)
 /// and the rootdir kept at the repository, so that test ids do not change.
-fn without_legacy_config(command: &str) -> String {
+pub(crate) fn without_legacy_config(command: &str) -> String {
     command.replacen(
         "python3 -m pytest ",
         &format!("python3 -m pytest -c /dev/null --rootdir {REPO_DIR} "),
