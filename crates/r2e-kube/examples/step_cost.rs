@@ -67,7 +67,7 @@ async fn main() {
     println!("medians over {n} requests (start: over 5 sandboxes)");
     let cluster = FakeCluster::start().await;
     let config = KubeConfig {
-        namespace: "bench".into(),
+        namespace: Some("bench".into()),
         ..KubeConfig::default()
     };
     let kube = KubeProvider::with_api(

@@ -1,7 +1,12 @@
 //! A small Kubernetes API client: credentials (kubeconfig with tokens,
-//! client certificates or exec plugins; in-cluster service accounts), JSON
-//! requests retried on 429/5xx with backoff, and exec WebSocket streams
-//! speaking `v5.channel.k8s.io` (or `v4`) bridged to the shim's stdio.
+//! client certificates or exec plugins; in-cluster service accounts) and the
+//! namespace they suggest, JSON requests retried on 429/5xx with backoff,
+//! and exec WebSocket streams speaking `v5.channel.k8s.io` (or `v4`) bridged
+//! to the shim's stdio.
+//!
+//! An exec credential plugin runs as a child process of the runtime (never
+//! blocking a worker), under a timeout, and one refresh at a time: requests
+//! that find the token expired while a refresh runs wait for its result.
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -11,7 +16,6 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWrite};
 use tokio_tungstenite::tungstenite::{self, Message, client::IntoClientRequest};
@@ -24,6 +28,10 @@ pub const EXEC_PROTOCOLS: &str = "v5.channel.k8s.io, v4.channel.k8s.io";
 const EXEC_CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a token from an exec plugin is reused.
 const EXEC_TOKEN_TTL: Duration = Duration::from_secs(300);
+/// Longest run of an exec credential plugin.
+const EXEC_PLUGIN_TIMEOUT: Duration = Duration::from_secs(60);
+/// How much of a failed plugin's stderr an error quotes (its end).
+const STDERR_TAIL: usize = 2000;
 /// The in-cluster service account directory.
 const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 
@@ -56,20 +64,58 @@ enum Token {
     /// Re-read on every use (service-account tokens rotate).
     File(PathBuf),
     /// A client-go exec credential plugin, run again after [`EXEC_TOKEN_TTL`].
+    /// The lock is held across a refresh, which makes it single-flight.
     Exec {
-        command: String,
-        args: Vec<String>,
-        env: Vec<(String, String)>,
-        cached: Mutex<Option<(String, Instant)>>,
+        plugin: ExecPlugin,
+        cached: tokio::sync::Mutex<Option<(String, Instant)>>,
     },
+}
+
+/// A kubeconfig `users[].user.exec` entry.
+#[derive(Debug, Clone)]
+struct ExecPlugin {
+    command: String,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    /// `client.authentication.k8s.io/v1` or `v1beta1`.
+    api_version: String,
+    /// What the kubeconfig says to do when the plugin is missing or fails.
+    install_hint: Option<String>,
+}
+
+/// Where the namespace of the pods was decided, in kubectl's order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NamespaceSource {
+    /// `namespace` in the provider config file.
+    ProviderConfig,
+    /// The kubeconfig context of this name.
+    KubeconfigContext(String),
+    /// The in-cluster service account's `namespace` file.
+    ServiceAccount,
+    /// Nothing named one: `default`.
+    Default,
+}
+
+impl std::fmt::Display for NamespaceSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NamespaceSource::ProviderConfig => write!(f, "the provider config"),
+            NamespaceSource::KubeconfigContext(c) => write!(f, "kubeconfig context {c:?}"),
+            NamespaceSource::ServiceAccount => {
+                write!(f, "the service account ({SERVICE_ACCOUNT_DIR}/namespace)")
+            }
+            NamespaceSource::Default => write!(f, "no setting: Kubernetes' default"),
+        }
+    }
 }
 
 /// How to reach and authenticate to one API server.
 pub struct Credentials {
     /// `https://host:port` (no trailing slash).
     pub server: String,
-    /// The namespace the kubeconfig context names, if any.
-    pub namespace: Option<String>,
+    /// The namespace the credentials suggest (the kubeconfig context's, or
+    /// the service account's in a cluster), and where it was found.
+    pub namespace: Option<(String, NamespaceSource)>,
     token: Token,
     ca_pem: Option<Vec<u8>>,
     /// Client certificate and PKCS#8 key, PEM.
@@ -100,19 +146,26 @@ impl Credentials {
             )
         })?;
         let port = std::env::var("KUBERNETES_SERVICE_PORT").unwrap_or_else(|_| "443".into());
-        let dir = Path::new(SERVICE_ACCOUNT_DIR);
+        Self::service_account(Path::new(SERVICE_ACCOUNT_DIR), &host, &port)
+    }
+
+    /// A service account's credentials from its mounted directory (`ca.crt`,
+    /// `token`, `namespace`) for the API server at `host:port`.
+    fn service_account(dir: &Path, host: &str, port: &str) -> Result<Self, ApiError> {
         let ca = std::fs::read(dir.join("ca.crt"))
-            .map_err(|e| ApiError::local(format!("{SERVICE_ACCOUNT_DIR}/ca.crt: {e}")))?;
+            .map_err(|e| ApiError::local(format!("{}/ca.crt: {e}", dir.display())))?;
         let host = if host.contains(':') {
             format!("[{host}]")
         } else {
-            host
+            host.to_string()
         };
         Ok(Credentials {
             server: format!("https://{host}:{port}"),
             namespace: std::fs::read_to_string(dir.join("namespace"))
                 .ok()
-                .map(|s| s.trim().to_string()),
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .map(|s| (s, NamespaceSource::ServiceAccount)),
             token: Token::File(dir.join("token")),
             ca_pem: Some(ca),
             identity: None,
@@ -145,51 +198,26 @@ impl Credentials {
         p.exists().then_some(p)
     }
 
-    fn bearer(&self) -> Result<Option<String>, ApiError> {
+    /// The bearer token to send, if any (an exec plugin's is refreshed here).
+    async fn bearer(&self) -> Result<Option<String>, ApiError> {
         match &self.token {
             Token::None => Ok(None),
             Token::Static(t) => Ok(Some(t.clone())),
-            Token::File(p) => std::fs::read_to_string(p)
+            Token::File(p) => tokio::fs::read_to_string(p)
+                .await
                 .map(|t| Some(t.trim().to_string()))
                 .map_err(|e| ApiError::local(format!("reading the token {}: {e}", p.display()))),
-            Token::Exec {
-                command,
-                args,
-                env,
-                cached,
-            } => {
-                if let Some((t, at)) = cached.lock().expect("token lock").as_ref()
+            Token::Exec { plugin, cached } => {
+                // Held across the refresh: concurrent callers wait here and
+                // then find the fresh token instead of running the plugin too.
+                let mut slot = cached.lock().await;
+                if let Some((t, at)) = slot.as_ref()
                     && at.elapsed() < EXEC_TOKEN_TTL
                 {
                     return Ok(Some(t.clone()));
                 }
-                let out = std::process::Command::new(command)
-                    .args(args)
-                    .envs(env.iter().map(|(k, v)| (k, v)))
-                    .output()
-                    .map_err(|e| {
-                        ApiError::local(format!("running the credential plugin {command}: {e}"))
-                    })?;
-                if !out.status.success() {
-                    return Err(ApiError::local(format!(
-                        "the credential plugin {command} failed: {}",
-                        String::from_utf8_lossy(&out.stderr).trim()
-                    )));
-                }
-                let v: Value = serde_json::from_slice(&out.stdout).map_err(|e| {
-                    ApiError::local(format!(
-                        "the credential plugin {command} printed no JSON: {e}"
-                    ))
-                })?;
-                let token = v["status"]["token"]
-                    .as_str()
-                    .ok_or_else(|| {
-                        ApiError::local(format!(
-                            "the credential plugin {command} gave no status.token"
-                        ))
-                    })?
-                    .to_string();
-                *cached.lock().expect("token lock") = Some((token.clone(), Instant::now()));
+                let token = plugin.run(EXEC_PLUGIN_TIMEOUT).await?;
+                *slot = Some((token.clone(), Instant::now()));
                 Ok(Some(token))
             }
         }
@@ -228,6 +256,63 @@ fn split_pem(bundle: &[u8]) -> Vec<Vec<u8>> {
         }
     }
     out
+}
+
+impl ExecPlugin {
+    /// Runs the plugin (killed after `timeout`) and returns its `status.token`.
+    async fn run(&self, timeout: Duration) -> Result<String, ApiError> {
+        let hint = self
+            .install_hint
+            .as_deref()
+            .map(|h| format!("\n  hint (installHint of the kubeconfig): {}", h.trim()))
+            .unwrap_or_default();
+        let fail = |what: String| {
+            ApiError::local(format!(
+                "the kubeconfig's credential plugin {}: {what}{hint}",
+                self.command
+            ))
+        };
+        let exec_info = serde_json::json!({
+            "apiVersion": self.api_version,
+            "kind": "ExecCredential",
+            "spec": {"interactive": false},
+        });
+        let child = tokio::process::Command::new(&self.command)
+            .args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .env("KUBERNETES_EXEC_INFO", exec_info.to_string())
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output();
+        let out = match tokio::time::timeout(timeout, child).await {
+            Err(_) => {
+                return Err(fail(format!(
+                    "did not finish within {} s (killed)",
+                    timeout.as_secs_f64()
+                )));
+            }
+            Ok(Err(e)) => return Err(fail(format!("cannot be run: {e}"))),
+            Ok(Ok(out)) => out,
+        };
+        if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let stderr = stderr.trim();
+            let tail = match stderr.char_indices().rev().nth(STDERR_TAIL) {
+                Some((at, _)) => format!("…{}", &stderr[at..]),
+                None => stderr.to_string(),
+            };
+            return Err(fail(format!(
+                "failed ({}); its stderr ends:\n{tail}",
+                out.status
+            )));
+        }
+        let v: Value = serde_json::from_slice(&out.stdout)
+            .map_err(|e| fail(format!("printed no ExecCredential JSON: {e}")))?;
+        v["status"]["token"]
+            .as_str()
+            .map(String::from)
+            .ok_or_else(|| fail("gave no status.token".into()))
+    }
 }
 
 /// Reads a kubeconfig document (already parsed from YAML).
@@ -287,7 +372,7 @@ fn parse_kubeconfig(
         Token::File(base.join(f))
     } else if user["exec"].is_object() {
         let e = &user["exec"];
-        Token::Exec {
+        let plugin = ExecPlugin {
             command: e["command"]
                 .as_str()
                 .ok_or("exec has no command")?
@@ -313,14 +398,30 @@ fn parse_kubeconfig(
                         .collect()
                 })
                 .unwrap_or_default(),
-            cached: Mutex::new(None),
+            api_version: e["apiVersion"]
+                .as_str()
+                .unwrap_or("client.authentication.k8s.io/v1")
+                .to_string(),
+            install_hint: e["installHint"].as_str().map(String::from),
+        };
+        Token::Exec {
+            plugin,
+            cached: tokio::sync::Mutex::new(None),
         }
     } else {
         Token::None
     };
     Ok(Credentials {
         server,
-        namespace: ctx["namespace"].as_str().map(String::from),
+        namespace: ctx["namespace"]
+            .as_str()
+            .filter(|n| !n.is_empty())
+            .map(|n| {
+                (
+                    n.to_string(),
+                    NamespaceSource::KubeconfigContext(ctx_name.to_string()),
+                )
+            }),
         token,
         ca_pem,
         identity,
@@ -408,9 +509,10 @@ impl Api {
         &self.creds.server
     }
 
-    /// The kubeconfig context's namespace, if any.
-    pub fn default_namespace(&self) -> Option<&str> {
-        self.creds.namespace.as_deref()
+    /// The namespace the credentials suggest (kubeconfig context or service
+    /// account), and where it was found.
+    pub fn default_namespace(&self) -> Option<&(String, NamespaceSource)> {
+        self.creds.namespace.as_ref()
     }
 
     /// One call, no retries: the status and the JSON body (null when empty).
@@ -420,9 +522,21 @@ impl Api {
         path: &str,
         body: Option<&Value>,
     ) -> Result<(StatusCode, Value), ApiError> {
+        let token = self.creds.bearer().await?;
+        self.send(method, path, body, token).await
+    }
+
+    /// Sends one request with `token`.
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        token: Option<String>,
+    ) -> Result<(StatusCode, Value), ApiError> {
         let url = format!("{}{path}", self.creds.server);
         let mut req = self.http.request(method.clone(), &url);
-        if let Some(t) = self.creds.bearer()? {
+        if let Some(t) = token {
             req = req.bearer_auth(t);
         }
         if let Some(b) = body {
@@ -450,7 +564,8 @@ impl Api {
 
     /// A call retried with exponential backoff (100 ms doubling to 5 s, with
     /// jitter) on 429, 5xx and unreachable servers; any other failure status
-    /// is an [`ApiError`] carrying the server's reason and message.
+    /// is an [`ApiError`] carrying the server's reason and message, and
+    /// credentials that cannot be had (a failing plugin) fail at once.
     pub async fn call(
         &self,
         method: Method,
@@ -460,7 +575,8 @@ impl Api {
         let mut delay = Duration::from_millis(100);
         let mut attempt = 1;
         loop {
-            let failure = match self.call_once(method.clone(), path, body).await {
+            let token = self.creds.bearer().await?;
+            let failure = match self.send(method.clone(), path, body, token).await {
                 Ok((status, value)) if status.is_success() => return Ok(value),
                 Ok((status, value)) => status_error(&method, path, status, &value),
                 Err(e) => e,
@@ -520,7 +636,7 @@ impl Api {
             "Sec-WebSocket-Protocol",
             EXEC_PROTOCOLS.parse().expect("a valid header value"),
         );
-        if let Some(t) = self.creds.bearer()? {
+        if let Some(t) = self.creds.bearer().await? {
             headers.insert(
                 "Authorization",
                 format!("Bearer {t}").parse().map_err(|_| {
@@ -708,8 +824,8 @@ fn exec_status(data: &[u8]) -> Option<String> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn kubeconfig_contexts_tokens_and_data() {
+    #[tokio::test]
+    async fn kubeconfig_contexts_tokens_and_data() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("token"), "file-token\n").unwrap();
         let doc: Value = serde_yaml::from_str(
@@ -737,17 +853,113 @@ contexts:
         .unwrap();
         let a = parse_kubeconfig(&doc, None, dir.path()).unwrap();
         assert_eq!(a.server, "https://10.0.0.1:6443");
-        assert_eq!(a.namespace.as_deref(), Some("team"));
-        assert_eq!(a.bearer().unwrap().as_deref(), Some("abc"));
+        assert_eq!(
+            a.namespace,
+            Some((
+                "team".to_string(),
+                NamespaceSource::KubeconfigContext("a".into())
+            ))
+        );
+        assert_eq!(a.bearer().await.unwrap().as_deref(), Some("abc"));
         assert_eq!(split_pem(a.ca_pem.as_deref().unwrap()).len(), 1);
         let b = parse_kubeconfig(&doc, Some("b"), dir.path()).unwrap();
         assert_eq!(b.server, "http://127.0.0.1:8001");
         assert!(b.insecure);
-        assert_eq!(b.bearer().unwrap().as_deref(), Some("file-token"));
+        assert_eq!(b.namespace, None, "context b names no namespace");
+        assert_eq!(b.bearer().await.unwrap().as_deref(), Some("file-token"));
         let err = parse_kubeconfig(&doc, Some("nope"), dir.path())
             .err()
             .unwrap();
         assert_eq!(err, "no context named \"nope\"");
+    }
+
+    /// In a cluster, the service account's mounted `namespace` file names
+    /// the namespace (what kubectl uses there).
+    #[test]
+    fn the_service_account_names_its_namespace() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ca.crt"), "").unwrap();
+        std::fs::write(dir.path().join("namespace"), "trainers\n").unwrap();
+        let c = Credentials::service_account(dir.path(), "fd00::1", "443").unwrap();
+        assert_eq!(c.server, "https://[fd00::1]:443");
+        assert_eq!(
+            c.namespace,
+            Some(("trainers".to_string(), NamespaceSource::ServiceAccount))
+        );
+        std::fs::remove_file(dir.path().join("namespace")).unwrap();
+        let c = Credentials::service_account(dir.path(), "10.0.0.1", "6443").unwrap();
+        assert_eq!(c.namespace, None);
+    }
+
+    fn plugin(dir: &Path, name: &str, script: &str) -> ExecPlugin {
+        let path = dir.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{script}\n")).unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        ExecPlugin {
+            command: path.display().to_string(),
+            args: vec!["get-token".into()],
+            env: vec![("WHO".into(), "r2e".into())],
+            api_version: "client.authentication.k8s.io/v1beta1".into(),
+            install_hint: Some("install it with `apt-get install cloud-auth`".into()),
+        }
+    }
+
+    /// A failing plugin's error names it, its exit status, the end of its
+    /// stderr and the kubeconfig's installHint; a hung one is killed.
+    #[tokio::test]
+    async fn a_failing_or_hung_plugin_says_which_and_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = plugin(
+            dir.path(),
+            "ok",
+            r#"echo "{\"status\":{\"token\":\"$1-$WHO-$(echo "$KUBERNETES_EXEC_INFO" | grep -c v1beta1)\"}}""#,
+        );
+        assert_eq!(
+            ok.run(Duration::from_secs(30)).await.unwrap(),
+            "get-token-r2e-1"
+        );
+
+        let failing = plugin(
+            dir.path(),
+            "failing",
+            "for i in $(seq 1 3000); do echo noise $i >&2; done; echo 'token expired: run login' >&2; exit 3",
+        );
+        let e = failing
+            .run(Duration::from_secs(30))
+            .await
+            .unwrap_err()
+            .message;
+        assert!(e.contains(&failing.command), "{e}");
+        assert!(e.contains("exit status: 3"), "{e}");
+        assert!(e.contains("token expired: run login"), "{e}");
+        assert!(!e.contains("noise 1\n"), "only the tail of stderr: {e}");
+        assert!(
+            e.contains("installHint of the kubeconfig): install it with"),
+            "{e}"
+        );
+
+        let hung = plugin(dir.path(), "hung", "exec sleep 30");
+        let e = hung
+            .run(Duration::from_millis(300))
+            .await
+            .unwrap_err()
+            .message;
+        assert!(e.contains("did not finish within 0.3 s (killed)"), "{e}");
+
+        let missing = ExecPlugin {
+            command: dir.path().join("nope").display().to_string(),
+            ..failing
+        };
+        let e = missing
+            .run(Duration::from_secs(30))
+            .await
+            .unwrap_err()
+            .message;
+        assert!(
+            e.contains("cannot be run") && e.contains("apt-get install cloud-auth"),
+            "{e}"
+        );
     }
 
     #[test]

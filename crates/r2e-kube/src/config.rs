@@ -65,8 +65,9 @@ pub struct Resources {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct KubeConfig {
-    /// Namespace of the pods.
-    pub namespace: String,
+    /// Namespace of the pods (default, as kubectl: the kubeconfig context's,
+    /// or the service account's in a cluster, else `default`).
+    pub namespace: Option<String>,
     /// Kubeconfig file (default: `$KUBECONFIG`, then `~/.kube/config`).
     pub kubeconfig: Option<PathBuf>,
     /// Context in the kubeconfig (default: its current context).
@@ -105,7 +106,7 @@ pub struct KubeConfig {
 impl Default for KubeConfig {
     fn default() -> Self {
         KubeConfig {
-            namespace: "default".into(),
+            namespace: None,
             kubeconfig: None,
             context: None,
             in_cluster: false,
@@ -157,6 +158,12 @@ pub enum ConfigError {
 }
 
 impl KubeConfig {
+    /// Reads and checks `path`, or gives every key at its default when
+    /// there is no file (the `--provider-config` / `provider_config` rule).
+    pub fn load_or_default(path: Option<&Path>) -> Result<Self, ConfigError> {
+        path.map_or_else(|| Ok(Self::default()), Self::load)
+    }
+
     /// Reads and checks a TOML file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -184,8 +191,11 @@ impl KubeConfig {
                 _ => k,
             });
         }
-        if config.namespace.is_empty() {
-            return Err(invalid("namespace is empty".into()));
+        if config.namespace.as_deref() == Some("") {
+            return Err(invalid(
+                "namespace is empty: name one, or leave the key out to use the kubeconfig context's"
+                    .into(),
+            ));
         }
         if let Some(p) = &config.image_pull_policy
             && !["Always", "IfNotPresent", "Never"].contains(&p.as_str())
@@ -225,7 +235,7 @@ mod tests {
         let start = doc.find("```toml\n").expect("a toml block") + 8;
         let text = &doc[start..start + doc[start..].find("```").unwrap()];
         let c = KubeConfig::parse(text, Path::new("docs/scaling.md")).unwrap();
-        assert_eq!(c.namespace, "r2e");
+        assert_eq!(c.namespace.as_deref(), Some("r2e"));
         assert_eq!(c.runtime_class.as_deref(), Some("gvisor"));
         assert_eq!(c.tolerations[0].operator.as_deref(), Some("Exists"));
         assert_eq!(c.resources.requests["memory"], "1Gi");
@@ -244,6 +254,8 @@ mod tests {
         );
         let e = KubeConfig::parse("namespce = \"x\"", p).unwrap_err();
         assert!(e.to_string().contains("unknown field `namespce`"), "{e}");
+        let e = KubeConfig::parse("namespace = \"\"", p).unwrap_err();
+        assert!(e.to_string().contains("leave the key out"), "{e}");
         let e = KubeConfig::parse("shim_image = \"\"", p).unwrap_err();
         assert!(e.to_string().contains("r2e image shim"), "{e}");
         assert_eq!(KubeConfig::parse("", p).unwrap(), KubeConfig::default());

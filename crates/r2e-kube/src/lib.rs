@@ -15,9 +15,16 @@
 //! credentials (kubeconfig tokens, client certificates, exec plugins,
 //! in-cluster service accounts), retries and the channel protocol.
 //!
+//! The namespace of the pods is kubectl's: the provider config's
+//! `namespace`, else the kubeconfig context's (or, in a cluster, the service
+//! account's), else `default` ([`KubeProvider::namespace_source`] says which).
+//! [`KubeProvider::open`] is the one way the CLI and the Python package go
+//! from an optional config file to a connected provider.
+//!
 //! Robustness: every pod carries labels naming its owner process, run and
 //! environment ([`pod`]), has `activeDeadlineSeconds` so it dies on its own
-//! when r2e is gone, and is found again by [`KubeProvider::gc`]. Creates are
+//! when r2e is gone, and is found again by [`KubeProvider::gc`], which
+//! deletes with bounded concurrency and reports each failed delete. Creates are
 //! retried on 409/429/5xx; the wait for Running has a timeout; a pull error,
 //! an unschedulable pod or an eviction is an infrastructure error naming the
 //! image, node and reason at once, never a hang and never a reward of 0.
@@ -30,7 +37,7 @@ pub mod shim_image;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use client::{Api, ApiError, Credentials};
+pub use client::{Api, ApiError, Credentials, NamespaceSource};
 pub use config::{ConfigError, KubeConfig, ShimDelivery};
 
 use async_trait::async_trait;
@@ -42,6 +49,7 @@ use r2e_sandbox::{ExecOptions, Provider, Result, Sandbox, SandboxError, SandboxS
 use reqwest::Method;
 use serde_json::Value;
 use std::collections::HashSet;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -61,18 +69,40 @@ fn api_err(e: ApiError) -> SandboxError {
     infra(e.message)
 }
 
+/// Most pod deletes [`KubeProvider::gc`] has in flight at once.
+const GC_CONCURRENCY: usize = 16;
+
+/// A provider that cannot be opened from its config file.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The config file is unreadable or wrong.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// No credentials, or they cannot be used.
+    #[error("connecting to the Kubernetes API server: {0}")]
+    Connect(#[source] SandboxError),
+}
+
 /// Starts sandboxes as pods.
 #[derive(Clone)]
 pub struct KubeProvider {
     api: Arc<Api>,
     config: Arc<KubeConfig>,
     namespace: String,
+    namespace_source: NamespaceSource,
     owner: Owner,
     next_env: Arc<AtomicU64>,
     live: Arc<Mutex<HashSet<String>>>,
 }
 
 impl KubeProvider {
+    /// Reads the provider config file (every key at its default without
+    /// one) and connects with the credentials it names.
+    pub fn open(config_file: Option<&Path>) -> std::result::Result<Self, OpenError> {
+        let config = KubeConfig::load_or_default(config_file)?;
+        Self::connect(config).map_err(OpenError::Connect)
+    }
+
     /// Connects with the credentials `config` names: `in_cluster`, else its
     /// `kubeconfig`, else `$KUBECONFIG` or `~/.kube/config`, else the pod's
     /// service account when r2e runs in a cluster.
@@ -100,8 +130,14 @@ impl KubeProvider {
         Ok(Self::with_api(Api::new(creds).map_err(api_err)?, config))
     }
 
-    /// Uses an existing API client.
+    /// Uses an existing API client. The namespace is the config's, else the
+    /// one the credentials suggest, else `default`.
     pub fn with_api(mut api: Api, config: KubeConfig) -> Self {
+        let (namespace, namespace_source) = match (&config.namespace, api.default_namespace()) {
+            (Some(ns), _) => (ns.clone(), NamespaceSource::ProviderConfig),
+            (None, Some((ns, source))) => (ns.clone(), source.clone()),
+            (None, None) => ("default".to_string(), NamespaceSource::Default),
+        };
         api.set_keepalive(Duration::from_secs(config.keepalive_secs));
         let host = std::fs::read_to_string("/etc/hostname")
             .ok()
@@ -116,7 +152,8 @@ impl KubeProvider {
             run: format!("{:08x}", fastrand::u32(..)),
         };
         KubeProvider {
-            namespace: config.namespace.clone(),
+            namespace,
+            namespace_source,
             api: Arc::new(api),
             config: Arc::new(config),
             owner,
@@ -138,6 +175,11 @@ impl KubeProvider {
     /// The namespace pods go to.
     pub fn namespace(&self) -> &str {
         &self.namespace
+    }
+
+    /// Where [`KubeProvider::namespace`] was decided.
+    pub fn namespace_source(&self) -> &NamespaceSource {
+        &self.namespace_source
     }
 
     /// This provider's run id (the `dev.r2e.run-id` label of its pods).
@@ -179,7 +221,7 @@ impl KubeProvider {
                 })
             }
             Err(e) => {
-                delete_pod(&self.api, &self.namespace, &name).await;
+                delete_pod_logged(&self.api, &self.namespace, &name).await;
                 self.live.lock().expect("live lock").remove(&name);
                 Err(e)
             }
@@ -332,6 +374,7 @@ impl KubeProvider {
     /// that finished, or whose owner process on this host is gone; with
     /// `all`, every r2e pod in the namespace.
     pub async fn gc(&self, all: bool) -> Result<GcReport> {
+        use futures_util::StreamExt;
         let path = format!(
             "{}?labelSelector={}%3D1",
             self.pods_path(),
@@ -343,6 +386,7 @@ impl KubeProvider {
             .await
             .map_err(api_err)?;
         let mut report = GcReport::default();
+        let mut doomed = Vec::new();
         for item in list["items"].as_array().into_iter().flatten() {
             let Some(name) = item["metadata"]["name"].as_str() else {
                 continue;
@@ -361,12 +405,25 @@ impl KubeProvider {
                         || std::path::Path::new(&format!("/proc/{pid}")).exists()
                 });
             if all || finished || (here && !owner_alive) {
-                delete_pod(&self.api, &self.namespace, name).await;
-                report.removed.push(name.to_string());
+                doomed.push(name.to_string());
             } else if here {
                 report.kept_live += 1;
             } else {
                 report.kept_other_hosts += 1;
+            }
+        }
+        // A fleet's leftovers are hundreds of pods: one at a time, each a
+        // round trip to the API server, would take minutes.
+        let mut deletes = futures_util::stream::iter(doomed)
+            .map(|name| async move {
+                let done = delete_pod(&self.api, &self.namespace, &name).await;
+                (name, done)
+            })
+            .buffer_unordered(GC_CONCURRENCY);
+        while let Some((name, done)) = deletes.next().await {
+            match done {
+                Ok(()) => report.removed.push(name),
+                Err(e) => report.failed.push((name, e.message)),
             }
         }
         Ok(report)
@@ -382,15 +439,24 @@ pub struct GcReport {
     pub kept_live: usize,
     /// Pods made from other hosts, kept (their owners cannot be checked from here; `--all` deletes them).
     pub kept_other_hosts: usize,
+    /// Pods that were to go but whose delete failed: (name, why).
+    pub failed: Vec<(String, String)>,
 }
 
-/// Deletes a pod at once (grace 0), ignoring "already gone".
-async fn delete_pod(api: &Api, namespace: &str, name: &str) {
+/// Deletes a pod at once (grace 0); "already gone" is success.
+async fn delete_pod(api: &Api, namespace: &str, name: &str) -> std::result::Result<(), ApiError> {
     let path = format!("/api/v1/namespaces/{namespace}/pods/{name}?gracePeriodSeconds=0");
     match api.call(Method::DELETE, &path, None).await {
-        Ok(_) => {}
-        Err(e) if e.status == Some(404) => {}
-        Err(e) => tracing::warn!("deleting pod {name}: {}", e.message),
+        Err(e) if e.status != Some(404) => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// [`delete_pod`] where nobody waits for the outcome: a failure is logged
+/// (the pod's `activeDeadlineSeconds` and `r2e sandbox gc` remain).
+async fn delete_pod_logged(api: &Api, namespace: &str, name: &str) {
+    if let Err(e) = delete_pod(api, namespace, name).await {
+        tracing::warn!("deleting pod {name}: {}", e.message);
     }
 }
 
@@ -416,7 +482,7 @@ impl Provider for KubeProvider {
         futures_util::future::join_all(
             names
                 .iter()
-                .map(|n| delete_pod(&self.api, &self.namespace, n)),
+                .map(|n| delete_pod_logged(&self.api, &self.namespace, n)),
         )
         .await;
         names.len()
@@ -502,7 +568,7 @@ r2e_sandbox::impl_sandbox_via_session! { KubeSandbox, session;
         if !self.session.close().await {
             return Ok(());
         }
-        delete_pod(&self.api, &self.namespace, &self.name).await;
+        delete_pod_logged(&self.api, &self.namespace, &self.name).await;
         self.live.lock().expect("live lock").remove(&self.name);
         Ok(())
     }
@@ -522,7 +588,7 @@ impl Drop for KubeSandbox {
                 self.live.clone(),
             );
             handle.spawn(async move {
-                delete_pod(&api, &ns, &name).await;
+                delete_pod_logged(&api, &ns, &name).await;
                 live.lock().expect("live lock").remove(&name);
             });
         }

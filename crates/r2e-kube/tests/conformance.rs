@@ -14,7 +14,7 @@ use r2e_kube::{Api, Credentials, KubeConfig, KubeProvider};
 async fn the_sandbox_suite_passes_on_the_scripted_cluster() {
     let cluster = FakeCluster::start().await;
     let config = KubeConfig {
-        namespace: "r2e-test".into(),
+        namespace: Some("r2e-test".into()),
         shim_image: "r2e/shim:test".into(),
         ..KubeConfig::default()
     };

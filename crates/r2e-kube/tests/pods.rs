@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 fn config() -> KubeConfig {
     KubeConfig {
-        namespace: "r2e-test".into(),
+        namespace: Some("r2e-test".into()),
         shim_image: "registry.test/r2e-shim:1".into(),
         start_timeout_secs: 30,
         ..KubeConfig::default()
