@@ -8,6 +8,17 @@
 //! stdio bridged over the channel protocol. Pod phases follow the image
 //! name: `pull-fail/…` never pulls, `unschedulable/…` never schedules,
 //! `slow/…` stays Pending; anything else runs after two status reads.
+//!
+//! [`FakeCluster::start_docker_backed`] swaps the kubelet for one that runs
+//! pods on the local Docker engine (the `docker` CLI): a pod is a container
+//! from the pod's image, started once the image is found locally (else the
+//! pod reports `ErrImagePull`, as a cluster that cannot pull it would), with
+//! the pod's labels, working directory, environment and no network when the
+//! pod is labelled so; the init container's shim install goes to a host
+//! directory mounted at `/.r2e`, the main container runs the manifest's
+//! command, and an exec runs inside the container (`docker exec -i`).
+//! Deleting or evicting the pod removes its container, and so does dropping
+//! the cluster (every container it made carries [`CLUSTER_LABEL`]).
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -28,9 +39,40 @@ pub enum CreateOutcome {
     StoreThenFail(u16),
 }
 
+/// Label on every container a Docker-backed cluster made; its value names
+/// the cluster.
+pub const CLUSTER_LABEL: &str = "dev.r2e.fake-cluster";
+
+/// Who runs the pods.
+#[derive(Clone)]
+enum Kubelet {
+    /// Execs are local processes.
+    Local,
+    /// Pods are containers of the local Docker engine whose names start
+    /// with this prefix (also the [`CLUSTER_LABEL`] value).
+    Docker(String),
+}
+
+impl Kubelet {
+    /// The container of pod `name`, when pods are containers.
+    fn container(&self, name: &str) -> Option<String> {
+        match self {
+            Kubelet::Local => None,
+            Kubelet::Docker(prefix) => Some(container_name(prefix, name)),
+        }
+    }
+}
+
+/// The container of pod `name` of the Docker-backed cluster `prefix`.
+fn container_name(prefix: &str, name: &str) -> String {
+    format!("{prefix}-{name}")
+}
+
 /// One fake pod.
 struct Pod {
     manifest: Value,
+    /// Distinguishes this pod from a later one of the same name.
+    uid: u64,
     reads: u32,
     /// `None`: Pending; `Some(phase)` once decided.
     phase: Option<String>,
@@ -38,10 +80,15 @@ struct Pod {
     dir: PathBuf,
     /// Killers of the exec processes running in the pod.
     execs: Vec<tokio::sync::oneshot::Sender<()>>,
+    /// Docker-backed: whether the container runs yet.
+    started: bool,
+    /// Docker-backed: why the image cannot be pulled.
+    pull_error: Option<String>,
 }
 
-#[derive(Default)]
 struct State {
+    kubelet: Kubelet,
+    next_uid: u64,
     pods: BTreeMap<String, Pod>,
     creates: VecDeque<CreateOutcome>,
     /// `METHOD path` of every request, in order.
@@ -66,15 +113,78 @@ pub struct FakeCluster {
 impl Drop for FakeCluster {
     fn drop(&mut self) {
         self.server.abort();
+        let kubelet = self.state.lock().map(|st| st.kubelet.clone());
+        if let Ok(Kubelet::Docker(prefix)) = kubelet
+            && let Ok(names) = list_containers(&prefix)
+            && !names.is_empty()
+        {
+            let _ = std::process::Command::new("docker")
+                .args(["rm", "-f"])
+                .args(&names)
+                .output();
+        }
     }
 }
 
+/// Names of the containers labelled as made by cluster `prefix`.
+fn list_containers(prefix: &str) -> Result<Vec<String>, String> {
+    let out = std::process::Command::new("docker")
+        .args(["ps", "-a", "--format", "{{.Names}}", "--filter"])
+        .arg(format!("label={CLUSTER_LABEL}={prefix}"))
+        .output()
+        .map_err(|e| format!("docker ps: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "docker ps: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(String::from)
+        .collect())
+}
+
 impl FakeCluster {
-    /// Starts serving on a free port.
+    /// Starts serving on a free port; execs run as local processes.
     pub async fn start() -> Self {
+        Self::serve_with(Kubelet::Local).await
+    }
+
+    /// Starts serving on a free port; pods are containers of the local
+    /// Docker engine (see the module docs).
+    pub async fn start_docker_backed() -> Self {
+        Self::serve_with(Kubelet::Docker(format!(
+            "r2e-fake-{}-{:06x}",
+            std::process::id(),
+            fastrand::u32(..1 << 24)
+        )))
+        .await
+    }
+
+    /// The containers of this cluster's pods that exist in the Docker
+    /// engine (none for a cluster that is not Docker-backed).
+    pub fn containers(&self) -> Vec<String> {
+        let kubelet = self.state.lock().unwrap().kubelet.clone();
+        match kubelet {
+            Kubelet::Local => Vec::new(),
+            Kubelet::Docker(prefix) => list_containers(&prefix).expect("docker ps"),
+        }
+    }
+
+    async fn serve_with(kubelet: Kubelet) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let state = Arc::new(Mutex::new(State::default()));
+        let state = Arc::new(Mutex::new(State {
+            kubelet,
+            next_uid: 0,
+            pods: BTreeMap::new(),
+            creates: VecDeque::new(),
+            log: Vec::new(),
+            protocol: None,
+            denied: Vec::new(),
+            pings: 0,
+        }));
         let root = tempfile::tempdir().unwrap();
         let (st, dir) = (state.clone(), root.path().to_path_buf());
         let server = tokio::spawn(async move {
@@ -138,11 +248,14 @@ impl FakeCluster {
             name.into(),
             Pod {
                 manifest,
+                uid: u64::MAX,
                 reads: 10,
                 phase: Some(phase.into()),
                 status_extra: json!({}),
                 dir,
                 execs: Vec::new(),
+                started: true,
+                pull_error: None,
             },
         );
     }
@@ -156,6 +269,11 @@ impl FakeCluster {
         pod.status_extra = json!({"reason": "Evicted", "message": "The node was low on resource: memory. Threshold quantity: 100Mi, available: 12Mi."});
         for kill in pod.execs.drain(..) {
             let _ = kill.send(());
+        }
+        if let Some(container) = st.kubelet.container(name) {
+            let _ = std::process::Command::new("docker")
+                .args(["rm", "-f", &container])
+                .output();
         }
     }
 }
@@ -172,6 +290,10 @@ fn status_json(pod: &Pod) -> Value {
     let mut v = pod.manifest.clone();
     v["spec"]["nodeName"] = json!("fake-node-1");
     let mut status = match pod.phase.as_deref() {
+        None if pod.pull_error.is_some() => {
+            json!({"phase": "Pending", "containerStatuses": [{"name": "sandbox", "image": image,
+             "state": {"waiting": {"reason": "ErrImagePull", "message": pod.pull_error}}}]})
+        }
         None if image.starts_with("unschedulable/") => json!({"phase": "Pending", "conditions": [
             {"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
              "message": "0/3 nodes are available: 3 Insufficient memory."}]}),
@@ -210,8 +332,9 @@ fn status_json(pod: &Pod) -> Value {
 }
 
 /// The kubelet's part of a status read: a normal pod runs on its second
-/// read, after its init container installed the shim.
-fn tick(pod: &mut Pod) {
+/// read, after its init container installed the shim (and, Docker-backed,
+/// once its container runs).
+fn tick(pod: &mut Pod, kubelet: &Kubelet) {
     pod.reads += 1;
     let image = pod.manifest["spec"]["containers"][0]["image"]
         .as_str()
@@ -228,12 +351,23 @@ fn tick(pod: &mut Pod) {
     {
         return;
     }
-    if let Some(cmd) = pod.manifest["spec"]["initContainers"][0]["command"].as_array() {
-        // The shim image's `/r2e-shim --install /.r2e/r2e-shim`, run for real.
+    match kubelet {
+        Kubelet::Local => install_shim(&pod.manifest, &pod.dir),
+        // The container task installed the shim before starting it.
+        Kubelet::Docker(_) if !pod.started => return,
+        Kubelet::Docker(_) => {}
+    }
+    pod.phase = Some("Running".into());
+}
+
+/// The init container: the shim image's `/r2e-shim --install
+/// /.r2e/r2e-shim`, run for real into `dir` (the pod's `/.r2e`).
+fn install_shim(manifest: &Value, dir: &std::path::Path) {
+    if let Some(cmd) = manifest["spec"]["initContainers"][0]["command"].as_array() {
         let args: Vec<String> = cmd
             .iter()
             .skip(1)
-            .map(|a| map_path(a.as_str().unwrap(), &pod.dir))
+            .map(|a| map_path(a.as_str().unwrap(), dir))
             .collect();
         let shim = r2e_sandbox::shim::shim_on_host().unwrap();
         let st = std::process::Command::new(shim)
@@ -242,7 +376,110 @@ fn tick(pod: &mut Pod) {
             .unwrap();
         assert!(st.success(), "the init container's install failed");
     }
-    pod.phase = Some("Running".into());
+}
+
+/// The Docker-backed kubelet of cluster `prefix` starting pod `name`
+/// (`uid`): the image must be in the engine, the shim is installed into
+/// `dir`, then the container runs the manifest's command. A container that
+/// cannot start fails the pod; a pod deleted meanwhile loses its container.
+async fn start_container(
+    st: Arc<Mutex<State>>,
+    name: String,
+    uid: u64,
+    prefix: String,
+    manifest: Value,
+    dir: PathBuf,
+) {
+    let container = container_name(&prefix, &name);
+    let c = &manifest["spec"]["containers"][0];
+    let image = c["image"].as_str().unwrap_or("").to_string();
+    let found = tokio::process::Command::new("docker")
+        .args(["image", "inspect", &image])
+        .output()
+        .await
+        .is_ok_and(|o| o.status.success());
+    let set = |f: &dyn Fn(&mut Pod)| {
+        let mut st = st.lock().unwrap();
+        match st.pods.get_mut(&name).filter(|p| p.uid == uid) {
+            Some(pod) => {
+                f(pod);
+                true
+            }
+            None => false,
+        }
+    };
+    if !found {
+        set(&|pod| {
+            pod.pull_error = Some(format!(
+                "rpc error: failed to pull and unpack image \"{image}\": not found"
+            ))
+        });
+        return;
+    }
+    let (m, d) = (manifest.clone(), dir.clone());
+    tokio::task::spawn_blocking(move || install_shim(&m, &d))
+        .await
+        .unwrap();
+    let strs = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.as_str().map(String::from))
+            .collect()
+    };
+    let command = strs(&c["command"]);
+    let mut run = tokio::process::Command::new("docker");
+    run.args(["run", "-d", "-i", "--name", &container])
+        .arg("--label")
+        .arg(format!("{CLUSTER_LABEL}={prefix}"))
+        .arg("-v")
+        .arg(format!("{}:/.r2e", dir.display()));
+    let labels = &manifest["metadata"]["labels"];
+    for (k, v) in labels.as_object().into_iter().flatten() {
+        run.arg("--label")
+            .arg(format!("{k}={}", v.as_str().unwrap_or("")));
+    }
+    if labels[crate::pod::NETWORK_LABEL] == "off" {
+        run.args(["--network", "none"]);
+    }
+    if let Some(wd) = c["workingDir"].as_str() {
+        run.args(["-w", wd]);
+    }
+    for e in c["env"].as_array().into_iter().flatten() {
+        run.arg("-e").arg(format!(
+            "{}={}",
+            e["name"].as_str().unwrap_or(""),
+            e["value"].as_str().unwrap_or("")
+        ));
+    }
+    if let Some((entry, rest)) = command.split_first() {
+        run.args(["--entrypoint", entry]);
+        run.arg(&image).args(rest);
+    } else {
+        run.arg(&image);
+    }
+    run.args(strs(&c["args"]));
+    let out = run.output().await.unwrap();
+    let started = if out.status.success() {
+        set(&|pod| pod.started = true)
+    } else {
+        let why = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        set(&|pod| {
+            pod.phase = Some("Failed".into());
+            pod.status_extra = json!({"reason": "StartError", "message": why});
+        })
+    };
+    if !started {
+        remove_container(&container).await;
+    }
+}
+
+/// `docker rm -f`, ignoring a container that does not exist.
+async fn remove_container(container: &str) {
+    let _ = tokio::process::Command::new("docker")
+        .args(["rm", "-f", container])
+        .output()
+        .await;
 }
 
 fn map_path(arg: &str, dir: &std::path::Path) -> String {
@@ -389,6 +626,7 @@ async fn serve(sock: TcpStream, st: Arc<Mutex<State>>, root: PathBuf) {
         ("POST", ["api", "v1", "namespaces", _, "pods"]) => {
             let manifest: Value = serde_json::from_slice(&req.body).unwrap();
             let name = manifest["metadata"]["name"].as_str().unwrap().to_string();
+            let st_handle = &st;
             let mut st = st.lock().unwrap();
             let outcome = st.creates.pop_front();
             match outcome {
@@ -407,16 +645,31 @@ async fn serve(sock: TcpStream, st: Arc<Mutex<State>>, root: PathBuf) {
                 other => {
                     let dir = root.join(&name);
                     std::fs::create_dir_all(&dir).unwrap();
+                    st.next_uid += 1;
+                    let uid = st.next_uid;
                     let pod = Pod {
                         manifest: manifest.clone(),
+                        uid,
                         reads: 0,
                         phase: None,
                         status_extra: json!({}),
-                        dir,
+                        dir: dir.clone(),
                         execs: Vec::new(),
+                        started: false,
+                        pull_error: None,
                     };
                     let body = status_json(&pod);
-                    st.pods.insert(name, pod);
+                    st.pods.insert(name.clone(), pod);
+                    if let Kubelet::Docker(prefix) = &st.kubelet {
+                        tokio::spawn(start_container(
+                            st_handle.clone(),
+                            name,
+                            uid,
+                            prefix.clone(),
+                            manifest,
+                            dir,
+                        ));
+                    }
                     match other {
                         Some(CreateOutcome::StoreThenFail(code)) => {
                             (code, k8s_status(code, "Timeout", "scripted lost response"))
@@ -444,9 +697,10 @@ async fn serve(sock: TcpStream, st: Arc<Mutex<State>>, root: PathBuf) {
         }
         ("GET", ["api", "v1", "namespaces", _, "pods", name]) => {
             let mut st = st.lock().unwrap();
+            let kubelet = st.kubelet.clone();
             match st.pods.get_mut(*name) {
                 Some(pod) => {
-                    tick(pod);
+                    tick(pod, &kubelet);
                     (200, status_json(pod))
                 }
                 None => (
@@ -456,11 +710,17 @@ async fn serve(sock: TcpStream, st: Arc<Mutex<State>>, root: PathBuf) {
             }
         }
         ("DELETE", ["api", "v1", "namespaces", _, "pods", name]) => {
-            let mut st = st.lock().unwrap();
-            match st.pods.remove(*name) {
+            let (removed, container) = {
+                let mut st = st.lock().unwrap();
+                (st.pods.remove(*name), st.kubelet.container(name))
+            };
+            match removed {
                 Some(mut pod) => {
                     for kill in pod.execs.drain(..) {
                         let _ = kill.send(());
+                    }
+                    if let Some(container) = container {
+                        remove_container(&container).await;
                     }
                     (200, status_json(&pod))
                 }
@@ -500,11 +760,16 @@ async fn exec(mut sock: BufReader<TcpStream>, req: Request, name: String, st: Ar
                     .cloned()
                     .unwrap_or_default();
                 let first = offered.split(',').next().unwrap_or("").trim().to_string();
-                Ok((pod.dir.clone(), rx, chosen.unwrap_or(first)))
+                Ok((
+                    pod.dir.clone(),
+                    rx,
+                    chosen.unwrap_or(first),
+                    st.kubelet.container(&name),
+                ))
             }
         }
     };
-    let (dir, kill_rx, protocol) = match ready {
+    let (dir, kill_rx, protocol, container) = match ready {
         Ok(r) => r,
         Err((code, body)) => return respond(&mut sock, code, &body).await,
     };
@@ -525,12 +790,20 @@ async fn exec(mut sock: BufReader<TcpStream>, req: Request, name: String, st: Ar
         tokio_tungstenite::WebSocketStream::from_raw_socket(sock.into_inner(), Role::Server, None)
             .await;
     let (mut sink, mut stream) = ws.split();
-    let argv: Vec<String> = req
+    let command = req
         .query
         .iter()
         .filter(|(k, _)| k == "command")
-        .map(|(_, v)| map_path(v, &dir))
-        .collect();
+        .map(|(_, v)| v.clone());
+    let argv: Vec<String> = match &container {
+        // Inside the pod's container, where /.r2e is the pod's directory.
+        Some(c) => ["docker", "exec", "-i", c.as_str()]
+            .into_iter()
+            .map(String::from)
+            .chain(command)
+            .collect(),
+        None => command.map(|v| map_path(&v, &dir)).collect(),
+    };
     let child = tokio::process::Command::new(&argv[0])
         .args(&argv[1..])
         .stdin(std::process::Stdio::piped())
