@@ -4,7 +4,8 @@
 //! share one image, a module the tests import but the metadata does not
 //! declare is found and added, development tools whose old releases do not
 //! build are left out, a Python whose standard library lacks a
-//! module the code imports is passed over for an older one, and a rerun
+//! module the code imports is passed over for an older one, a package that
+//! does not import on its dependencies gets no environment, and a rerun
 //! builds nothing.
 
 mod common;
@@ -282,19 +283,11 @@ async fn passes_over_a_python_too_new_for_the_code() {
     );
 }
 
-/// Python 2 code (a `print` statement) parses on no Python 3: pytest starts,
-/// but the package does not import, so no environment counts as built. A set
-/// of May 2023 tries 3.11 and, the code being too old for it, not the newer
-/// 3.13; a set of December 2025 tries 3.13, then the older 3.11. Both end as
-/// `no_python_old_enough`, and neither leaves an image. (No syntax that 3.11
-/// accepts and 3.13 rejects was found; `passes_over_a_python_too_new_for_the_code`
-/// shows the move to an older Python that then works, on a removed module.)
-#[tokio::test(flavor = "multi_thread")]
-async fn code_older_than_every_python_gets_no_environment() {
-    // Images left by an earlier run of a changed search would hide the
-    // check that this run keeps none.
+/// Removes the images of `repository`: images left by an earlier run of a
+/// changed search would hide the check that this run keeps none.
+fn remove_images(repository: &str) {
     let old_images = Command::new("docker")
-        .args(["images", "-q", "r2e-gen/py2calc-env"])
+        .args(["images", "-q", repository])
         .output()
         .expect("docker images");
     for id in String::from_utf8_lossy(&old_images.stdout).split_whitespace() {
@@ -304,6 +297,18 @@ async fn code_older_than_every_python_gets_no_environment() {
             .expect("docker rmi");
         assert!(rmi.status.success(), "{rmi:?}");
     }
+}
+
+/// Python 2 code (a `print` statement) parses on no Python 3: pytest starts,
+/// but the package does not import, so no environment counts as built. A set
+/// of May 2023 tries 3.11 and, the code being too old for it, not the newer
+/// 3.13; a set of December 2025 tries 3.13, then the older 3.11. Both end as
+/// `no_python_old_enough`, and neither leaves an image. (No syntax that 3.11
+/// accepts and 3.13 rejects was found; `passes_over_a_python_too_new_for_the_code`
+/// shows the move to an older Python that then works, on a removed module.)
+#[tokio::test(flavor = "multi_thread")]
+async fn code_older_than_every_python_gets_no_environment() {
+    remove_images("r2e-gen/py2calc-env");
     let may_2023: u64 = 1_682_899_200;
     let dec_2025: u64 = 1_764_547_200;
     let mut r = Repo::new();
@@ -532,4 +537,128 @@ async fn a_set_serves_commits_that_moved_the_package_under_src() {
         python_in(&row.image, "import movpkg; print(movpkg.__file__)"),
         "/testbed/src/movpkg/__init__.py"
     );
+}
+
+/// An environment is built only when the package imports. The package
+/// imports `packaging.utils.is_normalized_name`, which packaging 21.3 (the
+/// newest release in November 2022) lacks:
+/// - unpinned, the dated packaging fails the tests' collection; packaging is
+///   let past the date and the set is built with a newer one;
+/// - pinned `packaging==21.3` half a year later, letting it past the date
+///   changes nothing: the set fails as `collection_fails`, the row's reason
+///   naming the exception, and keeps no image;
+/// - a commit with no test modules a year later (its own set) imports the
+///   package instead, and fails as `package_import_fails`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_package_that_does_not_import_on_its_dependencies_gets_no_environment() {
+    remove_images("r2e-gen/normname-env");
+    let setup = |req: &str| {
+        format!(
+            "from setuptools import setup\n\nsetup(name=\"normname\", version=\"0.1\", \
+             packages=[\"normname\"], install_requires=[\"{req}\"])\n"
+        )
+    };
+    let lib = "from packaging.utils import is_normalized_name\n\n\ndef ok(name):\n    return is_normalized_name(name)\n";
+    let test = "from normname import ok\n\n\ndef test_ok():\n    assert ok(\"a-b\")\n";
+    let mut r = Repo::new();
+    r.write("setup.py", setup("packaging"));
+    r.write("normname/__init__.py", lib);
+    r.write("tests/test_normname.py", test);
+    r.commit_at("Initial commit", NOV_2022 - 30 * DAY);
+    let lib = format!("{lib}\n\ndef bad(name):\n    return not ok(name)\n");
+    r.write("normname/__init__.py", &lib);
+    let test = format!(
+        "{test}\n\ndef test_bad():\n    from normname import bad\n    assert bad(\"A_B\")\n"
+    );
+    r.write("tests/test_normname.py", &test);
+    let relaxed = r.commit_at("bad names", NOV_2022);
+    r.write("setup.py", setup("packaging==21.3"));
+    let lib = format!("{lib}\n\ndef both(name):\n    return ok(name) or bad(name)\n");
+    r.write("normname/__init__.py", &lib);
+    let test = format!(
+        "{test}\n\ndef test_both():\n    from normname import both\n    assert both(\"x\")\n"
+    );
+    r.write("tests/test_normname.py", &test);
+    let pinned = r.commit_at("both", NOV_2022 + 200 * DAY);
+    r.write(
+        "normname/__init__.py",
+        format!("{lib}\n\nNAME = \"normname\"\n"),
+    );
+    let untested = r.commit_at("a name", NOV_2022 + 400 * DAY);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let commits = dir.path().join("commits.jsonl");
+    common::mine_all(&r.path(), &commits);
+    let provider = DockerProvider::connect().await.expect("docker");
+    let bookworm = PythonImage::probe(&provider, "r2e/base:bookworm")
+        .await
+        .expect("probe");
+    let opts = EnvOptions {
+        pythons: vec![bookworm],
+        repo_name: Some("normname".into()),
+        ..Default::default()
+    };
+    let envs = dir.path().join("envs.jsonl");
+    let summary = build_envs(&provider, &r.path(), &commits, &envs, &opts, &|_| {})
+        .await
+        .expect("envs");
+    let rows: Vec<EnvRow> = r2e_core::jsonl::read(&envs).expect("rows");
+    let row = |hash: &str| rows.iter().find(|r| r.hash == hash).expect("row").clone();
+    let labels = |row: &EnvRow| -> Vec<Option<String>> {
+        row.attempts
+            .iter()
+            .map(|a| a.label().map(str::to_string))
+            .collect()
+    };
+
+    let built = row(&relaxed);
+    assert_eq!(built.outcome, EnvOutcome::Built, "{built:#?}");
+    assert_eq!(built.relaxed, ["packaging"], "{built:#?}");
+    assert_eq!(
+        labels(&built),
+        [Some("collection_fails".to_string()), None],
+        "{built:#?}"
+    );
+    let first = built.attempts[0].error.as_deref().unwrap_or_default();
+    assert!(
+        first.starts_with(
+            "collection_fails: tests/test_normname.py: ImportError: cannot import name \
+             'is_normalized_name' from 'packaging.utils'"
+        ) && first
+            .ends_with("(raised in normname/__init__.py line 1), from the dependency `packaging`"),
+        "{first}"
+    );
+    assert!(provider.image_exists(&built.image).await.expect("docker"));
+
+    for (hash, label) in [
+        (&pinned, "collection_fails"),
+        (&untested, "package_import_fails"),
+    ] {
+        let failed = row(hash);
+        assert_eq!(failed.outcome, EnvOutcome::Failed, "{failed:#?}");
+        let l = Some(label.to_string());
+        assert_eq!(labels(&failed), [l.clone(), l], "{failed:#?}");
+        assert_eq!(failed.attempts[1].relaxed, ["packaging"], "{failed:#?}");
+        let reason = failed.reason.as_deref().unwrap_or_default();
+        assert!(
+            reason.starts_with(&format!("{label} (2 tries; last: {label}: ")),
+            "{reason}"
+        );
+        assert!(
+            reason.contains("cannot import name 'is_normalized_name'"),
+            "{reason}"
+        );
+        let image = format!("r2e-gen/normname-env:{}", failed.key);
+        assert!(
+            !provider.image_exists(&image).await.expect("docker"),
+            "{image} kept"
+        );
+    }
+    assert_eq!(
+        (summary.built, summary.images, summary.failed),
+        (1, 1, 2),
+        "{summary:#?}"
+    );
+    assert_eq!(summary.failures.get("collection_fails"), Some(&1));
+    assert_eq!(summary.failures.get("package_import_fails"), Some(&1));
 }

@@ -67,14 +67,16 @@ fn classify_failure(log: &str, timed_out: bool) -> &'static str {
 }
 
 /// A failed install's error, `LABEL: LOG`. An install that finished but
-/// whose `import pytest` check failed on a missing module (pytest 3 imports
-/// `pkg_resources`, which setuptools 81 dropped) is a missing module.
+/// whose `import pytest` check failed is read as [`import_failure`] reads it:
+/// a missing module (pytest 3 imports `pkg_resources`, which setuptools 81
+/// dropped), or pytest crashing on this Python (`pytest_broken`).
 pub(super) fn install_error(log: &str, timed_out: bool) -> String {
     let label = classify_failure(log, timed_out);
-    if label == "failed"
-        && let Some(m) = missing_module(log, &BTreeSet::new())
-    {
-        return module_error(&m);
+    if label == "failed" {
+        let read = import_failure(log, &BTreeSet::new(), label, false);
+        if !read.error.starts_with("failed: ") {
+            return read.error;
+        }
     }
     format!("{label}: {log}")
 }
@@ -92,22 +94,245 @@ pub(super) fn module_error(m: &str) -> String {
     }
 }
 
-/// The error of a collection log in which the repository's own code (the
-/// last `File "..."` before the `SyntaxError`, outside any `site-packages`)
-/// does not parse: the code was written for an older Python.
-pub(super) fn own_syntax_error(log: &str) -> Option<String> {
-    let pos = log.find("SyntaxError")?;
-    let before = &log[..pos];
-    let start = before.rfind("File \"")? + "File \"".len();
-    let file = &before[start..];
-    let file = &file[..file.find('"')?];
-    if file.starts_with('<') || file.contains("site-packages") {
-        return None;
+/// A failed try: its error (`LABEL: details`) and the dependency to let past
+/// the date, when one is to blame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Failed {
+    pub(super) error: String,
+    pub(super) package: Option<String>,
+}
+
+impl From<String> for Failed {
+    /// An install's error; the dependency is the one its log says failed
+    /// ([`failed_dependency`]).
+    fn from(error: String) -> Failed {
+        Failed {
+            package: failed_dependency(&error),
+            error,
+        }
     }
-    let message = log[pos..].lines().next().unwrap_or_default().trim();
-    Some(format!(
-        "python_too_new: {file} does not parse on this Python ({message})"
-    ))
+}
+
+/// The exception a Python traceback ends with, and the frame that raised it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Raised {
+    /// What pytest was collecting when it failed (a test module or a
+    /// `conftest.py`), when the log is pytest's.
+    pub(super) collecting: Option<String>,
+    /// `Name: message`, on one line.
+    pub(super) exception: String,
+    /// The file of the last frame before it (frozen frames left out).
+    pub(super) file: Option<String>,
+    /// Its line.
+    pub(super) line: Option<u32>,
+}
+
+impl Raised {
+    /// The top-level module of an installed distribution that raised it
+    /// (`.../site-packages/dep/core.py` → `dep`), or for `cannot import name
+    /// 'X' from 'dep.sub' (.../site-packages/...)` the module lacking the
+    /// name; `None` when the repository's own code is to blame.
+    pub(super) fn dependency(&self) -> Option<String> {
+        if let Some(rest) = self.exception.split_once(" from '").map(|(_, r)| r)
+            && let Some((module, path)) = rest.split_once("' (")
+            && installed_module(path).is_some()
+        {
+            return module.split('.').next().map(str::to_string);
+        }
+        installed_module(self.file.as_deref()?).map(str::to_string)
+    }
+
+    /// Whether it is a `SyntaxError` (or a subclass).
+    fn is_syntax_error(&self) -> bool {
+        let name = self.exception.split(':').next().unwrap_or_default();
+        matches!(name, "SyntaxError" | "IndentationError" | "TabError")
+    }
+
+    /// `Name: message (raised in FILE line N)`, `/testbed/` left out.
+    fn describe(&self) -> String {
+        match &self.file {
+            Some(f) => format!(
+                "{} (raised in {} line {})",
+                self.exception,
+                f.strip_prefix("/testbed/").unwrap_or(f),
+                self.line.unwrap_or(0)
+            ),
+            None => self.exception.clone(),
+        }
+    }
+}
+
+/// The top-level module of an installed file (`.../site-packages/dep/x.py`
+/// → `dep`, `.../site-packages/six.py` → `six`).
+fn installed_module(path: &str) -> Option<&str> {
+    let (_, rest) = path
+        .split_once("site-packages/")
+        .or_else(|| path.split_once("dist-packages/"))?;
+    let top = rest.split('/').next()?;
+    Some(top.strip_suffix(".py").unwrap_or(top))
+}
+
+/// Whether an installed module belongs to the test harness (pytest, its own
+/// libraries, its plugins), which [`super::install::HARNESS`] lets past the
+/// date.
+fn is_harness(module: &str) -> bool {
+    matches!(module, "_pytest" | "pytest" | "py" | "pluggy") || module.starts_with("pytest_")
+}
+
+/// A traceback frame's file and line: `File "P", line N` (Python, or inside
+/// pytest's `E` lines) or `P:N: in F` (pytest's short frames).
+fn frame(line: &str) -> Option<(&str, u32)> {
+    let t = line.trim_start_matches('E').trim();
+    let (path, n) = if let Some(rest) = t.strip_prefix("File \"") {
+        let (path, after) = rest.split_once("\", line ")?;
+        (path, after)
+    } else {
+        if line.starts_with(char::is_whitespace) {
+            return None;
+        }
+        let (head, _) = t.split_once(": in ")?;
+        head.rsplit_once(':')?
+    };
+    let n: String = n.chars().take_while(char::is_ascii_digit).collect();
+    Some((path, n.parse().ok()?))
+}
+
+/// The exception a line reports (`Name: message`, or pytest's `E   Name:
+/// message`), on one line.
+fn exception(line: &str) -> Option<&str> {
+    let t = line.strip_prefix('E').unwrap_or(line).trim();
+    let name = t.split([':', ' ']).next().unwrap_or_default();
+    let ok = (name.ends_with("Error") || name.ends_with("Exception"))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+        && t[name.len()..].starts_with(':');
+    ok.then_some(t)
+}
+
+/// What pytest's header of a collection error names: `ERROR collecting
+/// tests/test_a.py` or `ImportError while loading conftest '/testbed/c.py'`.
+fn collecting(line: &str) -> Option<String> {
+    if let Some((_, rest)) = line.split_once("ERROR collecting ") {
+        return Some(rest.trim_end_matches([' ', '_']).to_string());
+    }
+    let (_, rest) = line.split_once(" while loading conftest '")?;
+    Some(rest.split('\'').next()?.to_string())
+}
+
+/// The exception of a Python traceback or of pytest's first collection
+/// error: its last exception (the one a chain ends with) and the last frame
+/// before it. Test ids and other text that merely name an exception are not
+/// read as one.
+pub(super) fn raised(log: &str) -> Option<Raised> {
+    let lines: Vec<&str> = log.lines().collect();
+    let header = lines.iter().position(|l| collecting(l).is_some());
+    let (what, block) = match header {
+        Some(i) => {
+            let rest = &lines[i + 1..];
+            let end = rest
+                .iter()
+                .position(|l| collecting(l).is_some() || l.starts_with('='))
+                .unwrap_or(rest.len());
+            (collecting(lines[i]), &rest[..end])
+        }
+        None => (None, &lines[..]),
+    };
+    let mut place = None;
+    let mut found = None;
+    for line in block {
+        if let Some((path, n)) = frame(line) {
+            if !path.starts_with('<') {
+                place = Some((path, n));
+            }
+        } else if let Some(e) = exception(line) {
+            found = Some((e, place));
+        }
+    }
+    let (e, place) = found?;
+    Some(Raised {
+        collecting: what,
+        exception: e.chars().take(300).collect(),
+        file: place.map(|(p, _)| p.to_string()),
+        line: place.map(|(_, n)| n),
+    })
+}
+
+/// Whether pytest's collection log (`--collect-only`, exit code `code`) says
+/// a module could not be collected: an `ERROR collecting`, a `conftest.py`
+/// that does not load, an interrupted run, an internal or a usage error.
+pub(super) fn collection_failed(log: &str, code: i32) -> bool {
+    matches!(code, 2..=4)
+        || log.lines().any(|l| collecting(l).is_some())
+        || log.contains("during collection")
+}
+
+/// The error of an environment whose package or test modules do not import
+/// (`log`: pytest's collection or `python -c 'import PKG'`), labelled `kind`
+/// (`collection_fails`, `package_import_fails`) unless a more telling label
+/// applies:
+/// - a module the environment lacks: `missing_module` (or `python_too_new`
+///   for a module the standard library dropped);
+/// - a `SyntaxError` in the repository's own code: `python_too_new`;
+/// - an exception raised in pytest, its libraries or plugins while they are
+///   held to the date (`harness` false): `pytest_broken`.
+///
+/// An exception raised in (or naming) an installed dependency names that
+/// dependency's distribution as the one to let past the date.
+pub(super) fn import_failure(
+    log: &str,
+    own: &BTreeSet<String>,
+    kind: &str,
+    harness: bool,
+) -> Failed {
+    let plain = |error: String| Failed {
+        error,
+        package: None,
+    };
+    if let Some(m) = missing_module(log, own) {
+        return plain(module_error(&m));
+    }
+    let Some(r) = raised(log) else {
+        let line = log
+            .lines()
+            .map(str::trim)
+            .find(|l| l.starts_with("ERROR") || l.contains("error:"))
+            .or_else(|| log.lines().map(str::trim).rfind(|l| !l.is_empty()))
+            .unwrap_or("no output");
+        return plain(format!("{kind}: {line}"));
+    };
+    let dependency = r.dependency();
+    if r.is_syntax_error() && dependency.is_none() && r.file.is_some() {
+        return plain(format!(
+            "python_too_new: {} does not parse on this Python ({})",
+            r.file.as_deref().unwrap_or_default(),
+            r.exception
+        ));
+    }
+    let in_harness = dependency.as_deref().is_some_and(is_harness);
+    if in_harness && !harness {
+        return plain(format!(
+            "pytest_broken: pytest crashes on this Python: {}",
+            r.describe()
+        ));
+    }
+    let what = r
+        .collecting
+        .as_deref()
+        .map(|c| format!("{}: ", c.strip_prefix("/testbed/").unwrap_or(c)))
+        .unwrap_or_default();
+    let package = dependency.filter(|_| !in_harness);
+    Failed {
+        error: format!(
+            "{kind}: {what}{}{}",
+            r.describe(),
+            package
+                .as_deref()
+                .map(|p| format!(", from the dependency `{p}`"))
+                .unwrap_or_default()
+        ),
+        package: package.map(|p| distribution_for(&p)),
+    }
 }
 
 /// The dependency a failed install could not use: the one uv could not
@@ -188,6 +413,11 @@ pub(super) fn tail(log: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The error of a failed collection `log`, the try's harness dated.
+    fn collection(log: &str) -> String {
+        import_failure(log, &BTreeSet::new(), "collection_fails", false).error
+    }
+
     #[test]
     fn failure_labels() {
         assert_eq!(
@@ -229,15 +459,12 @@ mod tests {
         // pytest 8's report of a Python 2 print statement in the package.
         let py2 = "tests/test_a.py:1: in <module>\n    import pkg\nE     File \"/testbed/pkg/__init__.py\", line 2\nE       print \"x\"\nE       ^^^^^^^^^\nE   SyntaxError: Missing parentheses in call to 'print'. Did you mean print(...)?";
         assert_eq!(
-            own_syntax_error(py2).as_deref(),
-            Some(
-                "python_too_new: /testbed/pkg/__init__.py does not parse on this Python \
-                 (SyntaxError: Missing parentheses in call to 'print'. Did you mean print(...)?)"
-            )
+            collection(py2),
+            "python_too_new: /testbed/pkg/__init__.py does not parse on this Python \
+             (SyntaxError: Missing parentheses in call to 'print'. Did you mean print(...)?)"
         );
         let dep = "E     File \"/root/.venv/lib/python3.13/site-packages/old/__init__.py\", line 2\nE   SyntaxError: invalid syntax";
-        assert_eq!(own_syntax_error(dep), None);
-        assert_eq!(own_syntax_error("1 test collected"), None);
+        assert!(collection(dep).starts_with("collection_fails: "));
         // uv's hint when every release of a dependency is newer than the date.
         assert_eq!(
             failed_dependency(
@@ -248,6 +475,130 @@ mod tests {
             ),
             Some("atomicwrites".into())
         );
+    }
+
+    /// pytest 8.3 and 4.6 and `python -c 'import pkg'` on Python 3.11, as
+    /// they printed them for a package `pkg` and an installed `dep` (see
+    /// `testdata/`).
+    fn real(name: &str) -> &'static str {
+        match name {
+            "import_name_from_dependency" => {
+                include_str!("testdata/import_name_from_dependency.txt")
+            }
+            "attribute_error_in_dependency" => {
+                include_str!("testdata/attribute_error_in_dependency.txt")
+            }
+            "own_syntax_error_after_test_id" => {
+                include_str!("testdata/own_syntax_error_after_test_id.txt")
+            }
+            "python_c_import_name" => include_str!("testdata/python_c_import_name.txt"),
+            "python_c_attribute_error" => include_str!("testdata/python_c_attribute_error.txt"),
+            "test_module_raises" => include_str!("testdata/test_module_raises.txt"),
+            "collects" => include_str!("testdata/collects.txt"),
+            "pytest46_on_python311" => include_str!("testdata/pytest46_on_python311.txt"),
+            "conftest_fails" => include_str!("testdata/conftest_fails.txt"),
+            _ => unreachable!("{name}"),
+        }
+    }
+
+    #[test]
+    fn collection_failures_name_the_exception_and_the_dependency() {
+        let own = BTreeSet::new();
+        let read = |name: &str, kind: &str, harness: bool| {
+            let f = import_failure(real(name), &own, kind, harness);
+            (f.error, f.package)
+        };
+        let site = "/root/.venv/lib/python3.11/site-packages";
+        assert_eq!(
+            read("import_name_from_dependency", "collection_fails", false),
+            (
+                format!(
+                    "collection_fails: tests/test_a.py: ImportError: cannot import name \
+                     'nothere' from 'dep' ({site}/dep/__init__.py) (raised in pkg/__init__.py \
+                     line 1), from the dependency `dep`"
+                ),
+                Some("dep".to_string())
+            )
+        );
+        assert_eq!(
+            read("attribute_error_in_dependency", "collection_fails", false),
+            (
+                format!(
+                    "collection_fails: tests/test_a.py: AttributeError: 'dict' object has no \
+                     attribute 'missing_attr' (raised in {site}/dep/broken.py line 2), from the \
+                     dependency `dep`"
+                ),
+                Some("dep".to_string())
+            )
+        );
+        assert_eq!(
+            read("python_c_import_name", "package_import_fails", false),
+            (
+                format!(
+                    "package_import_fails: ImportError: cannot import name 'nothere' from 'dep' \
+                     ({site}/dep/__init__.py) (raised in pkg/__init__.py line 1), from the \
+                     dependency `dep`"
+                ),
+                Some("dep".to_string())
+            )
+        );
+        assert_eq!(
+            read("python_c_attribute_error", "package_import_fails", false).1,
+            Some("dep".to_string())
+        );
+        // The repository's own code (a test module) raising: no dependency
+        // to blame.
+        assert_eq!(
+            read("test_module_raises", "collection_fails", false),
+            (
+                "collection_fails: tests/test_c.py: RuntimeError: boom at import (raised in \
+                 tests/test_c.py line 2)"
+                    .to_string(),
+                None
+            )
+        );
+        // A test id naming SyntaxError before the traceback does not hide
+        // the package's own SyntaxError.
+        assert_eq!(
+            read("own_syntax_error_after_test_id", "collection_fails", false).0,
+            "python_too_new: /testbed/pkg/__init__.py does not parse on this Python \
+             (SyntaxError: invalid syntax)"
+        );
+        // pytest 4.6's assertion rewriter on Python 3.11: the harness, let
+        // past the date; once it is, the failure is the collection's.
+        assert_eq!(
+            read("pytest46_on_python311", "collection_fails", false).0,
+            format!(
+                "pytest_broken: pytest crashes on this Python: TypeError: required field \
+                 \"lineno\" missing from alias (raised in \
+                 {site}/_pytest/assertion/rewrite.py line 406)"
+            )
+        );
+        let late = read("pytest46_on_python311", "collection_fails", true);
+        assert!(
+            late.0
+                .starts_with("collection_fails: tests/test_a.py: TypeError")
+                && late.1.is_none(),
+            "{late:?}"
+        );
+        assert!(
+            read("conftest_fails", "collection_fails", false)
+                .0
+                .starts_with(
+                    "collection_fails: tests/conftest.py: ImportError: cannot import name"
+                ),
+        );
+        for name in [
+            "import_name_from_dependency",
+            "own_syntax_error_after_test_id",
+            "test_module_raises",
+            "pytest46_on_python311",
+        ] {
+            assert!(collection_failed(real(name), 0), "{name}");
+        }
+        assert!(!collection_failed(real("collects"), 0));
+        assert!(collection_failed(real("conftest_fails"), 4));
+        assert_eq!(raised(real("collects")), None);
     }
 
     #[test]
@@ -263,6 +614,13 @@ mod tests {
         let imp = install_error("ModuleNotFoundError: No module named 'imp'", false);
         assert!(imp.starts_with("python_too_new: "), "{imp}");
         assert_eq!(install_error("exit 1", false), "failed: exit 1");
+        // cachetools, 2020: the dated pytest 5.4 cannot import on 3.11.
+        let crash = "Traceback (most recent call last):\n  File \"<string>\", line 1, in <module>\n  File \"/root/.venv/lib/python3.11/site-packages/pytest/__init__.py\", line 6, in <module>\n    from _pytest.assertion import register_assert_rewrite\n  File \"/root/.venv/lib/python3.11/site-packages/_pytest/_io/__init__.py\", line 4, in <module>\n    from py.io import TerminalWriter as BaseTerminalWriter  # noqa: F401\n    ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\nImportError: cannot import name 'TerminalWriter' from 'py.io' (unknown location)";
+        let crash = install_error(crash, false);
+        assert!(
+            crash.starts_with("pytest_broken: pytest crashes on this Python: ImportError"),
+            "{crash}"
+        );
         // A build failure stays one, whatever module its log names.
         let build = install_error(
             "error: Failed to build `nodeenv==1.3.2`\nModuleNotFoundError: No module named 'pipes'",

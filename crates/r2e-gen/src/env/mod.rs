@@ -36,7 +36,17 @@
 //! 4. when the installed environment cannot import a module the commit's
 //!    tests import (pytest's collection reports `No module named 'X'`), or
 //!    pytest itself cannot (`pkg_resources`, gone from setuptools 81 on), the
-//!    distribution providing it is added and the same try repeated.
+//!    distribution providing it is added and the same try repeated;
+//! 5. an environment counts as built only when the package imports: the
+//!    commit's test modules collect (`pytest --collect-only`), or, at a
+//!    commit without test modules, `import PKG` works for the packages of
+//!    the checkout. A `SyntaxError` in the repository's own code means the
+//!    Python is too new (only older ones are tried after it); pytest or a
+//!    plugin crashing lets the harness past the date (step 3); an exception
+//!    raised in (or naming) an installed dependency lets that dependency
+//!    past the date, like one that does not build (`collection_fails`,
+//!    `package_import_fails`); any other failure moves on to the next
+//!    Python. No image is kept for a set whose every try failed.
 //!
 //! Every try is recorded ([`Attempt`]); the row of each commit says what
 //! worked. Per-repository overrides ([`Overrides`], a TOML file) cover the hard

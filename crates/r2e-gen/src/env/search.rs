@@ -4,14 +4,16 @@
 
 use super::build::Set;
 use super::failure::{
-    distribution_for, failed_dependency, install_error, missing_module, module_error,
-    own_syntax_error, tail,
+    Failed, collection_failed, distribution_for, import_failure, install_error, tail,
 };
 use super::install::{Cutoffs, PIN_STEP, Try, install_script};
 use super::python::{PyVersion, order_candidates};
 use super::types::{Attempt, EnvOptions, Method, PythonImage, RepoOverride, VENV};
 use crate::error::Result;
-use crate::validate::{REPO_DIR, RepoArchive, test_modules};
+use crate::model::MinedCommit;
+use crate::validate::{
+    LEGACY_SETUP_CFG, REPO_DIR, RepoArchive, test_modules, without_legacy_config,
+};
 use r2e_sandbox::docker::DockerProvider;
 use r2e_sandbox::{ExecOptions, Sandbox, SandboxSpec};
 use std::collections::BTreeSet;
@@ -66,7 +68,7 @@ async fn run_try(
                 .push((host.clone(), SHARED_UV_CACHE.to_string()));
         }
         let sb = provider.start_docker(&spec).await?;
-        let r: Result<std::result::Result<(), String>> = async {
+        let r: Result<std::result::Result<(), Failed>> = async {
             archive.copy_into(&sb).await?;
             let rep = &set.commits[0];
             let script = install_script(t, &set.spec, ov, cut);
@@ -86,7 +88,8 @@ async fn run_try(
                 return Ok(Err(format!(
                     "failed: checkout: {}",
                     co.stderr_text().trim()
-                )));
+                )
+                .into()));
             }
             let run = ExecOptions {
                 timeout: Some(std::time::Duration::from_secs_f64(
@@ -103,49 +106,13 @@ async fn run_try(
             let out = sb.exec("bash /tmp/r2e-env/install.sh", &run).await?;
             if !out.success() {
                 let log = format!("{}\n{}", out.stdout_text(), out.stderr_text());
-                return Ok(Err(install_error(&log, out.timed_out)));
+                return Ok(Err(install_error(&log, out.timed_out).into()));
             }
-            // Can the installed environment import what the tests import?
-            let files = test_modules(rep);
-            if !files.is_empty() {
-                let quoted: Vec<String> =
-                    files.iter().map(|f| r2e_sandbox::shell_quote(f)).collect();
-                let collect = format!(
-                    "python -m pytest --collect-only -q -p no:cacheprovider {} 2>&1",
-                    quoted.join(" ")
-                );
-                let path = ExecOptions {
-                    env: vec![(
-                        "PATH".into(),
-                        format!("{VENV}/bin:/usr/local/bin:/usr/bin:/bin"),
-                    )],
-                    ..cwd.clone()
-                };
-                let out = sb.exec(&collect, &path).await?;
-                let text = out.stdout_text();
-                let listing = sb
-                    .exec(
-                        &format!("ls -1 {REPO_DIR} {REPO_DIR}/src 2>/dev/null"),
-                        &cwd,
-                    )
-                    .await?;
-                let own: BTreeSet<String> = listing
-                    .stdout_text()
-                    .lines()
-                    .map(|l| l.trim().trim_end_matches(".py").to_string())
-                    .collect();
-                if let Some(m) = missing_module(&text, &own) {
-                    return Ok(Err(module_error(&m)));
-                }
-                if let Some(e) = own_syntax_error(&text) {
-                    return Ok(Err(e));
-                }
-                if !t.harness && text.contains("INTERNALERROR") {
-                    return Ok(Err(format!(
-                        "pytest_broken: pytest crashes on this Python: {}",
-                        tail(&text)
-                    )));
-                }
+            // An environment is built only when the package imports: the
+            // commit's test modules collect, or without any, its packages
+            // import.
+            if let Some(failed) = import_check(&sb, rep, t.harness).await? {
+                return Ok(Err(failed));
             }
             // Validation reads `pytest -rA`'s per-test summary, which lists
             // passing tests from pytest 4.5 on.
@@ -169,7 +136,8 @@ async fn run_try(
                     } else {
                         ""
                     }
-                )));
+                )
+                .into()));
             }
             let clean = format!(
                 "git checkout -q -f {} && git clean -fdq && rm -rf /tmp/r2e-env /root/.cache",
@@ -180,7 +148,8 @@ async fn run_try(
                 return Ok(Err(format!(
                     "failed: cleanup: {}",
                     out.stderr_text().trim()
-                )));
+                )
+                .into()));
             }
             Ok(Ok(()))
         }
@@ -201,11 +170,13 @@ async fn run_try(
     attempt.secs = start.elapsed().as_secs_f64();
     match result {
         Ok((err, sb)) => {
-            attempt.failed_package = err.as_deref().and_then(failed_dependency);
-            attempt.error = err.map(|e| match e.split_once(": ") {
-                Some((label, log)) => format!("{label}: {}", tail(log)),
-                None => e,
-            });
+            if let Some(f) = err {
+                attempt.failed_package = f.package;
+                attempt.error = Some(match f.error.split_once(": ") {
+                    Some((label, log)) => format!("{label}: {}", tail(log)),
+                    None => f.error,
+                });
+            }
             (attempt, sb)
         }
         Err(e) => {
@@ -213,6 +184,138 @@ async fn run_try(
             (attempt, None)
         }
     }
+}
+
+/// Whether the environment in `sb` imports the package at commit `rep`: its
+/// test modules collect under pytest (rerun without the configuration files
+/// when a `[pytest]` section of `setup.cfg` stops pytest), or, when it has
+/// none, `python3 -c 'import PKG'` works for every package the checkout
+/// provides ([`own_packages`]). `None` when it does, else the failure
+/// ([`import_failure`]).
+async fn import_check(
+    sb: &r2e_sandbox::docker::DockerSandbox,
+    rep: &MinedCommit,
+    harness: bool,
+) -> Result<Option<Failed>> {
+    let cwd = ExecOptions {
+        cwd: Some(REPO_DIR.into()),
+        env: vec![(
+            "PATH".into(),
+            format!("{VENV}/bin:/usr/local/bin:/usr/bin:/bin"),
+        )],
+        ..Default::default()
+    };
+    let listing = sb.exec("git ls-files", &cwd).await?;
+    let listing = listing.stdout_text();
+    let files: Vec<&str> = listing.lines().collect();
+    let own = own_modules(&files);
+    let tests = test_modules(rep);
+    if tests.is_empty() {
+        let packages = own_packages(&files);
+        if packages.is_empty() {
+            return Ok(None);
+        }
+        let imports: Vec<String> = packages.iter().map(|p| format!("import {p}")).collect();
+        let cmd = format!(
+            "python3 -c {} 2>&1",
+            r2e_sandbox::shell_quote(&imports.join("; "))
+        );
+        let out = sb.exec(&cmd, &cwd).await?;
+        return Ok((!out.success())
+            .then(|| import_failure(&out.stdout_text(), &own, "package_import_fails", harness)));
+    }
+    let quoted: Vec<String> = tests.iter().map(|f| r2e_sandbox::shell_quote(f)).collect();
+    let collect = format!(
+        "python3 -m pytest --collect-only -q -p no:cacheprovider {} 2>&1",
+        quoted.join(" ")
+    );
+    let mut out = sb.exec(&collect, &cwd).await?;
+    if out.stdout_text().contains(LEGACY_SETUP_CFG) {
+        out = sb.exec(&without_legacy_config(&collect), &cwd).await?;
+    }
+    let text = out.stdout_text();
+    Ok(collection_failed(&text, out.exit_code)
+        .then(|| import_failure(&text, &own, "collection_fails", harness)))
+}
+
+/// Where a checkout keeps its top-level modules: the root, or `src/`.
+fn top_level(path: &str) -> &str {
+    path.strip_prefix("src/").unwrap_or(path)
+}
+
+/// The names a checkout's own code can be imported by (the top-level
+/// directories and `.py` modules at the root and in `src/`): a missing
+/// module of these is not a distribution to add.
+fn own_modules(files: &[&str]) -> BTreeSet<String> {
+    files
+        .iter()
+        .map(|f| top_level(f))
+        .filter_map(|f| match f.split_once('/') {
+            Some((dir, _)) => Some(dir),
+            None => f.strip_suffix(".py"),
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// The packages a checkout provides, to import when it has no test modules:
+/// the directories with an `__init__.py` at the root or in `src/` (not
+/// tests, docs or examples), else its single-file modules (not `setup.py`,
+/// `conftest.py`, task runners or tests).
+fn own_packages(files: &[&str]) -> Vec<String> {
+    const NOT_PACKAGES: &[&str] = &[
+        "tests",
+        "test",
+        "testing",
+        "docs",
+        "doc",
+        "examples",
+        "example",
+        "benchmarks",
+        "bench",
+        "scripts",
+        "tools",
+        "ci",
+    ];
+    const NOT_MODULES: &[&str] = &[
+        "setup",
+        "conftest",
+        "noxfile",
+        "fabfile",
+        "tasks",
+        "manage",
+        "ez_setup",
+        "distribute_setup",
+        "versioneer",
+        "runtests",
+        "run_tests",
+        "bootstrap",
+        "test",
+        "tests",
+    ];
+    let name = |n: &str| {
+        !n.is_empty()
+            && !n.starts_with(|c: char| c.is_ascii_digit())
+            && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    let mut packages: Vec<String> = files
+        .iter()
+        .filter_map(|f| top_level(f).strip_suffix("/__init__.py"))
+        .filter(|d| name(d) && !NOT_PACKAGES.contains(d))
+        .map(str::to_string)
+        .collect();
+    if packages.is_empty() {
+        packages = files
+            .iter()
+            .filter_map(|f| top_level(f).strip_suffix(".py"))
+            .filter(|m| name(m) && !NOT_MODULES.contains(m))
+            .filter(|m| !m.starts_with("test_") && !m.ends_with("_test"))
+            .map(str::to_string)
+            .collect();
+    }
+    packages.sort();
+    packages.dedup();
+    packages
 }
 
 /// The Pythons to try for a set, in order.
@@ -275,6 +378,19 @@ fn next_try(t: &Try, a: &Attempt) -> Option<Try> {
             n.relaxed.push(p);
             n.dated_tools = false;
             to_path(&mut n);
+        }
+        // The package or its tests do not import because of an installed
+        // dependency (a name it lacks, an attribute its dated release does
+        // not have on this Python): let that dependency past the date, as
+        // for one that does not build. Anything else (the repository's own
+        // code failing, or a dependency already let past) moves on to the
+        // next Python.
+        "collection_fails" | "package_import_fails" => {
+            let p = a.failed_package.clone()?;
+            if t.relaxed.contains(&p) || t.relaxed.len() >= MAX_RELAXED {
+                return None;
+            }
+            n.relaxed.push(p);
         }
         "project_build" | "no_editable" if t.method == Method::Editable => to_path(&mut n),
         "pytest_too_old" | "pytest_broken" if !t.harness => n.harness = true,
@@ -439,7 +555,29 @@ mod tests {
             next_try(&fresh, &filtered).expect("relax").relaxed,
             ["atomicwrites"]
         );
+        // A dependency that breaks the import is let past the date once; the
+        // repository's own code failing moves on to the next Python.
+        let mut broken = attempt("collection_fails: x", Some("packaging"));
+        let past = next_try(&fresh, &broken).expect("relax");
+        assert_eq!(past.relaxed, ["packaging"]);
+        assert!(next_try(&past, &broken).is_none());
+        broken.error = Some("package_import_fails: x".into());
+        assert_eq!(
+            next_try(&fresh, &broken).expect("relax").relaxed,
+            ["packaging"]
+        );
+        let harness = Try {
+            harness: false,
+            ..fresh.clone()
+        };
+        assert!(
+            next_try(&harness, &attempt("pytest_broken: x", None))
+                .expect("harness")
+                .harness
+        );
         for label in [
+            "collection_fails: x",
+            "package_import_fails: x",
             "resolution: x",
             "python_too_new: x",
             "timeout: x",
@@ -447,5 +585,37 @@ mod tests {
         ] {
             assert!(next_try(&fresh, &attempt(label, None)).is_none(), "{label}");
         }
+    }
+
+    #[test]
+    fn a_checkouts_own_packages_and_modules() {
+        let files = [
+            "setup.py",
+            "conftest.py",
+            "src/pkg/__init__.py",
+            "src/pkg/sub/__init__.py",
+            "other/__init__.py",
+            "tests/__init__.py",
+            "docs/conf.py",
+            "my-tool/__init__.py",
+        ];
+        assert_eq!(own_packages(&files), ["other", "pkg"]);
+        let own = own_modules(&files);
+        assert!(
+            ["pkg", "other", "tests", "setup", "conftest", "docs"]
+                .iter()
+                .all(|m| own.contains(*m))
+        );
+        // A single-module project (cachetools before 2014) imports its
+        // module; tests and task runners are not imported.
+        let files = [
+            "cachetools.py",
+            "setup.py",
+            "test_cachetools.py",
+            "tests/test_lru.py",
+            "noxfile.py",
+        ];
+        assert_eq!(own_packages(&files), ["cachetools"]);
+        assert!(own_packages(&["README.md", "tests/test_a.py"]).is_empty());
     }
 }

@@ -236,9 +236,11 @@ pub struct Attempt {
     /// `None` when the try worked, else a label (`resolution`, `build`,
     /// `project_build`, `no_editable`, `missing_module`, `python_too_new` (a
     /// module the standard library dropped, or a `SyntaxError` in the
-    /// repository's own code),
-    /// `pytest_too_old`, `pytest_broken`,
-    /// `python`, `timeout`, `sandbox`, `failed`) and the end of the log.
+    /// repository's own code), `collection_fails` (a test module does not
+    /// collect) or `package_import_fails` (without test modules, a package
+    /// of the checkout does not import), `pytest_too_old`, `pytest_broken`,
+    /// `python`, `timeout`, `sandbox`, `failed`) and the end of the log, or
+    /// for an import failure its exception and where it was raised.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// The dependency whose build failed, when one did.
