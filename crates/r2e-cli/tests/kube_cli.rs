@@ -67,6 +67,7 @@ async fn doctor_reports_rbac_and_a_timed_pod_round_trip() {
     );
     for line in [
         "ok    credentials",
+        "ok    namespace: r2e-cli (from the provider config)",
         "ok    RBAC: create pods/exec: allowed",
         "ok    pod start (create → Running → shim hello)",
         "ok    requests through the shim (5 × stat /): median",

@@ -1,8 +1,11 @@
 //! r2e-py: the native module `r2e._native` behind the Python package `r2e`.
 //!
 //! It wraps [`r2e_env::RepoEnv`] and [`r2e_sandbox::WarmPool`] and holds no
-//! logic of its own: one shared tokio runtime and one Docker provider per
-//! process; every blocking call releases the GIL (so any number of
+//! logic of its own: one shared tokio runtime and one provider per sandbox
+//! engine choice per process (Docker by default; Kubernetes with
+//! `provider="kubernetes"` and a `provider_config` file, or `R2E_PROVIDER`
+//! and `R2E_PROVIDER_CONFIG`, as the CLI's `--provider`/`--provider-config`,
+//! through [`r2e_kube::KubeProvider::open`]); every blocking call releases the GIL (so any number of
 //! environments can be driven from any number of threads); structured values
 //! cross the boundary as JSON text, which the pure-Python layer
 //! (`python/r2e/`) turns into dataclasses. Errors become the exception
@@ -18,6 +21,7 @@ use r2e_env::{EnvError, EnvOptions, RepoEnv, Sandboxes};
 use r2e_sandbox::docker::DockerProvider;
 use r2e_sandbox::{ExecOptions, Provider, SandboxError, WarmPool};
 use serde_json::{Value, json};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
 create_exception!(
@@ -57,15 +61,67 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
-/// The process's Docker provider, connected on first use.
-fn provider() -> Result<Arc<DockerProvider>, SandboxError> {
-    static P: Mutex<Option<Arc<DockerProvider>>> = Mutex::new(None);
-    let mut slot = P.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(p) = slot.as_ref() {
+/// Which engine runs sandboxes: the CLI's `--provider` and `--provider-config`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Choice {
+    /// The local Docker daemon (or `DOCKER_HOST`).
+    Docker,
+    /// A Kubernetes cluster, configured by this file (absolute) or defaults.
+    Kubernetes(Option<PathBuf>),
+}
+
+impl Choice {
+    /// `provider` and `provider_config`, else `$R2E_PROVIDER` and
+    /// `$R2E_PROVIDER_CONFIG`, else Docker.
+    fn resolve(provider: Option<&str>, config: Option<&str>) -> PyResult<Self> {
+        let env = |key: &str| std::env::var(key).ok().filter(|v| !v.is_empty());
+        let kind = provider
+            .map(String::from)
+            .or_else(|| env("R2E_PROVIDER"))
+            .unwrap_or_else(|| "docker".into());
+        let config = config
+            .map(String::from)
+            .or_else(|| env("R2E_PROVIDER_CONFIG"));
+        match (kind.as_str(), config) {
+            ("docker", None) => Ok(Choice::Docker),
+            ("docker", Some(_)) => Err(PyValueError::new_err(
+                "provider_config (or $R2E_PROVIDER_CONFIG) is for provider=\"kubernetes\"",
+            )),
+            ("kubernetes", file) => {
+                Ok(Choice::Kubernetes(file.map(|f| {
+                    std::path::absolute(&f).unwrap_or_else(|_| f.into())
+                })))
+            }
+            (other, _) => Err(PyValueError::new_err(format!(
+                "provider={other:?}: use \"docker\" or \"kubernetes\" (R2E_PROVIDER likewise)"
+            ))),
+        }
+    }
+}
+
+/// The providers connected so far, one per choice, each on first use.
+static PROVIDERS: Mutex<Vec<(Choice, Arc<dyn Provider>)>> = Mutex::new(Vec::new());
+
+/// The provider of `choice`, connected on first use.
+fn provider(choice: &Choice) -> PyResult<Arc<dyn Provider>> {
+    let mut slot = PROVIDERS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, p)) = slot.iter().find(|(c, _)| c == choice) {
         return Ok(p.clone());
     }
-    let p = Arc::new(runtime().block_on(DockerProvider::connect())?);
-    *slot = Some(p.clone());
+    let p: Arc<dyn Provider> = match choice {
+        Choice::Docker => Arc::new(
+            runtime()
+                .block_on(DockerProvider::connect())
+                .map_err(sandbox_err)?,
+        ),
+        Choice::Kubernetes(file) => Arc::new(
+            r2e_kube::KubeProvider::open(file.as_deref()).map_err(|e| match e {
+                r2e_kube::OpenError::Config(c) => PyValueError::new_err(c.to_string()),
+                connect => InfraError::new_err(connect.to_string()),
+            })?,
+        ),
+    };
+    slot.push((choice.clone(), p.clone()));
     Ok(p)
 }
 
@@ -119,12 +175,24 @@ fn load_dataset(py: Python<'_>, path: &str) -> PyResult<String> {
     })
 }
 
-/// Removes every sandbox this process started (called at interpreter exit).
+/// Removes every sandbox this process started, on every provider (called
+/// at interpreter exit).
 #[pyfunction]
 fn close_all(py: Python<'_>) -> usize {
-    py.detach(|| match provider() {
-        Ok(p) => runtime().block_on(p.close_all()),
-        Err(_) => 0,
+    py.detach(|| {
+        let providers: Vec<Arc<dyn Provider>> = PROVIDERS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(_, p)| p.clone())
+            .collect();
+        runtime().block_on(async {
+            let mut closed = 0;
+            for p in providers {
+                closed += p.close_all().await;
+            }
+            closed
+        })
     })
 }
 
@@ -137,8 +205,15 @@ struct Pool {
 #[pymethods]
 impl Pool {
     #[new]
-    fn new(py: Python<'_>, size: usize) -> PyResult<Self> {
-        let p = py.detach(provider).map_err(sandbox_err)?;
+    #[pyo3(signature = (size, provider=None, provider_config=None))]
+    fn new(
+        py: Python<'_>,
+        size: usize,
+        provider: Option<&str>,
+        provider_config: Option<&str>,
+    ) -> PyResult<Self> {
+        let choice = Choice::resolve(provider, provider_config)?;
+        let p = py.detach(|| self::provider(&choice))?;
         Ok(Pool {
             inner: WarmPool::new(p, size),
         })
@@ -200,20 +275,27 @@ impl Env {
 #[pymethods]
 impl Env {
     #[new]
-    #[pyo3(signature = (task_json, options_json, pool=None))]
+    #[pyo3(signature = (task_json, options_json, pool=None, provider=None, provider_config=None))]
     fn new(
         py: Python<'_>,
         task_json: &str,
         options_json: &str,
         pool: Option<&Bound<'_, Pool>>,
+        provider: Option<&str>,
+        provider_config: Option<&str>,
     ) -> PyResult<Self> {
         let task = parse_task(task_json)?;
         let opts = options(options_json)?;
         let sandboxes = match pool {
+            Some(_) if provider.is_some() || provider_config.is_some() => {
+                return Err(PyValueError::new_err(
+                    "a pool has its own provider: pass provider and provider_config to the Pool",
+                ));
+            }
             Some(p) => Sandboxes::Pool(p.get().inner.clone()),
             None => {
-                let p: Arc<dyn Provider> = py.detach(provider).map_err(sandbox_err)?;
-                Sandboxes::Provider(p)
+                let choice = Choice::resolve(provider, provider_config)?;
+                Sandboxes::Provider(py.detach(|| self::provider(&choice))?)
             }
         };
         Ok(Env {
@@ -353,7 +435,7 @@ impl Env {
         py.detach(|| self.shut()).map_err(sandbox_err)
     }
 
-    /// The container id, while the environment is started.
+    /// The container id or pod name, while the environment is started.
     fn sandbox_id(&self) -> Option<String> {
         let env = self.env.lock().unwrap_or_else(|e| e.into_inner()).clone();
         env.map(|e| e.sandbox().id().to_string())

@@ -189,12 +189,13 @@ async fn kube_doctor(a: &DoctorArgs) -> anyhow::Result<ExitCode> {
             return Ok(finish(&r));
         }
     };
+    r.ok("credentials", provider.api().server());
     r.ok(
-        "credentials",
+        "namespace",
         format!(
-            "{} (namespace {})",
-            provider.api().server(),
-            provider.namespace()
+            "{} (from {})",
+            provider.namespace(),
+            provider.namespace_source()
         ),
     );
     for c in r2e_kube::doctor::run(&provider, a.image.as_deref()).await {

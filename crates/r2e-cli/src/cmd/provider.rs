@@ -6,9 +6,8 @@
 //! `run` and `verify exec`, whose `--provider` names the model's wire
 //! protocol, take `--sandbox-provider` ([`SandboxProviderArgs`]).
 
-use anyhow::Context;
 use clap::{Args, ValueEnum};
-use r2e_kube::{KubeConfig, KubeProvider};
+use r2e_kube::KubeProvider;
 use r2e_sandbox::Provider;
 use r2e_sandbox::docker::DockerProvider;
 use std::path::PathBuf;
@@ -91,14 +90,6 @@ pub enum Connected {
 }
 
 impl ProviderArgs {
-    /// The Kubernetes configuration: the file, else defaults.
-    fn kube_config(&self) -> anyhow::Result<KubeConfig> {
-        Ok(match &self.provider_config {
-            Some(path) => KubeConfig::load(path)?,
-            None => KubeConfig::default(),
-        })
-    }
-
     /// Connects to the chosen engine.
     pub async fn connect_kind(&self) -> anyhow::Result<Connected> {
         if self.provider == ProviderKind::Docker && self.provider_config.is_some() {
@@ -106,10 +97,9 @@ impl ProviderArgs {
         }
         Ok(match self.provider {
             ProviderKind::Docker => Connected::Docker(DockerProvider::connect().await?),
-            ProviderKind::Kubernetes => Connected::Kube(
-                KubeProvider::connect(self.kube_config()?)
-                    .context("connecting to the Kubernetes API server")?,
-            ),
+            ProviderKind::Kubernetes => {
+                Connected::Kube(KubeProvider::open(self.provider_config.as_deref())?)
+            }
         })
     }
 
@@ -132,11 +122,17 @@ pub async fn sweep(connected: &Connected) {
     match connected {
         Connected::Docker(p) => super::sweep_leftovers(p).await,
         Connected::Kube(p) => match p.gc(false).await {
-            Ok(r) if !r.removed.is_empty() => eprintln!(
-                "deleted {} pod(s) left by r2e processes that were killed or finished",
-                r.removed.len()
-            ),
-            Ok(_) => {}
+            Ok(r) => {
+                if !r.removed.is_empty() {
+                    eprintln!(
+                        "deleted {} pod(s) left by r2e processes that were killed or finished",
+                        r.removed.len()
+                    );
+                }
+                for (name, why) in &r.failed {
+                    tracing::warn!("deleting pod {name} left by a killed run: {why}");
+                }
+            }
             Err(e) => tracing::warn!("deleting pods left by killed runs: {e}"),
         },
     }

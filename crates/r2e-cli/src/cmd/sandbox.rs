@@ -144,8 +144,16 @@ async fn kube_gc(a: &GcArgs) -> anyhow::Result<ExitCode> {
     for name in &report.removed {
         println!("deleted pod {name}");
     }
+    for (name, why) in &report.failed {
+        eprintln!("r2e: could not delete pod {name}: {why}");
+    }
+    let failed = if report.failed.is_empty() {
+        String::new()
+    } else {
+        format!("; {} could not be deleted (above)", report.failed.len())
+    };
     println!(
-        "{} pod(s) deleted in namespace {}; kept {} of live r2e processes here and {} made from other hosts{}",
+        "{} pod(s) deleted in namespace {}{failed}; kept {} of live r2e processes here and {} made from other hosts{}",
         report.removed.len(),
         provider.namespace(),
         report.kept_live,
@@ -156,7 +164,11 @@ async fn kube_gc(a: &GcArgs) -> anyhow::Result<ExitCode> {
             ""
         }
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(if report.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 async fn run_cmd(provider: &DockerProvider, a: RunArgs) -> anyhow::Result<ExitCode> {

@@ -14,6 +14,11 @@ threads; every method also exists as a coroutine (``await env.astep(...)``).
         result = env.step_text("<function=finish></function>")
         reward = env.reward()          # Reward(value=..., status="resolved", ...)
 
+Sandboxes are Docker containers by default; ``provider="kubernetes"``
+(with ``provider_config="k8s.toml"``, see docs/scaling.md) makes them pods
+on a cluster, and ``$R2E_PROVIDER`` / ``$R2E_PROVIDER_CONFIG`` choose when
+no argument does, as for the CLI.
+
 Drop-ins: ``r2e.compat.r2egym`` (R2E-Gym's ``RepoEnv``), and
 ``r2e.integrations.rllm`` (rLLM's ``SWEEnv``).
 """
@@ -25,6 +30,7 @@ import atexit
 import concurrent.futures
 import functools
 import json
+import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
 
@@ -118,10 +124,19 @@ class Pool:
     ``images`` (dataset rows or image names) are filled at once; any other
     image is filled on its first use. Each sandbox is handed out once and
     replaced in the background; one that died while idle is never handed out.
+    ``provider`` and ``provider_config`` choose the engine as for :class:`Env`.
     """
 
-    def __init__(self, size: int, images: Optional[List[Any]] = None, **env_options: Any) -> None:
-        self._native = _native.Pool(size)
+    def __init__(
+        self,
+        size: int,
+        images: Optional[List[Any]] = None,
+        *,
+        provider: Optional[str] = None,
+        provider_config: Optional[str] = None,
+        **env_options: Any,
+    ) -> None:
+        self._native = _native.Pool(size, provider, _path(provider_config))
         for item in images or []:
             row = item if isinstance(item, Mapping) else _image_task(str(item))
             self.fill(row, **env_options)
@@ -139,6 +154,11 @@ def _image_task(image: str) -> Dict[str, Any]:
     """A stand-in task that names only an image (what a pool keys on)."""
     return {"task_id": image, "source": "swe_bench", "repo": "", "base_commit": "",
             "image": image, "problem_statement": ""}
+
+
+def _path(p: Any) -> Optional[str]:
+    """A path argument (str or os.PathLike) as text."""
+    return None if p is None else os.fspath(p)
 
 
 def _options(
@@ -168,6 +188,13 @@ class Env:
     is ``"fresh"`` or ``"same"`` (R2E-Gym's gameable same-sandbox reward).
     With ``server="http://host:7878"`` (and ``token``, default ``$R2E_TOKEN``)
     the environment lives on an ``r2e serve`` instance, with the same API.
+
+    ``provider`` is where the sandbox runs: ``"docker"`` (the default) or
+    ``"kubernetes"``, a pod configured by the TOML file ``provider_config``
+    (namespace, credentials, shim image, resources; docs/scaling.md; without
+    one, the kubeconfig's cluster with every setting at its default). When
+    not given, ``$R2E_PROVIDER`` and ``$R2E_PROVIDER_CONFIG`` decide, as for
+    the CLI. A pool brings its own provider.
     """
 
     def __init__(
@@ -182,6 +209,8 @@ class Env:
         network: Optional[bool] = None,
         server: Optional[str] = None,
         token: Optional[str] = None,
+        provider: Optional[str] = None,
+        provider_config: Optional[str] = None,
     ) -> None:
         self.task = task_from_row(row)
         self._options = _options(step_timeout, reward_timeout, limits, reward_in, network)
@@ -189,6 +218,8 @@ class Env:
         if server is not None:
             if pool is not None:
                 raise ValueError("a pool is local: the server keeps its own (r2e serve --pool N)")
+            if provider is not None or provider_config is not None:
+                raise ValueError("the server chooses its provider (r2e serve --provider ...)")
             from ._remote import Client, RemoteEnv
 
             self._native = RemoteEnv(Client(server, token), json.dumps(self.task), json.dumps(self._options))
@@ -197,6 +228,8 @@ class Env:
                 json.dumps(self.task),
                 json.dumps(self._options),
                 pool._native if pool is not None else None,
+                provider,
+                _path(provider_config),
             )
         self.done = False
 
@@ -214,7 +247,7 @@ class Env:
 
     @property
     def sandbox_id(self) -> Optional[str]:
-        """The container id while the environment is started."""
+        """The container id (or pod name) while the environment is started."""
         return self._native.sandbox_id()
 
     def reset(self) -> str:

@@ -19,8 +19,11 @@ fork that rLLM installs, a superset of R2E-Gym 69bc953). Where they differ:
   name (no script is copied into the sandbox; the tools run in r2e's shim);
 - an unknown action gets R2E-Gym's "Invalid Action" observation instead of
   an empty one;
-- ``backend`` is ``"docker"``, or ``"remote"`` with ``server=URL`` (an
-  ``r2e serve`` instance); ``"kubernetes"`` is not yet supported here.
+- ``backend`` is ``"docker"``, ``"kubernetes"`` (pods; pass
+  ``provider_config="k8s.toml"`` or set ``$R2E_PROVIDER_CONFIG``, see
+  docs/scaling.md), or ``"remote"`` with ``server=URL`` (an ``r2e serve``
+  instance). With the default ``"docker"``, ``$R2E_PROVIDER`` may still
+  send the sandboxes to Kubernetes, as it does for every r2e command.
 """
 
 from __future__ import annotations
@@ -209,9 +212,10 @@ class RepoEnv:
         infra_errors: str = "raise",
         **env_options: Any,
     ):
-        if backend not in ("docker", "remote"):
+        if backend not in ("docker", "kubernetes", "remote"):
             raise ValueError(
-                f"backend={backend!r} is not supported by r2e's RepoEnv yet: use backend='docker' "
+                f"backend={backend!r} is not supported by r2e's RepoEnv: use backend='docker', "
+                "backend='kubernetes' (with provider_config='k8s.toml') "
                 "or backend='remote' with server='http://HOST:7878'"
             )
         if backend == "remote" and "server" not in env_options:
@@ -227,6 +231,8 @@ class RepoEnv:
         if not verbose:
             self.logger.setLevel(logging.CRITICAL)
         self._options = dict(step_timeout=step_timeout, reward_timeout=reward_timeout, **env_options)
+        if backend == "kubernetes":
+            self._options["provider"] = "kubernetes"
         self.commands: List[str] = []
         self._start()
 
