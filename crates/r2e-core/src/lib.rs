@@ -23,7 +23,7 @@ pub mod summary;
 pub mod task;
 pub mod trajectory;
 
-pub use task::{SourceFormat, Task, TestFile};
+pub use task::{Grading, SourceFormat, Task, TestFile};
 pub use trajectory::{
     Action, ExitReason, RewardStatus, Step, Trajectory, TrajectoryFileError, TrajectoryWriter,
     Usage,

@@ -11,31 +11,60 @@ pub enum SourceFormat {
     R2eGym,
     /// SWE-bench rows (`instance_id`, `base_commit`, `FAIL_TO_PASS`, ...); also SWE-smith and SWE-Gym.
     SweBench,
+    /// Tasks SWE-Gen (`r2e gen`) made from a repository's commits: SWE-bench
+    /// rows in every field, graded as they are (rows written before this
+    /// format existed say `swe_bench`, with `extra.generator = "r2e-gen"`).
+    SweGen,
+}
+
+/// How a task's tests are run and graded, whatever format it was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grading {
+    /// R2E-Gym's: the hidden test files and `run_tests.sh` in the image, the
+    /// log compared with the expected status of every test.
+    R2eGym,
+    /// SWE-bench's: the eval script applies the test patch and runs the
+    /// tests; FAIL_TO_PASS and PASS_TO_PASS must pass.
+    SweBench,
 }
 
 impl SourceFormat {
     /// Every format, in display order.
-    pub const ALL: [SourceFormat; 2] = [SourceFormat::R2eGym, SourceFormat::SweBench];
+    pub const ALL: [SourceFormat; 3] = [
+        SourceFormat::R2eGym,
+        SourceFormat::SweBench,
+        SourceFormat::SweGen,
+    ];
 
     /// Human-readable name, as the datasets themselves spell it.
     pub fn label(self) -> &'static str {
         match self {
             SourceFormat::R2eGym => "R2E-Gym",
             SourceFormat::SweBench => "SWE-bench",
+            SourceFormat::SweGen => "SWE-Gen",
         }
     }
 
-    /// The name used in serialised tasks (`r2e_gym`, `swe_bench`).
+    /// The name used in serialised tasks (`r2e_gym`, `swe_bench`, `swe_gen`).
     pub fn key(self) -> &'static str {
         match self {
             SourceFormat::R2eGym => "r2e_gym",
             SourceFormat::SweBench => "swe_bench",
+            SourceFormat::SweGen => "swe_gen",
         }
     }
 
     /// Parses [`SourceFormat::key`] back.
     pub fn from_key(key: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|f| f.key() == key)
+    }
+
+    /// How tasks of this format are graded: SWE-Gen's as SWE-bench's.
+    pub fn grading(self) -> Grading {
+        match self {
+            SourceFormat::R2eGym => Grading::R2eGym,
+            SourceFormat::SweBench | SourceFormat::SweGen => Grading::SweBench,
+        }
     }
 }
 

@@ -21,7 +21,7 @@
 pub mod check;
 
 use r2e_core::reward_guard::{self, Excluded};
-use r2e_core::{RewardStatus, SourceFormat, Task};
+use r2e_core::{Grading, RewardStatus, Task};
 use r2e_grade::GradeOptions;
 use r2e_sandbox::{
     ExecOptions, Provider, Sandbox, SandboxError, SandboxSpec, ToolReply, ToolRequest, WarmPool,
@@ -651,12 +651,12 @@ async fn prepare(sandbox: &dyn Sandbox, task: &Task, opts: &EnvOptions) -> Resul
 /// The shell command [`prepare`] runs.
 fn setup_command(task: &Task, opts: &EnvOptions) -> String {
     let wd = shell_quote(&opts.workdir);
-    match task.source {
+    match task.source.grading() {
         // R2E-Gym images: the repo's venv is used through /root/.venv and
         // its executables through /root/.local/bin; stale bytecode goes;
         // the hidden tests shipped in the image leave the agent's reach
         // (the reward brings its own copy).
-        SourceFormat::R2eGym => format!(
+        Grading::R2eGym => format!(
             "cd {wd} || exit 1; if [ -d .venv ] && [ ! -e /root/.venv ]; then ln -s {wd}/.venv /root/.venv; fi \
              && mkdir -p /root/.local/bin \
              && if [ -d .venv/bin ]; then find {wd}/.venv/bin -maxdepth 1 \\( -type f -o -type l \\) -perm -u+x -exec ln -sf {{}} /root/.local/bin/ \\; ; fi \
@@ -664,7 +664,7 @@ fn setup_command(task: &Task, opts: &EnvOptions) -> String {
              rm -rf {HIDDEN_TESTS_DIR} run_tests.sh /r2e_tests"
         ),
         // SWE-bench images: the `testbed` conda env is the task's Python.
-        SourceFormat::SweBench => format!(
+        Grading::SweBench => format!(
             "if [ -d {SWEBENCH_CONDA_ENV} ] && [ ! -e /root/.venv ]; then ln -s {SWEBENCH_CONDA_ENV} /root/.venv; fi"
         ),
     }

@@ -6,7 +6,7 @@
 use crate::predictions::Prediction;
 use crate::report::RunReport;
 use futures_util::StreamExt;
-use r2e_core::{SourceFormat, Task};
+use r2e_core::{Grading, Task};
 use r2e_grade::GradeOptions;
 use r2e_sandbox::{ExecOptions, Provider, Sandbox, SandboxSpec, shell_quote};
 use std::collections::HashMap;
@@ -430,9 +430,9 @@ pub struct TestRun {
 /// The script that runs `task`'s hidden tests: SWE-bench's eval.sh (see
 /// [`crate::spec`]) or, for R2E-Gym rows, the image's `run_tests.sh`.
 pub fn test_script(task: &Task) -> Result<String, crate::spec::SpecError> {
-    match task.source {
-        SourceFormat::R2eGym => Ok(r2e_gym_script(task)),
-        SourceFormat::SweBench => crate::spec::eval_script(task),
+    match task.source.grading() {
+        Grading::R2eGym => Ok(r2e_gym_script(task)),
+        Grading::SweBench => crate::spec::eval_script(task),
     }
 }
 
@@ -447,7 +447,7 @@ pub async fn run_hidden_tests(
     timeout: Duration,
     max_output: u64,
 ) -> Result<TestRun, r2e_sandbox::SandboxError> {
-    if task.source == SourceFormat::R2eGym {
+    if task.source.grading() == Grading::R2eGym {
         for f in &task.test_files {
             sb.write_file(&format!("{WORKDIR}/{}", f.path), f.content.as_bytes(), None)
                 .await?;

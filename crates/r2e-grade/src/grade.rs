@@ -10,7 +10,7 @@ use crate::{
     status::StatusMap,
     swebench::{self, GradeSettings, Instance, SweBenchGrade},
 };
-use r2e_core::{SourceFormat, Task};
+use r2e_core::{Grading, Task};
 
 /// Choices a caller can override; the defaults follow the task.
 #[derive(Debug, Clone, Copy, Default)]
@@ -77,8 +77,8 @@ pub fn plan(task: &Task, opts: &GradeOptions) -> Result<(Parser, Rules), GradeEr
 /// Grades `log` (the test run's output) for `task`.
 pub fn grade_task(task: &Task, log: &str, opts: &GradeOptions) -> Result<Graded, GradeError> {
     let (parser, rules) = plan(task, opts)?;
-    match task.source {
-        SourceFormat::R2eGym => {
+    match task.source.grading() {
+        Grading::R2eGym => {
             if task.expected_statuses.is_empty() {
                 return Err(GradeError::NoExpectedOutput(task.task_id.clone()));
             }
@@ -90,7 +90,7 @@ pub fn grade_task(task: &Task, log: &str, opts: &GradeOptions) -> Result<Graded,
                 rules,
             )))
         }
-        SourceFormat::SweBench => {
+        Grading::SweBench => {
             let instance = Instance {
                 instance_id: &task.task_id,
                 fail_to_pass: &task.fail_to_pass,

@@ -11,7 +11,7 @@ use crate::{
     parse::Parser,
     rules::{EvalType, Rules},
 };
-use r2e_core::{SourceFormat, Task};
+use r2e_core::{Grading, Task};
 
 /// SWE-bench's parser per repository (`MAP_REPO_TO_PARSER_PY`).
 const SWEBENCH_PARSERS: [(&str, Parser); 18] = [
@@ -67,7 +67,7 @@ fn extra_str<'a>(task: &'a Task, key: &str) -> Option<&'a str> {
 /// The parser for a task: the row's `log_parser` (5.x), else the repository's
 /// (SWE-bench), or R2E-Gym's parser for R2E-Gym rows.
 pub fn parser_for(task: &Task) -> Result<Parser, GradeError> {
-    if task.source == SourceFormat::R2eGym {
+    if task.source.grading() == Grading::R2eGym {
         return Ok(Parser::R2eGym);
     }
     if let Some(name) = extra_str(task, "log_parser") {

@@ -404,3 +404,26 @@ fn unknown_repositories_and_parsers_are_errors() {
     let js = swebench_row(json!({"log_parser": "parse_log_jest"}));
     assert!(grade_task(&js, "", &GradeOptions::default()).is_err());
 }
+
+#[test]
+fn swe_gen_tasks_grade_as_swe_bench_rows() {
+    let log = common::log("eval_flask.txt");
+    let row = swebench_row(json!({"log_parser": "parse_log_pytest"}));
+    let mut gen_row = row.clone();
+    gen_row.source = r2e_core::SourceFormat::SweGen;
+    let fail = log.replace(
+        "PASSED tests/test_blueprints.py::test_empty_name_not_allowed",
+        "FAILED tests/test_blueprints.py::test_empty_name_not_allowed",
+    );
+    assert_ne!(fail, log);
+    for log in [&log, &fail] {
+        let (Graded::SweBench(want), Graded::SweBench(got)) = (
+            grade_task(&row, log, &GradeOptions::default()).unwrap(),
+            grade_task(&gen_row, log, &GradeOptions::default()).unwrap(),
+        ) else {
+            panic!("both graded as SWE-bench rows")
+        };
+        assert_eq!(got.report.to_json(), want.report.to_json());
+        assert_eq!(got.statuses, want.statuses);
+    }
+}

@@ -3,7 +3,7 @@
 use crate::common::fixture_rows;
 use r2e_core::image::ImageTemplate;
 use r2e_core::row::{ConvertOptions, task_from_value};
-use r2e_core::{SourceFormat, Task, TestFile};
+use r2e_core::{Grading, SourceFormat, Task, TestFile};
 use serde_json::{Value, json};
 
 fn convert(row: &Value) -> Task {
@@ -289,6 +289,32 @@ fn serialised_source_names_match_keys() {
 }
 
 #[test]
+fn swe_gen_rows_load_and_grade_as_swe_bench_rows() {
+    let row = |source: &str| {
+        json!({
+            "task_id": "cachetools__0d95a5142cce", "source": source, "repo": "tkem/cachetools",
+            "base_commit": "abc", "image": "r2e-gen/cachetools:0d95a5142cce",
+            "problem_statement": "", "FAIL_TO_PASS": ["tests/test_a.py::test_x"],
+            "extra": {"generator": "r2e-gen", "log_parser": "parse_log_pytest"}
+        })
+    };
+    let opts = ConvertOptions::default();
+    let task = task_from_value(&row("swe_gen"), &opts).expect("swe_gen row");
+    assert_eq!(task.source, SourceFormat::SweGen);
+    assert_eq!(task.source.grading(), Grading::SweBench);
+    assert_eq!(task.source.to_string(), "SWE-Gen");
+    // Written back, it says swe_gen again.
+    let back = serde_json::to_value(&task).expect("json");
+    assert_eq!(back["source"], "swe_gen");
+    assert_eq!(task_from_value(&back, &opts).expect("again"), task);
+    // Rows made before the format existed still load, as SWE-bench rows.
+    let old = task_from_value(&row("swe_bench"), &opts).expect("old row");
+    assert_eq!(old.source, SourceFormat::SweBench);
+    assert_eq!(old.extra["generator"], "r2e-gen");
+    assert_eq!(SourceFormat::R2eGym.grading(), Grading::R2eGym);
+}
+
+#[test]
 fn malformed_rows_name_the_field() {
     let swe = || fixture_rows("swe-bench-verified.jsonl").swap_remove(2);
     let r2e = || fixture_rows("r2e-gym-lite.jsonl").swap_remove(1);
@@ -358,7 +384,7 @@ fn malformed_rows_name_the_field() {
     let native = json!({"task_id": "a", "source": "swe-bench"});
     assert_eq!(
         convert_err(&native),
-        r#"field "source": expected one of "r2e_gym", "swe_bench", got "swe-bench""#
+        r#"field "source": expected one of "r2e_gym", "swe_bench", "swe_gen", got "swe-bench""#
     );
 
     assert_eq!(

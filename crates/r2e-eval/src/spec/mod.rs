@@ -39,7 +39,7 @@ mod table;
 
 pub use patch::test_files;
 
-use r2e_core::{SourceFormat, Task};
+use r2e_core::{Grading, Task};
 use serde_json::Value;
 
 /// One SWE-bench spec: how a repository at one version is installed and tested.
@@ -206,7 +206,7 @@ pub fn eval_script_with(task: &Task, generation: Generation) -> Result<String, S
 }
 
 fn swebench_spec(task: &Task) -> Option<&'static Spec> {
-    if task.source != SourceFormat::SweBench {
+    if task.source.grading() != Grading::SweBench {
         return None;
     }
     lookup(&task.repo, task.version.as_deref()?)
@@ -238,7 +238,7 @@ fn json_type(value: &Value) -> &'static str {
 
 /// Why [`swebench_spec`] found nothing, for the error message.
 fn no_spec_reason(task: &Task, generation: Generation) -> String {
-    let mut reason = if task.source != SourceFormat::SweBench {
+    let mut reason = if task.source.grading() != Grading::SweBench {
         format!("{} tasks have no SWE-bench spec", task.source)
     } else {
         let known: Vec<&str> = specs()
