@@ -240,12 +240,12 @@ impl ValidatedCommit {
         if self.generated_tests {
             extra.insert("tests_generated".into(), true.into());
         }
-        // `source` is the row format readers grade by (SWE-bench's shape);
-        // where the task came from is said here.
+        // `source: swe_gen` grades as SWE-bench rows; the generator is said
+        // here too, as rows made before that source existed did.
         extra.insert("generator".into(), GENERATOR.into());
         Some(Task {
             task_id: format!("{}__{}", self.repo, short(&self.hash)),
-            source: SourceFormat::SweBench,
+            source: SourceFormat::SweGen,
             repo: self.origin.clone().unwrap_or_else(|| self.repo.clone()),
             base_commit: self.parent.clone().unwrap_or_default(),
             image: self.image.clone(),
