@@ -160,7 +160,8 @@ async fn keeps_fixes_with_tests_and_drops_the_rest() {
         .expect("fix task");
     assert_eq!(task.base_commit, h.root);
     assert_eq!(task.repo, "ada/calc");
-    assert_eq!(task.source.key(), "swe_bench");
+    assert_eq!(task.source.key(), "swe_gen");
+    assert_eq!(task.source.grading(), r2e_core::Grading::SweBench);
     assert_eq!(task.extra["generator"], "r2e-gen");
     assert_eq!(task.extra["log_parser"], "pytest");
     assert_eq!(task.fail_to_pass, fix.fail_to_pass);

@@ -4,7 +4,7 @@
 //!
 //! | shape | recognised by | task id |
 //! |---|---|---|
-//! | r2e's own [`Task`] (what `r2e dataset convert` writes) | `task_id` and `source` | `task_id` |
+//! | r2e's own [`Task`] (what `r2e dataset convert` and `r2e gen` write; `source` is `r2e_gym`, `swe_bench` or `swe_gen`) | `task_id` and `source` | `task_id` |
 //! | R2E-Gym | `repo_name` and `commit_hash` | `repo_name@commit_hash` |
 //! | SWE-bench, SWE-Gym, SWE-smith | `instance_id` | `instance_id` |
 //!
