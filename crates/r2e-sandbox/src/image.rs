@@ -1,7 +1,14 @@
-//! Base images without a registry: `debootstrap` a minimal Debian with Python,
-//! venv, pip, git and CA certificates, copy in the host's CA bundle and pip
-//! configuration (so pip and uv work behind a TLS-intercepting proxy), install
-//! uv, and import the directory into the engine as an image.
+//! Base images without a registry: `debootstrap` a minimal Debian or Ubuntu
+//! with Python, venv, pip, git and CA certificates, copy in the host's CA
+//! bundle and pip configuration (so pip and uv work behind a TLS-intercepting
+//! proxy), install uv, and import the directory into the engine as an image.
+//!
+//! Debian suites give Python 3.9 (bullseye), 3.11 (bookworm) and 3.13
+//! (trixie); the Ubuntu suites give the older and in-between Pythons that old
+//! commits need: 3.8 (focal), 3.10 (jammy), 3.12 (noble) — see [`SUITES`].
+//! A Debian host has no Ubuntu archive key, so r2e fetches the
+//! `ubuntu-keyring` package from the mirror and checks the key file against
+//! a SHA-256 pinned here before debootstrap trusts it.
 
 use crate::SandboxError;
 use crate::docker::engine_classify;
@@ -23,6 +30,67 @@ pub const BASE_PACKAGES: &[&str] = &[
     "patch",
 ];
 
+/// A suite `bootstrap` knows: its distribution and the Python it ships.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Suite {
+    /// The suite's code name (`bookworm`, `focal`).
+    pub name: &'static str,
+    /// Whether it is an Ubuntu release (else Debian).
+    pub ubuntu: bool,
+    /// The `python3` it ships.
+    pub python: &'static str,
+}
+
+/// The suites `r2e image bootstrap` is known to build, oldest Python first.
+pub const SUITES: &[Suite] = &[
+    Suite {
+        name: "focal",
+        ubuntu: true,
+        python: "3.8",
+    },
+    Suite {
+        name: "bullseye",
+        ubuntu: false,
+        python: "3.9",
+    },
+    Suite {
+        name: "jammy",
+        ubuntu: true,
+        python: "3.10",
+    },
+    Suite {
+        name: "bookworm",
+        ubuntu: false,
+        python: "3.11",
+    },
+    Suite {
+        name: "noble",
+        ubuntu: true,
+        python: "3.12",
+    },
+    Suite {
+        name: "trixie",
+        ubuntu: false,
+        python: "3.13",
+    },
+];
+
+/// The suite called `name`, if known.
+pub fn suite(name: &str) -> Option<Suite> {
+    SUITES.iter().copied().find(|s| s.name == name)
+}
+
+/// Where the Ubuntu archive key comes from when the host has none: the
+/// `ubuntu-keyring` package of focal, whose key file (the 2012 and 2018
+/// archive signing keys, 790B C727 … C0B2 1F32 and F6EC B376 … 991B C93C)
+/// must hash to [`UBUNTU_KEYRING_SHA256`].
+const UBUNTU_KEYRING_DEB: &str = "pool/main/u/ubuntu-keyring/ubuntu-keyring_2020.02.11.2_all.deb";
+const UBUNTU_KEYRING_FILE: &str = "usr/share/keyrings/ubuntu-archive-keyring.gpg";
+const UBUNTU_KEYRING_SHA256: &str =
+    "1a4dd63e5c76728960a2edddae22e2e0fc53df8e8b87806deb971030ac704eb0";
+const UBUNTU_MIRROR: &str = "http://archive.ubuntu.com/ubuntu";
+const DEBIAN_MIRROR: &str = "http://deb.debian.org/debian";
+
 /// The host files copied into the image so TLS and pip work as on the host.
 const HOST_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 const HOST_PIP_CONF: &str = "/etc/pip.conf";
@@ -30,13 +98,13 @@ const HOST_PIP_CONF: &str = "/etc/pip.conf";
 /// What to build.
 #[derive(Debug, Clone)]
 pub struct BootstrapOptions {
-    /// Debian suite: bullseye (Python 3.9), bookworm (3.11), trixie (3.13).
+    /// Debian or Ubuntu suite (see [`SUITES`]).
     pub suite: String,
     /// Image reference to create, `name[:tag]`.
     pub tag: String,
     /// Rebuild even when the tag exists.
     pub force: bool,
-    /// Debian mirror.
+    /// Debian or Ubuntu mirror (default: the suite's distribution's).
     pub mirror: String,
     /// Extra Debian packages.
     pub extra_packages: Vec<String>,
@@ -49,11 +117,13 @@ pub struct BootstrapOptions {
 impl BootstrapOptions {
     /// Defaults for `suite` and `tag`.
     pub fn new(suite: impl Into<String>, tag: impl Into<String>) -> Self {
+        let suite = suite.into();
+        let ubuntu = self::suite(&suite).is_some_and(|s| s.ubuntu);
         BootstrapOptions {
-            suite: suite.into(),
+            mirror: if ubuntu { UBUNTU_MIRROR } else { DEBIAN_MIRROR }.into(),
+            suite,
             tag: tag.into(),
             force: false,
-            mirror: "http://deb.debian.org/debian".into(),
             extra_packages: Vec::new(),
             install_uv: true,
             cache_dir: crate::shim::cache_dir().join("debootstrap"),
@@ -192,10 +262,15 @@ async fn build(
     let mut cmd = Command::new("debootstrap");
     cmd.arg("--variant=minbase")
         .arg(format!("--include={}", packages.join(",")))
-        .arg(format!("--cache-dir={}", cache.display()))
-        .arg(&opts.suite)
-        .arg(rootfs)
-        .arg(&opts.mirror);
+        .arg(format!("--cache-dir={}", cache.display()));
+    if suite(&opts.suite).is_some_and(|s| s.ubuntu) {
+        // pip and venv are in universe on Ubuntu.
+        progress("checking the Ubuntu archive key");
+        let keyring = ubuntu_keyring(opts, log).await?;
+        cmd.arg("--components=main,universe")
+            .arg(format!("--keyring={}", keyring.display()));
+    }
+    cmd.arg(&opts.suite).arg(rootfs).arg(&opts.mirror);
     run_logged(cmd, "debootstrap", log).await?;
 
     progress("copying the host's CA bundle and pip configuration");
@@ -280,6 +355,49 @@ async fn build(
         id: img.id.unwrap_or_default(),
         size: img.size.unwrap_or(0),
     })
+}
+
+/// The Ubuntu archive keyring: the host's when it has one, else the pinned
+/// one fetched from the mirror (cached), refused unless its hash matches.
+async fn ubuntu_keyring(opts: &BootstrapOptions, log: &Path) -> Result<PathBuf, ImageError> {
+    let host = Path::new("/usr/share/keyrings/ubuntu-archive-keyring.gpg");
+    if host.is_file() {
+        return Ok(host.to_path_buf());
+    }
+    let dir = opts.cache_dir.join("ubuntu-keyring");
+    let key = dir.join(UBUNTU_KEYRING_FILE);
+    if !key.is_file() {
+        std::fs::create_dir_all(&dir).map_err(io_err(format!("creating {}", dir.display())))?;
+        let deb = dir.join("ubuntu-keyring.deb");
+        let url = format!("{}/{UBUNTU_KEYRING_DEB}", opts.mirror.trim_end_matches('/'));
+        let mut get = Command::new("wget");
+        get.args(["-q", "-O"]).arg(&deb).arg(&url);
+        run_logged(get, &format!("downloading {url}"), log).await?;
+        let mut unpack = Command::new("dpkg-deb");
+        unpack.arg("-x").arg(&deb).arg(&dir);
+        run_logged(unpack, "unpacking ubuntu-keyring", log).await?;
+    }
+    let out = Command::new("sha256sum")
+        .arg(&key)
+        .output()
+        .await
+        .map_err(io_err("starting sha256sum"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let sum = text.split_whitespace().next().unwrap_or_default();
+    if sum != UBUNTU_KEYRING_SHA256 {
+        let _ = std::fs::remove_dir_all(&dir);
+        return Err(ImageError::Step {
+            step: "checking the Ubuntu archive keyring".into(),
+            code: 1,
+            log: key.display().to_string(),
+            tail: format!(
+                "its SHA-256 is {sum}, not the pinned {UBUNTU_KEYRING_SHA256}: refusing to \
+                 trust it. Install Ubuntu's keyring on the host \
+                 (/usr/share/keyrings/ubuntu-archive-keyring.gpg) to use your own."
+            ),
+        });
+    }
+    Ok(key)
 }
 
 fn copy_host_config(rootfs: &Path) -> Result<(), ImageError> {
@@ -389,7 +507,41 @@ fn is_root() -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::split_reference;
+    use super::*;
+
+    #[test]
+    fn each_suite_bootstraps_from_its_distributions_mirror() {
+        assert_eq!(BootstrapOptions::new("focal", "t").mirror, UBUNTU_MIRROR);
+        assert_eq!(BootstrapOptions::new("noble", "t").mirror, UBUNTU_MIRROR);
+        assert_eq!(BootstrapOptions::new("bookworm", "t").mirror, DEBIAN_MIRROR);
+        // An unknown suite (sid, a derivative's) is Debian's unless --mirror says.
+        assert_eq!(BootstrapOptions::new("sid", "t").mirror, DEBIAN_MIRROR);
+        let pythons: Vec<&str> = SUITES.iter().map(|s| s.python).collect();
+        assert_eq!(pythons, ["3.8", "3.9", "3.10", "3.11", "3.12", "3.13"]);
+    }
+
+    #[tokio::test]
+    async fn a_keyring_that_does_not_match_the_pin_is_refused_and_dropped() {
+        if Path::new("/usr/share/keyrings/ubuntu-archive-keyring.gpg").is_file() {
+            eprintln!("skipped: this host has Ubuntu's keyring, which is used as is");
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let mut opts = BootstrapOptions::new("focal", "t");
+        opts.cache_dir = tmp.path().to_path_buf();
+        let key = tmp.path().join("ubuntu-keyring").join(UBUNTU_KEYRING_FILE);
+        std::fs::create_dir_all(key.parent().unwrap()).unwrap();
+        std::fs::write(&key, b"not the archive key").unwrap();
+        let err = ubuntu_keyring(&opts, &tmp.path().join("log"))
+            .await
+            .expect_err("a tampered keyring is refused")
+            .to_string();
+        assert!(err.contains("refusing to trust it"), "{err}");
+        assert!(
+            !key.exists(),
+            "the bad keyring is removed, so the next run fetches it again"
+        );
+    }
 
     #[test]
     fn references_split_at_the_tag_not_the_port() {

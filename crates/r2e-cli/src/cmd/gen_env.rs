@@ -12,9 +12,6 @@ use r2e_sandbox::docker::DockerProvider;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// The base images `r2e image bootstrap` makes, tried when no `--python` is given.
-pub const DEFAULT_PYTHON_IMAGES: &[&str] =
-    &["r2e/base:bullseye", "r2e/base:bookworm", "r2e/base:trixie"];
 
 /// Arguments of `r2e gen env`.
 #[derive(Debug, Clone, Args)]
@@ -44,8 +41,9 @@ pub struct EnvArgs {
 pub struct EnvSettings {
     /// An image with python3 (the first on its PATH), git and uv the search
     /// may use (repeatable), e.g. one of yours with an older Python.
-    /// Default: whichever of r2e/base:bullseye (3.9), bookworm (3.11) and
-    /// trixie (3.13) exist; build them with `r2e image bootstrap --suite S`.
+    /// Default: whichever base images `r2e image bootstrap --suite S` makes
+    /// exist (r2e/base:S for focal 3.8, bullseye 3.9, jammy 3.10, bookworm
+    /// 3.11, noble 3.12, trixie 3.13).
     #[arg(long = "python", visible_alias = "python-image", value_name = "IMAGE")]
     pub python_images: Vec<String>,
     /// Also try these Pythons, downloaded by uv (needs GitHub access), e.g. 3.8,3.10.
@@ -89,9 +87,10 @@ impl EnvSettings {
             self.python_images.clone()
         } else {
             let mut found = Vec::new();
-            for image in DEFAULT_PYTHON_IMAGES {
-                if provider.image_exists(image).await? {
-                    found.push(image.to_string());
+            for suite in r2e_sandbox::image::SUITES {
+                let image = format!("r2e/base:{}", suite.name);
+                if provider.image_exists(&image).await? {
+                    found.push(image);
                 }
             }
             found
@@ -100,7 +99,7 @@ impl EnvSettings {
             !images.is_empty(),
             "no Python image to build environments in: build one with \
              `r2e image bootstrap --suite bookworm --tag r2e/base:bookworm` \
-             (bullseye: Python 3.9, trixie: 3.13), or pass --python IMAGE"
+             (focal: Python 3.8, bullseye: 3.9, trixie: 3.13, …), or pass --python IMAGE"
         );
         let mut pythons = Vec::new();
         for image in &images {

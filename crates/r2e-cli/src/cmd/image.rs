@@ -33,7 +33,8 @@ pub struct ShimArgs {
 /// Arguments of `r2e image bootstrap`.
 #[derive(Debug, Args)]
 pub struct BootstrapArgs {
-    /// Debian suite: bullseye (Python 3.9), bookworm (3.11), trixie (3.13).
+    /// Suite to build: Debian bullseye (Python 3.9), bookworm (3.11),
+    /// trixie (3.13), or Ubuntu focal (3.8), jammy (3.10), noble (3.12).
     #[arg(long, default_value = "bookworm")]
     suite: String,
     /// Image reference to create [default: r2e/base:<suite>].
@@ -42,9 +43,10 @@ pub struct BootstrapArgs {
     /// Rebuild even if the tag exists.
     #[arg(long)]
     force: bool,
-    /// Debian mirror to bootstrap from.
-    #[arg(long, default_value = "http://deb.debian.org/debian")]
-    mirror: String,
+    /// Mirror to bootstrap from [default: deb.debian.org for Debian suites,
+    /// archive.ubuntu.com for Ubuntu's].
+    #[arg(long)]
+    mirror: Option<String>,
     /// Extra Debian package to install (repeatable).
     #[arg(long = "package", value_name = "PKG")]
     packages: Vec<String>,
@@ -75,7 +77,9 @@ async fn bootstrap_cmd(a: BootstrapArgs) -> anyhow::Result<ExitCode> {
     let tag = a.tag.unwrap_or_else(|| format!("r2e/base:{}", a.suite));
     let mut opts = BootstrapOptions::new(&a.suite, &tag);
     opts.force = a.force;
-    opts.mirror = a.mirror;
+    if let Some(mirror) = a.mirror {
+        opts.mirror = mirror;
+    }
     opts.extra_packages = a.packages;
     opts.install_uv = !a.no_uv;
     let bar = ProgressBar::new_spinner();
