@@ -563,7 +563,8 @@ async fn a_start_given_up_half_way_leaves_no_container() {
     let p = provider().await;
     let mark = format!("abandoned-{}", std::process::id());
     let mut spec = SandboxSpec::new(image());
-    spec.labels.push(("dev.r2e.test.abandoned".into(), mark.clone()));
+    spec.labels
+        .push(("dev.r2e.test.abandoned".into(), mark.clone()));
     // Give up at several points of the start: before the create reaches the
     // engine, between create and start, and while the shim says hello.
     for ms in [0u64, 5, 20, 60, 150, 400] {
