@@ -223,11 +223,6 @@ fn call_words(text: &str) -> Vec<String> {
     words
 }
 
-fn touches(changed: &[u32], t: &Top<'_>) -> bool {
-    let k = changed.partition_point(|&l| l < t.start);
-    k < changed.len() && changed[k] <= t.end
-}
-
 /// R2E-Gym's view of one file's change, from both sides' trees and the
 /// diff's removed/added lines per hunk (`hunk_ends` as in
 /// [`crate::udiff::TextDiff`]). `edited` is r2e's list of code-changed
@@ -265,8 +260,12 @@ pub fn gym_changes(
         // not equal to one of them.
         let mut hunk: Vec<&Top<'_>> = Vec::new();
         let mut in_hunk: HashSet<(Kind, &str)> = HashSet::new();
-        let touched_old = before.iter().filter(|t| touches(old_lines, t));
-        let touched_new = after.iter().filter(|t| touches(new_lines, t));
+        let touched_old = before
+            .iter()
+            .filter(|t| crate::python::overlaps(old_lines, t.start, t.end));
+        let touched_new = after
+            .iter()
+            .filter(|t| crate::python::overlaps(new_lines, t.start, t.end));
         for t in touched_old.chain(touched_new) {
             if in_hunk.insert(t.set_key()) {
                 hunk.push(t);

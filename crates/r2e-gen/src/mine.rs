@@ -491,7 +491,8 @@ impl Miner {
             && !open_adds.is_empty()
             && open_dels.len() * open_adds.len() <= 400
         {
-            let texts = |ids: &[usize], old: bool| -> Result<Vec<Option<String>>> {
+            // Each file's chunks are counted once, not once per pair.
+            let texts = |ids: &[usize], old: bool| -> Result<Vec<Option<Chunks>>> {
                 ids.iter()
                     .map(|&i| {
                         let side = if old { changes[i].old } else { changes[i].new };
@@ -499,7 +500,8 @@ impl Miner {
                         let data = self.blob(side.id)?;
                         Ok((!is_binary(&data))
                             .then(|| String::from_utf8(data).ok())
-                            .flatten())
+                            .flatten()
+                            .map(|t| Chunks::new(&t)))
                     })
                     .collect()
             };
@@ -658,21 +660,19 @@ fn is_binary(data: &[u8]) -> bool {
     data[..data.len().min(8000)].contains(&0)
 }
 
-/// How similar two texts are, in percent, as `git diff -M` estimates it
-/// (diffcore-delta): both are cut into chunks that end at a newline or after
-/// 64 bytes (a CR before an LF left out), and the bytes of the chunks they
-/// share (as a multiset) are taken over the larger size. Texts whose sizes
-/// differ by more than half the larger are not similar.
-fn similarity(a: &str, b: &str) -> u32 {
-    let longer = a.len().max(b.len());
-    if longer == 0 {
-        return 100;
-    }
-    if (longer - a.len().min(b.len())) * 2 > longer {
-        return 0;
-    }
-    fn chunks(s: &str) -> HashMap<Vec<u8>, usize> {
-        let mut out: HashMap<Vec<u8>, usize> = HashMap::new();
+/// A text cut as `git diff -M` cuts it to estimate similarity
+/// (diffcore-delta): into chunks that end at a newline or after 64 bytes (a
+/// CR before an LF left out), counted.
+struct Chunks {
+    /// The text's size in bytes.
+    len: usize,
+    /// How often each chunk occurs.
+    counts: HashMap<Vec<u8>, usize>,
+}
+
+impl Chunks {
+    fn new(s: &str) -> Chunks {
+        let mut counts: HashMap<Vec<u8>, usize> = HashMap::new();
         let bytes = s.as_bytes();
         let mut chunk = Vec::with_capacity(64);
         for (i, &c) in bytes.iter().enumerate() {
@@ -681,18 +681,34 @@ fn similarity(a: &str, b: &str) -> u32 {
             }
             chunk.push(c);
             if c == b'\n' || chunk.len() >= 64 {
-                *out.entry(std::mem::take(&mut chunk)).or_default() += 1;
+                *counts.entry(std::mem::take(&mut chunk)).or_default() += 1;
             }
         }
         if !chunk.is_empty() {
-            *out.entry(chunk).or_default() += 1;
+            *counts.entry(chunk).or_default() += 1;
         }
-        out
+        Chunks {
+            len: s.len(),
+            counts,
+        }
     }
-    let (ca, cb) = (chunks(a), chunks(b));
-    let copied: usize = ca
+}
+
+/// How similar two texts are, in percent, as `git diff -M` estimates it: the
+/// bytes of the chunks they share (as a multiset) over the larger size.
+/// Texts whose sizes differ by more than half the larger are not similar.
+fn similarity(a: &Chunks, b: &Chunks) -> u32 {
+    let longer = a.len.max(b.len);
+    if longer == 0 {
+        return 100;
+    }
+    if (longer - a.len.min(b.len)) * 2 > longer {
+        return 0;
+    }
+    let copied: usize = a
+        .counts
         .iter()
-        .filter_map(|(k, n)| cb.get(k).map(|m| k.len() * n.min(m)))
+        .filter_map(|(k, n)| b.counts.get(k).map(|m| k.len() * n.min(m)))
         .sum();
     (copied * 100 / longer) as u32
 }
@@ -869,7 +885,11 @@ pub fn mine_to_jsonl(
 
 #[cfg(test)]
 mod tests {
-    use super::similarity;
+    use super::Chunks;
+
+    fn similarity(a: &str, b: &str) -> u32 {
+        super::similarity(&Chunks::new(a), &Chunks::new(b))
+    }
 
     #[test]
     fn similarity_weighs_bytes_as_git_does() {

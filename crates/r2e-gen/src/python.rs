@@ -323,7 +323,8 @@ struct Hashes {
     defs: Vec<u64>,
 }
 
-fn overlaps(changed: &[u32], start: u32, end: u32) -> bool {
+/// Whether a line of `changed` (sorted line numbers) falls in `start..=end`.
+pub(crate) fn overlaps(changed: &[u32], start: u32, end: u32) -> bool {
     let k = changed.partition_point(|&l| l < start);
     k < changed.len() && changed[k] <= end
 }
