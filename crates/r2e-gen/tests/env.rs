@@ -141,7 +141,7 @@ async fn pins_to_the_commit_date_shares_sets_and_adds_missing_modules() {
     let legacy = by[v.legacy.as_str()];
     assert_eq!(legacy.outcome, EnvOutcome::Built, "{legacy:#?}");
     assert!(legacy.exclude_newer.starts_with("2022-11-15T00:00:00"));
-    assert_eq!(legacy.python.as_deref(), Some("3.11"));
+    assert_eq!(legacy.setup.python, "3.11");
     assert_eq!(legacy.spec.requires, vec!["packaging"]);
     assert_eq!(
         legacy.spec.sources,
@@ -163,7 +163,7 @@ async fn pins_to_the_commit_date_shares_sets_and_adds_missing_modules() {
     assert_eq!(packaging, "21.3");
     let yaml = by[v.yaml.as_str()];
     assert_ne!(yaml.image, legacy.image);
-    assert_eq!(yaml.added, vec!["PyYAML"], "{yaml:#?}");
+    assert_eq!(yaml.setup.added, vec!["PyYAML"], "{yaml:#?}");
     let labels: Vec<Option<&str>> = yaml.attempts.iter().map(|a| a.label()).collect();
     assert_eq!(labels.last(), Some(&None), "{yaml:#?}");
     assert!(labels.contains(&Some("missing_module")), "{yaml:#?}");
@@ -265,15 +265,15 @@ async fn passes_over_a_python_too_new_for_the_code() {
     let tried: Vec<(&str, Option<&str>)> = row
         .attempts
         .iter()
-        .map(|a| (a.python.as_str(), a.label()))
+        .map(|a| (a.setup.python.as_str(), a.label()))
         .collect();
     assert_eq!(
         tried,
         vec![("3.13", Some("python_too_new")), ("3.11", None)],
         "{row:#?}"
     );
-    assert_eq!(row.python.as_deref(), Some("3.11"));
-    assert_eq!(row.method, Some(Method::Editable));
+    assert_eq!(row.setup.python, "3.11");
+    assert_eq!(row.setup.method, Some(Method::Editable));
     assert_eq!(
         python_in(
             &row.image,
@@ -368,7 +368,7 @@ async fn code_older_than_every_python_gets_no_environment() {
         let got: Vec<(&str, Option<&str>)> = row
             .attempts
             .iter()
-            .map(|a| (a.python.as_str(), a.label()))
+            .map(|a| (a.setup.python.as_str(), a.label()))
             .collect();
         let want: Vec<(&str, Option<&str>)> =
             tried.iter().map(|p| (*p, Some("python_too_new"))).collect();
@@ -613,7 +613,7 @@ async fn a_package_that_does_not_import_on_its_dependencies_gets_no_environment(
 
     let built = row(&relaxed);
     assert_eq!(built.outcome, EnvOutcome::Built, "{built:#?}");
-    assert_eq!(built.relaxed, ["packaging"], "{built:#?}");
+    assert_eq!(built.setup.relaxed, ["packaging"], "{built:#?}");
     assert_eq!(
         labels(&built),
         [Some("collection_fails".to_string()), None],
@@ -638,7 +638,11 @@ async fn a_package_that_does_not_import_on_its_dependencies_gets_no_environment(
         assert_eq!(failed.outcome, EnvOutcome::Failed, "{failed:#?}");
         let l = Some(label.to_string());
         assert_eq!(labels(&failed), [l.clone(), l], "{failed:#?}");
-        assert_eq!(failed.attempts[1].relaxed, ["packaging"], "{failed:#?}");
+        assert_eq!(
+            failed.attempts[1].setup.relaxed,
+            ["packaging"],
+            "{failed:#?}"
+        );
         let reason = failed.reason.as_deref().unwrap_or_default();
         assert!(
             reason.starts_with(&format!("{label} (2 tries; last: {label}: ")),

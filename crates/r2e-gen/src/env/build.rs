@@ -7,7 +7,7 @@ use super::meta::EnvSpec;
 use super::python;
 use super::search::search;
 use super::types::{
-    EnvEvent, EnvOptions, EnvOutcome, EnvRow, EnvSummary, KEY_LABEL, RepoOverride, VENV,
+    EnvEvent, EnvOptions, EnvOutcome, EnvRow, EnvSummary, KEY_LABEL, RepoOverride, Setup, VENV,
 };
 use crate::error::{Error, Result};
 use crate::images::ImageKind;
@@ -161,13 +161,7 @@ pub async fn build_envs(
             key: String::new(),
             image: String::new(),
             built_at: String::new(),
-            python: None,
-            method: None,
-            pins: Vec::new(),
-            dated_tools: false,
-            relaxed: Vec::new(),
-            harness: false,
-            added: Vec::new(),
+            setup: Setup::default(),
             exclude_newer: String::new(),
             tools_exclude_newer: String::new(),
             spec: EnvSpec::default(),
@@ -333,13 +327,7 @@ async fn build_set(
         key: set.key.clone(),
         image: String::new(),
         built_at: rep.hash.clone(),
-        python: None,
-        method: None,
-        pins: Vec::new(),
-        dated_tools: false,
-        relaxed: Vec::new(),
-        harness: false,
-        added: Vec::new(),
+        setup: Setup::default(),
         exclude_newer: cut.deps,
         tools_exclude_newer: cut.tools,
         spec: set.spec.clone(),
@@ -360,13 +348,7 @@ async fn build_set(
             saved?;
             row.outcome = EnvOutcome::Built;
             row.image = image;
-            row.python = Some(t.python.version.to_string());
-            row.method = Some(t.method);
-            row.pins = t.pins;
-            row.dated_tools = t.dated_tools;
-            row.relaxed = t.relaxed;
-            row.harness = t.harness;
-            row.added = t.added;
+            row.setup = t.setup();
         }
         None => {
             row.reason = Some(match row.attempts.last() {

@@ -4,7 +4,7 @@
 //! checkout put on the path.
 
 use super::meta::{self, EnvSpec};
-use super::types::{Method, PythonImage, RepoOverride, VENV};
+use super::types::{Method, PythonImage, RepoOverride, Setup, VENV};
 use crate::validate::REPO_DIR;
 
 /// Build constraints tried after a build failure: a setuptools that still has
@@ -58,6 +58,22 @@ pub(super) struct Try {
     /// The test harness ([`HARNESS`] and `pytest-*` plugins) let past the date.
     pub(super) harness: bool,
     pub(super) added: Vec<String>,
+}
+
+impl Try {
+    /// What this try sets up, as its [`super::types::Attempt`] and a built
+    /// row record it.
+    pub(super) fn setup(&self) -> Setup {
+        Setup {
+            python: self.python.version.to_string(),
+            method: Some(self.method),
+            pins: self.pins.clone(),
+            dated_tools: self.dated_tools,
+            relaxed: self.relaxed.clone(),
+            harness: self.harness,
+            added: self.added.clone(),
+        }
+    }
 }
 
 /// The upload-date limits of an install.

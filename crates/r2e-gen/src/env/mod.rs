@@ -70,5 +70,5 @@ pub use failure::distribution_for;
 pub use install::{BUILD_TOOLS, HARNESS, PIN_STEP, TOOLS_FLOOR};
 pub use types::{
     Attempt, EnvEvent, EnvMap, EnvOptions, EnvOutcome, EnvRow, EnvSummary, KEY_LABEL, Method,
-    Overrides, PythonImage, RepoOverride, VENV, load_env_map,
+    Overrides, PythonImage, RepoOverride, Setup, VENV, load_env_map,
 };

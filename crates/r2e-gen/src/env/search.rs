@@ -8,6 +8,8 @@ use super::failure::{
 };
 use super::install::{Cutoffs, PIN_STEP, Try, install_script};
 use super::python::{PyVersion, order_candidates};
+#[cfg(test)]
+use super::types::Setup;
 use super::types::{Attempt, EnvOptions, Method, PythonImage, RepoOverride, VENV};
 use crate::error::Result;
 use crate::model::MinedCommit;
@@ -44,13 +46,7 @@ async fn run_try(
 ) -> (Attempt, Option<r2e_sandbox::docker::DockerSandbox>) {
     let start = Instant::now();
     let mut attempt = Attempt {
-        python: t.python.version.to_string(),
-        method: t.method,
-        pins: t.pins.clone(),
-        dated_tools: t.dated_tools,
-        relaxed: t.relaxed.clone(),
-        harness: t.harness,
-        added: t.added.clone(),
+        setup: t.setup(),
         error: None,
         failed_package: None,
         secs: 0.0,
@@ -491,13 +487,11 @@ mod tests {
 
     fn attempt(error: &str, failed: Option<&str>) -> Attempt {
         Attempt {
-            python: "3.9".into(),
-            method: Method::Editable,
-            pins: Vec::new(),
-            dated_tools: false,
-            relaxed: Vec::new(),
-            harness: false,
-            added: Vec::new(),
+            setup: Setup {
+                python: "3.9".into(),
+                method: Some(Method::Editable),
+                ..Setup::default()
+            },
             error: Some(error.into()),
             failed_package: failed.map(str::to_string),
             secs: 0.0,

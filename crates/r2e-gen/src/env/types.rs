@@ -210,20 +210,25 @@ pub enum Method {
     Custom,
 }
 
-/// One try of the search.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Attempt {
-    /// Python version.
+/// How an environment was set up: what a try tried ([`Attempt`]) and, on a
+/// built row, what worked ([`EnvRow`]); its fields sit flat in both.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Setup {
+    /// Python version (empty on a row without an environment).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub python: String,
-    /// How the project was installed.
-    pub method: Method,
-    /// Build constraints of this try.
+    /// How the project was installed (`None` on a row without an
+    /// environment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<Method>,
+    /// Build constraints.
     #[serde(default)]
     pub pins: Vec<String>,
     /// Build tools held to the commit's date as well.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dated_tools: bool,
-    /// Dependencies let past the date (their build failed at it).
+    /// Dependencies let past the date (their build failed at it, or they
+    /// broke the package's import).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub relaxed: Vec<String>,
     /// The test harness let past the date (the dated pytest could not run
@@ -233,6 +238,14 @@ pub struct Attempt {
     /// Requirements added by the search (modules the tests import).
     #[serde(default)]
     pub added: Vec<String>,
+}
+
+/// One try of the search.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// What it tried.
+    #[serde(flatten)]
+    pub setup: Setup,
     /// `None` when the try worked, else a label (`resolution`, `build`,
     /// `project_build`, `no_editable`, `missing_module`, `python_too_new` (a
     /// module the standard library dropped, or a `SyntaxError` in the
@@ -294,27 +307,9 @@ pub struct EnvRow {
     /// The commit the image was built at (the set's earliest).
     #[serde(default)]
     pub built_at: String,
-    /// The Python that worked.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub python: Option<String>,
-    /// The install method that worked.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub method: Option<Method>,
-    /// Build constraints that worked.
-    #[serde(default)]
-    pub pins: Vec<String>,
-    /// Whether the build tools were held to the commit's date.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub dated_tools: bool,
-    /// Dependencies let past the date.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub relaxed: Vec<String>,
-    /// Whether the test harness was let past the date.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub harness: bool,
-    /// Requirements the search added.
-    #[serde(default)]
-    pub added: Vec<String>,
+    /// What worked (empty when nothing did).
+    #[serde(flatten)]
+    pub setup: Setup,
     /// uv's `--exclude-newer`.
     #[serde(default)]
     pub exclude_newer: String,
@@ -400,6 +395,30 @@ pub fn load_env_map(path: &Path) -> Result<EnvMap> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Rows of `envs.jsonl` as `gen env` wrote them on tkem/cachetools before
+    /// [`Setup`] existed (built and failed, with and without tries, with the
+    /// harness let past the date) read and write back byte for byte.
+    #[test]
+    fn env_rows_round_trip_byte_for_byte() {
+        let text = include_str!("testdata/envs.jsonl");
+        assert_eq!(text.lines().count(), 6);
+        for line in text.lines() {
+            let row: EnvRow = serde_json::from_str(line).expect("row");
+            assert_eq!(serde_json::to_string(&row).expect("json"), line);
+            for a in &row.attempts {
+                assert!(
+                    !a.setup.python.is_empty() && a.setup.method.is_some(),
+                    "{a:?}"
+                );
+            }
+            assert_eq!(
+                row.setup.method.is_some(),
+                row.outcome == EnvOutcome::Built,
+                "{row:?}"
+            );
+        }
+    }
 
     #[test]
     fn overrides_parse_and_reject_typos() {
