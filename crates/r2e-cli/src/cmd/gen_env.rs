@@ -180,8 +180,9 @@ pub async fn run(a: EnvArgs) -> anyhow::Result<ExitCode> {
                 Some(label) => label.to_string(),
             };
             bar.set_message(format!(
-                "{key}: Python {} {:?} → {how}",
-                attempt.python, attempt.method
+                "{key}: Python {} {} → {how}",
+                attempt.setup.python,
+                attempt.setup.method.map_or(String::new(), |m| format!("{m:?}"))
             ));
         }
         EnvEvent::SetDone { .. } => super::advance(&bar, 1),
