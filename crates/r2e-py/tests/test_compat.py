@@ -91,7 +91,7 @@ def test_an_r2e_gym_loop_runs_unchanged(mul_row, tmp_path):
 
 def test_unknown_tools_and_backends_are_clear_errors(mul_row):
     with pytest.raises(ValueError, match="backend='docker'"):
-        RepoEnv(EnvArgs(ds=mul_row), backend="kubernetes")
+        RepoEnv(EnvArgs(ds=mul_row), backend="slurm")
     env = RepoEnv(EnvArgs(ds=mul_row))
     try:
         with pytest.raises(ValueError, match="str_replace_editor"):
