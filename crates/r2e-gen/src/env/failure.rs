@@ -37,6 +37,37 @@ const REMOVED_STDLIB: &[&str] = &[
     "lib2to3",
 ];
 
+/// Standard-library modules that Pythons 3.7–3.13 removed attributes from
+/// (`collections.MutableMapping` in 3.10, `inspect.getargspec` in 3.11,
+/// `time.clock` in 3.8, `configparser.SafeConfigParser` in 3.12, ...): the
+/// repository's own code failing on one of those needs an older Python.
+const STDLIB_WITH_REMOVALS: &[&str] = &[
+    "collections",
+    "inspect",
+    "asyncio",
+    "time",
+    "cgi",
+    "base64",
+    "fractions",
+    "platform",
+    "os",
+    "sys",
+    "string",
+    "configparser",
+    "pkgutil",
+    "ssl",
+    "locale",
+    "re",
+    "typing",
+    "unittest",
+    "gettext",
+    "binascii",
+    "importlib",
+    "sqlite3",
+    "logging",
+    "xml.etree.ElementTree",
+];
+
 /// The label of a failed install from its log.
 fn classify_failure(log: &str, timed_out: bool) -> &'static str {
     if timed_out {
@@ -172,11 +203,23 @@ fn installed_module(path: &str) -> Option<&str> {
     Some(top.strip_suffix(".py").unwrap_or(top))
 }
 
+/// `module.name` of an `AttributeError: module 'M' has no attribute 'N'`
+/// whose module is one of [`STDLIB_WITH_REMOVALS`].
+fn removed_from_stdlib(exception: &str) -> Option<String> {
+    let rest = exception.strip_prefix("AttributeError: module '")?;
+    let (module, rest) = rest.split_once("' has no attribute '")?;
+    let name = rest.split('\'').next()?;
+    STDLIB_WITH_REMOVALS
+        .contains(&module)
+        .then(|| format!("{module}.{name}"))
+}
+
 /// Whether an installed module belongs to the test harness (pytest, its own
 /// libraries, its plugins), which [`super::install::HARNESS`] lets past the
 /// date.
 fn is_harness(module: &str) -> bool {
-    matches!(module, "_pytest" | "pytest" | "py" | "pluggy") || module.starts_with("pytest_")
+    matches!(module, "_pytest" | "pytest" | "py" | "pluggy" | "coverage")
+        || module.starts_with("pytest_")
 }
 
 /// A traceback frame's file and line: `File "P", line N` (Python, or inside
@@ -273,7 +316,8 @@ pub(super) fn collection_failed(log: &str, code: i32) -> bool {
 /// applies:
 /// - a module the environment lacks: `missing_module` (or `python_too_new`
 ///   for a module the standard library dropped);
-/// - a `SyntaxError` in the repository's own code: `python_too_new`;
+/// - a `SyntaxError` in the repository's own code, or its use of a
+///   standard-library name that Python dropped: `python_too_new`;
 /// - an exception raised in pytest, its libraries or plugins while they are
 ///   held to the date (`harness` false): `pytest_broken`.
 ///
@@ -307,6 +351,15 @@ pub(super) fn import_failure(
             "python_too_new: {} does not parse on this Python ({})",
             r.file.as_deref().unwrap_or_default(),
             r.exception
+        ));
+    }
+    if dependency.is_none()
+        && let Some(name) = removed_from_stdlib(&r.exception)
+    {
+        return plain(format!(
+            "python_too_new: {} uses `{name}`, which this Python's standard library no longer \
+             has",
+            r.file.as_deref().unwrap_or("the code")
         ));
     }
     let in_harness = dependency.as_deref().is_some_and(is_harness);
@@ -599,6 +652,27 @@ mod tests {
         assert!(!collection_failed(real("collects"), 0));
         assert!(collection_failed(real("conftest_fails"), 4));
         assert_eq!(raised(real("collects")), None);
+    }
+
+    #[test]
+    fn own_code_using_a_removed_stdlib_name_needs_an_older_python() {
+        // cachetools, 2015, on Python 3.11: pytest 8's report.
+        let log = "_____________ ERROR collecting tests/test_rr.py _____________\ntests/test_rr.py:3: in <module>\n    from cachetools import RRCache\ncachetools/__init__.py:3: in <module>\n    from .cache import Cache\ncachetools/cache.py:8: in <module>\n    class Cache(collections.MutableMapping):\nE   AttributeError: module 'collections' has no attribute 'MutableMapping'\n=========================== short test summary info ============================\nERROR tests/test_rr.py - AttributeError: module 'collections' has no attribute 'MutableMapping'";
+        assert_eq!(
+            collection(log),
+            "python_too_new: cachetools/cache.py uses `collections.MutableMapping`, which this \
+             Python's standard library no longer has"
+        );
+        // Raised in a dependency, the dependency is let past the date first.
+        let dep = log.replace(
+            "cachetools/cache.py:8",
+            "/root/.venv/lib/python3.11/site-packages/oldcache/cache.py:8",
+        );
+        let f = import_failure(&dep, &BTreeSet::new(), "collection_fails", false);
+        assert_eq!(f.package.as_deref(), Some("oldcache"), "{f:?}");
+        // Not a standard-library module: the repository's own failure.
+        let own = log.replace("module 'collections'", "module 'cachetools'");
+        assert!(collection(&own).starts_with("collection_fails: tests/test_rr.py: "));
     }
 
     #[test]

@@ -40,8 +40,9 @@
 //! 5. an environment counts as built only when the package imports: the
 //!    commit's test modules collect (`pytest --collect-only`), or, at a
 //!    commit without test modules, `import PKG` works for the packages of
-//!    the checkout. A `SyntaxError` in the repository's own code means the
-//!    Python is too new (only older ones are tried after it); pytest or a
+//!    the checkout. A `SyntaxError` in the repository's own code, or its use
+//!    of a name the standard library dropped (`collections.MutableMapping`),
+//!    means the Python is too new (only older ones are tried after it); pytest, coverage or a
 //!    plugin crashing lets the harness past the date (step 3); an exception
 //!    raised in (or naming) an installed dependency lets that dependency
 //!    past the date, like one that does not build (`collection_fails`,
