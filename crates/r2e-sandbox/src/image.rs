@@ -44,6 +44,11 @@ pub struct Suite {
 /// The suites `r2e image bootstrap` is known to build, oldest Python first.
 pub const SUITES: &[Suite] = &[
     Suite {
+        name: "bionic",
+        ubuntu: true,
+        python: "3.6",
+    },
+    Suite {
         name: "focal",
         ubuntu: true,
         python: "3.8",
@@ -279,22 +284,50 @@ async fn build(
     let python_env = ["ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"];
     if opts.install_uv {
         progress("installing uv with pip");
-        let mut cmd = Command::new("chroot");
-        cmd.arg(rootfs)
-            .args(["/usr/bin/python3", "-m", "pip", "install", "--no-cache-dir"])
-            // An environment variable, not the flag: bullseye's pip 20.3 has
-            // no --root-user-action and would refuse to run.
-            .env("PIP_ROOT_USER_ACTION", "ignore")
-            .env("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt")
-            .env(
-                "PATH",
-                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            );
-        if has_externally_managed(rootfs) {
-            cmd.arg("--break-system-packages");
+        let managed = has_externally_managed(rootfs);
+        let pip = |args: &[&str]| {
+            let mut cmd = Command::new("chroot");
+            cmd.arg(rootfs)
+                .args(["/usr/bin/python3", "-m", "pip"])
+                .args(args)
+                // An environment variable, not the flag: bullseye's pip 20.3
+                // has no --root-user-action and would refuse to run.
+                .env("PIP_ROOT_USER_ACTION", "ignore")
+                .env("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt")
+                .env(
+                    "PATH",
+                    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                );
+            if !pip_index_configured() {
+                // pip before 10 defaults to pypi.python.org, a name that
+                // only redirects (and that a registry proxy may not serve).
+                cmd.env("PIP_INDEX_URL", "https://pypi.org/simple");
+            }
+            if managed && args.first() == Some(&"install") {
+                cmd.arg("--break-system-packages");
+            }
+            cmd
+        };
+        let version = pip(&["--version"])
+            .output()
+            .await
+            .map_err(io_err("starting pip"))?;
+        let (pip_version, python) = pip_versions(&String::from_utf8_lossy(&version.stdout));
+        if pip_version < (19, 3) {
+            // uv's wheels are manylinux2014: older pips (bionic's 9.0) do
+            // not see them. 21.3 is the last pip for Python 3.6.
+            progress("upgrading the suite's old pip, which cannot see uv's wheels");
+            let upgrade = pip(&["install", "--no-cache-dir", "pip>=19.3,<22"]);
+            run_logged(upgrade, "pip install pip", log).await?;
         }
-        cmd.arg("uv");
-        run_logged(cmd, "pip install uv", log).await?;
+        // uv's package asks for Python 3.8, but its binary serves 3.6 and
+        // 3.7 too (tier 2 in uv's policy).
+        let mut install = vec!["install", "--no-cache-dir"];
+        if python < (3, 8) {
+            install.push("--ignore-requires-python");
+        }
+        install.push("uv");
+        run_logged(pip(&install), "pip install uv", log).await?;
     }
     for dir in ["var/lib/apt/lists", "var/cache/apt/archives"] {
         clear_dir(&rootfs.join(dir));
@@ -427,6 +460,27 @@ fn copy_host_config(rootfs: &Path) -> Result<(), ImageError> {
     Ok(())
 }
 
+/// Whether the host's environment or pip configuration (copied into the
+/// image) names an index, which must not be overridden.
+fn pip_index_configured() -> bool {
+    std::env::var_os("PIP_INDEX_URL").is_some()
+        || std::fs::read_to_string(HOST_PIP_CONF).is_ok_and(|c| c.contains("index-url"))
+}
+
+/// The pip and Python versions in `pip --version`'s output
+/// (`pip 9.0.1 from /usr/lib/python3/dist-packages (python 3.6)`).
+fn pip_versions(line: &str) -> ((u32, u32), (u32, u32)) {
+    let pair = |v: &str| {
+        let mut parts = v.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+        (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+    };
+    let pip = pair(line.split_whitespace().nth(1).unwrap_or_default());
+    let python = line
+        .rsplit_once("(python ")
+        .map_or((0, 0), |(_, v)| pair(v.trim_end().trim_end_matches(')')));
+    (pip, python)
+}
+
 fn has_externally_managed(rootfs: &Path) -> bool {
     std::fs::read_dir(rootfs.join("usr/lib"))
         .into_iter()
@@ -517,7 +571,21 @@ mod tests {
         // An unknown suite (sid, a derivative's) is Debian's unless --mirror says.
         assert_eq!(BootstrapOptions::new("sid", "t").mirror, DEBIAN_MIRROR);
         let pythons: Vec<&str> = SUITES.iter().map(|s| s.python).collect();
-        assert_eq!(pythons, ["3.8", "3.9", "3.10", "3.11", "3.12", "3.13"]);
+        assert_eq!(
+            pythons,
+            ["3.6", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13"]
+        );
+    }
+
+    #[test]
+    fn pip_and_python_versions_are_read_from_pip_version() {
+        let line = |pip: &str, py: &str| {
+            format!("pip {pip} from /usr/lib/python3/dist-packages/pip (python {py})\n")
+        };
+        assert_eq!(pip_versions(&line("9.0.1", "3.6")), ((9, 0), (3, 6)));
+        assert_eq!(pip_versions(&line("20.0.2", "3.8")), ((20, 0), (3, 8)));
+        assert_eq!(pip_versions(&line("25.1.1", "3.13")), ((25, 1), (3, 13)));
+        assert_eq!(pip_versions(""), ((0, 0), (0, 0)));
     }
 
     #[tokio::test]
