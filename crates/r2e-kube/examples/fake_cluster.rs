@@ -4,16 +4,28 @@
 //! `{"url": ..., "kubeconfig": ...}` on stdout, and serves until killed or
 //! until its stdin closes (so it ends with the test that started it).
 //!
-//! `cargo run -p r2e-kube --example fake_cluster [NAMESPACE]` (the
-//! kubeconfig context's namespace, default `r2e-fake`).
+//! `cargo run -p r2e-kube --example fake_cluster [--docker] [NAMESPACE]`:
+//! `--docker` runs the pods as containers of the local Docker engine (their
+//! commands in their images) instead of local processes; NAMESPACE is the
+//! kubeconfig context's (default `r2e-fake`).
 
 use r2e_kube::testing::FakeCluster;
 use tokio::io::AsyncReadExt;
 
 #[tokio::main]
 async fn main() {
-    let namespace = std::env::args().nth(1).unwrap_or_else(|| "r2e-fake".into());
-    let cluster = FakeCluster::start().await;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let docker = args.iter().any(|a| a == "--docker");
+    let namespace = args
+        .iter()
+        .find(|a| !a.starts_with("--"))
+        .cloned()
+        .unwrap_or_else(|| "r2e-fake".into());
+    let cluster = if docker {
+        FakeCluster::start_docker_backed().await
+    } else {
+        FakeCluster::start().await
+    };
     let dir = tempfile::tempdir().expect("a temporary directory");
     let kubeconfig = dir.path().join("kubeconfig");
     std::fs::write(

@@ -5,6 +5,7 @@
 use crate::config::{KubeConfig, ShimDelivery};
 use r2e_sandbox::SandboxSpec;
 use r2e_sandbox::shim::SHIM_PATH_IN_SANDBOX;
+use r2e_shim::SOCKET_ENV as SHIM_SOCKET_ENV;
 use serde_json::{Value, json};
 
 /// Label on every pod r2e makes.
@@ -88,10 +89,12 @@ pub fn manifest(
         labels.insert(NETWORK_LABEL.into(), json!("off"));
     }
     let mount = json!([{"name": VOLUME, "mountPath": "/.r2e"}]);
-    let env: Vec<Value> = spec
-        .env
-        .iter()
-        .map(|(k, v)| json!({"name": k, "value": v}))
+    // Images that r2e committed from a Docker sandbox of the socket
+    // transport carry its `R2E_SHIM_SOCKET` in their environment; here the
+    // shim serves on the exec stream's stdio, which an empty value selects
+    // (a pod cannot unset a variable of its image).
+    let env: Vec<Value> = std::iter::once(json!({"name": SHIM_SOCKET_ENV, "value": ""}))
+        .chain(spec.env.iter().map(|(k, v)| json!({"name": k, "value": v})))
         .collect();
     let (command, init) = match config.shim_delivery {
         ShimDelivery::Image => (

@@ -1,10 +1,12 @@
 """Environments on Kubernetes: ``provider="kubernetes"`` (or
 ``$R2E_PROVIDER``) sends the sandbox to a cluster, here the scripted API
 server of r2e-kube run as a process (its ``fake_cluster`` example: real HTTP,
-the real exec WebSocket, the real shim; its kubelet runs a pod's processes
-on this host, so the test talks to the pod through files at host paths).
-Each environment's pod is checked through the API: there while the
-environment lives, gone once it is closed."""
+the real exec WebSocket, the real shim). Its plain kubelet runs a pod's
+processes on this host (the tests talk to such pods through files at host
+paths); with ``--docker`` a pod is a container of the local engine from its
+image, in which a whole episode of a demo task runs. Each environment's pod
+is checked through the API: there while the environment lives, gone once it
+is closed."""
 
 import json
 import os
@@ -22,13 +24,16 @@ from conftest import ROOT
 NAMESPACE = "r2e-py"
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    """The fake cluster's URL and a provider config file that reaches it."""
+FIX = {"command": "str_replace", "path": "/testbed/calc.py",
+       "old_str": "def mul(a, b):\n    return a + b", "new_str": "def mul(a, b):\n    return a * b"}
+
+
+def fake_cluster(tmp_path_factory, *flags):
+    """Runs the fake cluster; yields its URL and a provider config file that reaches it."""
     binary = os.environ.get("R2E_FAKE_CLUSTER") or str(ROOT / "target" / "debug" / "examples" / "fake_cluster")
     if not os.path.exists(binary):
         pytest.fail(f"no fake cluster at {binary}: cargo build -p r2e-kube --example fake_cluster (test.sh does)")
-    proc = subprocess.Popen([binary, NAMESPACE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([binary, *flags, NAMESPACE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         info = json.loads(proc.stdout.readline())
         config = tmp_path_factory.mktemp("kube") / "k8s.toml"
@@ -40,7 +45,19 @@ def cluster(tmp_path_factory):
         yield info["url"], config
     finally:
         proc.stdin.close()
-        proc.wait(timeout=30)
+        proc.wait(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A fake cluster whose pods are processes on this host."""
+    yield from fake_cluster(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def docker_cluster(tmp_path_factory):
+    """A fake cluster whose pods are containers of the local Docker engine."""
+    yield from fake_cluster(tmp_path_factory, "--docker")
 
 
 def pods(url):
@@ -67,6 +84,24 @@ def test_an_env_runs_in_a_pod_of_the_contexts_namespace_and_deletes_it(cluster, 
         assert path.read_text() == "through the exec stream\n"
         assert env.read_file(str(path)) == b"through the exec stream\n"
     assert name not in pods(url)
+
+
+def test_an_episode_runs_in_pods_fixed_and_rewarded(docker_cluster, mul_row):
+    url, config = docker_cluster
+    with r2e.Env(mul_row, provider="kubernetes", provider_config=config) as env:
+        assert "calc.mul" in env.reset()
+        name = env.sandbox_id
+        assert name in pods(url)
+        out = env.step("execute_bash", cmd="echo from-the-pod; pwd; grep -c 'a + b' calc.py")
+        assert "from-the-pod\n/testbed\n1" in out.observation, out.observation
+        assert env.exec("hostname").exit_code == 0
+        edit = env.step("file_editor", **FIX)
+        assert edit.info["error_code"] == "0", edit.observation
+        assert env.patch() == mul_row["gold_patch"]
+        reward = env.reward()  # in a second, fresh pod
+        assert (reward.value, reward.status) == (1.0, "resolved"), reward.log
+        assert pods(url) == [name], "the reward's pod is gone"
+    assert pods(url) == []
 
 
 def test_the_environment_variables_choose_kubernetes(cluster, monkeypatch):

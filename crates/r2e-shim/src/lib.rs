@@ -27,6 +27,12 @@ use std::io::{self, Read, Write};
 /// Version of the frame and message formats. Bumped on any incompatible change.
 pub const PROTOCOL_VERSION: u32 = 1;
 
+/// Environment variable naming a Unix socket for the shim to serve on
+/// instead of stdio; unset or empty, it serves on stdio. (Images committed
+/// from a sandbox of the Docker socket transport carry it, so a host that
+/// talks over stdio sets it empty.)
+pub const SOCKET_ENV: &str = "R2E_SHIM_SOCKET";
+
 /// Largest frame either side accepts (header + payload).
 pub const MAX_FRAME: usize = 1 << 30;
 

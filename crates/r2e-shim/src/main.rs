@@ -11,7 +11,9 @@ mod exec;
 mod fs;
 mod sys;
 
-use r2e_shim::{Op, PROTOCOL_VERSION, Reply, Request, Response, ShimError, ShimErrorKind};
+use r2e_shim::{
+    Op, PROTOCOL_VERSION, Reply, Request, Response, SOCKET_ENV, ShimError, ShimErrorKind,
+};
 use std::collections::HashMap;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -70,13 +72,11 @@ fn install(dest: &str) -> io::Result<()> {
     std::fs::rename(&tmp, dest)
 }
 
-/// Environment variable naming a Unix socket to serve on instead of stdio.
-const SOCKET_ENV: &str = "R2E_SHIM_SOCKET";
-
 /// Announces the shim on stdout, then serves requests: on stdio, or on the
-/// Unix socket named by `R2E_SHIM_SOCKET` (a directory bind-mounted from the
-/// host, which spares every request the engine's stdio relay). In socket mode
-/// stdin still carries the host's liveness: its end stops the shim.
+/// Unix socket named by a non-empty `R2E_SHIM_SOCKET` (a directory
+/// bind-mounted from the host, which spares every request the engine's stdio
+/// relay). In socket mode stdin still carries the host's liveness: its end
+/// stops the shim.
 fn serve() -> io::Result<()> {
     let mut stdout = BufWriter::with_capacity(1 << 16, io::stdout().lock());
     let hello = Response {
@@ -87,7 +87,7 @@ fn serve() -> io::Result<()> {
             pid: std::process::id(),
         }),
     };
-    let Some(path) = std::env::var_os(SOCKET_ENV) else {
+    let Some(path) = std::env::var_os(SOCKET_ENV).filter(|p| !p.is_empty()) else {
         r2e_shim::write_frame(&mut stdout, &hello, &[])?;
         let mut stdin = BufReader::with_capacity(1 << 16, io::stdin().lock());
         serve_stream(&mut stdin, &mut stdout, &mut Tools::default())?;
