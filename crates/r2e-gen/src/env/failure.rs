@@ -185,12 +185,19 @@ impl Raised {
             Some(f) => format!(
                 "{} (raised in {} line {})",
                 self.exception,
-                f.strip_prefix("/testbed/").unwrap_or(f),
+                shown(f),
                 self.line.unwrap_or(0)
             ),
             None => self.exception.clone(),
         }
     }
+}
+
+/// A path as errors show it: relative to the checkout when inside it.
+fn shown(path: &str) -> &str {
+    path.strip_prefix(crate::validate::REPO_DIR)
+        .and_then(|p| p.strip_prefix('/'))
+        .unwrap_or(path)
 }
 
 /// The top-level module of an installed file (`.../site-packages/dep/x.py`
@@ -349,7 +356,7 @@ pub(super) fn import_failure(
     if r.is_syntax_error() && dependency.is_none() && r.file.is_some() {
         return plain(format!(
             "python_too_new: {} does not parse on this Python ({})",
-            r.file.as_deref().unwrap_or_default(),
+            shown(r.file.as_deref().unwrap_or_default()),
             r.exception
         ));
     }
@@ -359,7 +366,7 @@ pub(super) fn import_failure(
         return plain(format!(
             "python_too_new: {} uses `{name}`, which this Python's standard library no longer \
              has",
-            r.file.as_deref().unwrap_or("the code")
+            r.file.as_deref().map_or("the code", shown)
         ));
     }
     let in_harness = dependency.as_deref().is_some_and(is_harness);
@@ -372,7 +379,7 @@ pub(super) fn import_failure(
     let what = r
         .collecting
         .as_deref()
-        .map(|c| format!("{}: ", c.strip_prefix("/testbed/").unwrap_or(c)))
+        .map(|c| format!("{}: ", shown(c)))
         .unwrap_or_default();
     let package = dependency.filter(|_| !in_harness);
     Failed {
@@ -513,7 +520,7 @@ mod tests {
         let py2 = "tests/test_a.py:1: in <module>\n    import pkg\nE     File \"/testbed/pkg/__init__.py\", line 2\nE       print \"x\"\nE       ^^^^^^^^^\nE   SyntaxError: Missing parentheses in call to 'print'. Did you mean print(...)?";
         assert_eq!(
             collection(py2),
-            "python_too_new: /testbed/pkg/__init__.py does not parse on this Python \
+            "python_too_new: pkg/__init__.py does not parse on this Python \
              (SyntaxError: Missing parentheses in call to 'print'. Did you mean print(...)?)"
         );
         let dep = "E     File \"/root/.venv/lib/python3.13/site-packages/old/__init__.py\", line 2\nE   SyntaxError: invalid syntax";
@@ -614,7 +621,7 @@ mod tests {
         // the package's own SyntaxError.
         assert_eq!(
             read("own_syntax_error_after_test_id", "collection_fails", false).0,
-            "python_too_new: /testbed/pkg/__init__.py does not parse on this Python \
+            "python_too_new: pkg/__init__.py does not parse on this Python \
              (SyntaxError: invalid syntax)"
         );
         // pytest 4.6's assertion rewriter on Python 3.11: the harness, let
