@@ -11,6 +11,7 @@ is closed."""
 import json
 import os
 import subprocess
+import time
 import urllib.request
 
 import pytest
@@ -100,7 +101,11 @@ def test_an_episode_runs_in_pods_fixed_and_rewarded(docker_cluster, mul_row):
         assert env.patch() == mul_row["gold_patch"]
         reward = env.reward()  # in a second, fresh pod
         assert (reward.value, reward.status) == (1.0, "resolved"), reward.log
-        assert pods(url) == [name], "the reward's pod is gone"
+        # The reward's pod is deleted off the caller's path.
+        deadline = time.monotonic() + 60
+        while pods(url) != [name]:
+            assert time.monotonic() < deadline, f"the reward's pod stays: {pods(url)}"
+            time.sleep(0.05)
     assert pods(url) == []
 
 
