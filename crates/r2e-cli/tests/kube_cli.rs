@@ -2,7 +2,11 @@
 //! server of `r2e_kube::testing` (reached through a kubeconfig written
 //! here): `r2e doctor`, `r2e sandbox gc`, and `r2e dataset check` whose
 //! sandboxes are pods (an unschedulable image is an infra error, never a
-//! verdict about the task).
+//! verdict about the task); `r2e gen validate` whose test runs are pods of
+//! the Docker-backed scripted cluster while its images are made locally.
+
+#[path = "../../r2e-gen/tests/common/mod.rs"]
+mod common;
 
 use r2e_kube::testing::FakeCluster;
 use serde_json::json;
@@ -217,4 +221,89 @@ async fn run_and_verify_exec_take_sandbox_provider() {
     );
     let out = r2e(vec!["verify".into(), "exec".into(), "--help".into()]).await;
     assert!(String::from_utf8_lossy(&out.stdout).contains("--sandbox-provider"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gen_validate_runs_the_tests_in_pods_and_saves_task_images_locally() {
+    let h = common::history();
+    let image = common::pytest_image();
+    let cluster = FakeCluster::start_docker_backed().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = configs(&cluster, dir.path());
+    let commits = dir.path().join("commits.jsonl");
+    common::mine_all(&h.repo.path(), &commits);
+    let out_dir = dir.path().join("out");
+    let validate = |extra: &[&str]| {
+        let mut a: Vec<String> = ["gen", "validate", "--repo"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        a.push(h.repo.path().display().to_string());
+        a.extend(["--candidates".into(), commits.display().to_string()]);
+        a.extend(["--out".into(), out_dir.display().to_string()]);
+        a.extend(["--image".into(), image.clone()]);
+        a.extend(["--name".into(), "calc-cli-kube".into()]);
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let config_arg = config.display().to_string();
+    let out = r2e(validate(&[
+        "--provider",
+        "kubernetes",
+        "--provider-config",
+        &config_arg,
+    ]))
+    .await;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("funnel: 9 candidates → 3 validated"),
+        "{text}"
+    );
+    let creates = cluster
+        .log()
+        .iter()
+        .filter(|l| *l == "POST /api/v1/namespaces/r2e-cli/pods")
+        .count();
+    assert!(creates >= 3, "{:?}", cluster.log());
+    assert!(cluster.pods().is_empty());
+    assert_eq!(cluster.containers(), Vec::<String>::new());
+    // The tasks' images were saved by the local engine.
+    let tasks = std::fs::read_to_string(out_dir.join("tasks.jsonl")).unwrap();
+    let tasks: Vec<serde_json::Value> = tasks
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(tasks.len(), 3);
+    for t in &tasks {
+        let image = t["image"].as_str().unwrap();
+        assert!(image.starts_with("r2e-gen/calc-cli-kube:"), "{image}");
+        let inspect = std::process::Command::new("docker")
+            .args(["image", "inspect", image])
+            .output()
+            .unwrap();
+        assert!(inspect.status.success(), "{image} is not in the engine");
+    }
+
+    // The Docker provider takes no provider config; stages with a model
+    // name the sandbox provider --sandbox-provider.
+    let out = r2e(validate(&["--provider-config", "k8s.toml"])).await;
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("--provider-config is for --provider kubernetes"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for stage in ["tests", "run"] {
+        let out = r2e(vec!["gen".into(), stage.into(), "--help".into()]).await;
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("--sandbox-provider"),
+            "gen {stage}"
+        );
+    }
 }

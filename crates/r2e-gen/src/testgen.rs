@@ -41,13 +41,12 @@ use crate::error::Result;
 use crate::model::{EntityKind, FileChange, FileKind, FileStatus, MinedCommit};
 use crate::udiff::quote_path;
 use crate::validate::{
-    Outcome, Runner, ValidateOptions, ValidatedCommit, Workspace, Workspaces, docker_name,
+    Engines, Outcome, Runner, ValidateOptions, ValidatedCommit, Workspace, Workspaces, docker_name,
     origin_name, repo_name, validate_commit, write_tasks,
 };
 use futures_util::StreamExt;
 use r2e_core::jsonl::JsonlWriter;
 use r2e_llm::{ChatRequest, Client, Message};
-use r2e_sandbox::docker::DockerProvider;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -685,7 +684,7 @@ pub fn retry_prompt(reason: &str, row: Option<&ValidatedCommit>) -> String {
 /// final row and the record of the attempts.
 pub async fn generate_for_commit(
     client: &dyn Client,
-    provider: &DockerProvider,
+    engines: Engines<'_>,
     ws: &Workspace,
     c: &MinedCommit,
     name: &str,
@@ -733,7 +732,7 @@ pub async fn generate_for_commit(
             }
         };
         let candidate = with_generated_tests(c, test_path, &module);
-        row = validate_commit(provider, ws, &candidate, name, &opts.validate).await;
+        row = validate_commit(engines, ws, &candidate, name, &opts.validate).await;
         row.generated_tests = true;
         attempts.push(TestGenAttempt {
             reason: row.reason.clone().filter(|_| row.outcome != Outcome::Valid),
@@ -765,16 +764,19 @@ pub async fn generate_for_commit(
 /// `repo`; see [`select_commits`]), appending the final [`ValidatedCommit`]
 /// of each to `out` and its [`TestGenRecord`] to [`attempts_path`]`(out)`.
 /// Commits already in `out` are skipped. Errors only when a file cannot be
-/// read or written or an image cannot be prepared.
-pub async fn generate_tests_jsonl(
+/// read or written or an image cannot be prepared. `engines`: a
+/// `DockerProvider` for everything on one engine, or [`Engines`] to run the
+/// tests elsewhere.
+pub async fn generate_tests_jsonl<'a>(
     client: &dyn Client,
-    provider: &DockerProvider,
+    engines: impl Into<Engines<'a>>,
     repo: &Path,
     commits: &[MinedCommit],
     out: &Path,
     opts: &TestGenOptions,
     on_event: &mut (dyn FnMut(TestGenEvent) + Send),
 ) -> Result<TestGenSummary> {
+    let engines = engines.into();
     let (mut writer, done) = JsonlWriter::<ValidatedCommit>::open(out)?;
     let (mut records, _) = JsonlWriter::<TestGenRecord>::open(&attempts_path(out))?;
     let mut summary = TestGenSummary {
@@ -798,8 +800,8 @@ pub async fn generate_tests_jsonl(
         .map(docker_name)
         .unwrap_or_else(|| repo_name(repo));
     let fallback = opts.test_dir.as_deref().unwrap_or(DEFAULT_TEST_DIR);
-    let mut workspaces =
-        Workspaces::new(provider, repo, &name, &opts.validate).with_commits(todo.iter().copied());
+    let mut workspaces = Workspaces::new(engines.docker, repo, &name, &opts.validate)
+        .with_commits(todo.iter().copied());
     type Planned<'c> = (
         &'c MinedCommit,
         String,
@@ -824,7 +826,7 @@ pub async fn generate_tests_jsonl(
     let mut stream = futures_util::stream::iter(plan)
         .map(|(c, path, ws)| async move {
             match ws {
-                Ok(ws) => generate_for_commit(client, provider, &ws, c, name, &path, opts).await,
+                Ok(ws) => generate_for_commit(client, engines, &ws, c, name, &path, opts).await,
                 Err(why) => {
                     let row = ValidatedCommit::new(&without_tests(c), name).reject(why);
                     let record = TestGenRecord {
@@ -882,9 +884,9 @@ pub fn selected(commits: &Path, rejected: &Path, opts: &TestGenOptions) -> Resul
 /// [`generate_tests_jsonl`] into [`output_paths`]`(dir)`, then the tasks of the
 /// valid rows to `tests_tasks.jsonl` (rewritten whole). Resumable.
 #[allow(clippy::too_many_arguments)]
-pub async fn run_stage(
+pub async fn run_stage<'a>(
     client: &dyn Client,
-    provider: &DockerProvider,
+    engines: impl Into<Engines<'a>>,
     repo: &Path,
     commits: &Path,
     rejected: &Path,
@@ -901,7 +903,7 @@ pub async fn run_stage(
     let paths = output_paths(dir);
     let mut summary = generate_tests_jsonl(
         client,
-        provider,
+        engines,
         repo,
         &rows,
         &paths.validated,

@@ -1,6 +1,6 @@
-//! Stage 4, `validate`: run a candidate commit's tests in Docker on the old
-//! code (with the new tests) and on the new code, and keep the commit only when
-//! it makes a good task.
+//! Stage 4, `validate`: run a candidate commit's tests on the old code (with
+//! the new tests) and on the new code, and keep the commit only when it makes
+//! a good task.
 //!
 //! Per repository, the history is copied once into a sandbox (a `git bundle`
 //! of every ref, cloned to `/testbed`) and saved as a repository image. Each
@@ -28,6 +28,17 @@
 //! old code, so they become FAIL_TO_PASS. With
 //! [`ValidateOptions::reject_collection_errors`] the ids must match as in
 //! R2E-Gym, and such a candidate is rejected as `test_sets_differ`.
+//!
+//! **Where it runs** ([`Engines`]). Images are made on the local Docker
+//! engine, which can save a container as an image: the workspace image, and
+//! each valid candidate's task image. The test runs, the expensive part
+//! (`2 × (1 + reruns)` suite runs per candidate, most candidates rejected),
+//! go to any [`Provider`]: that engine by default, or Kubernetes pods from
+//! the workspace image, which the cluster must be able to pull. A cluster
+//! cannot save a pod as an image, so for a valid candidate run elsewhere
+//! the task image is made in a fresh local sandbox from the same workspace
+//! image, with the same steps ([`save_task_image`]) as after a local run:
+//! the rows do not depend on where the tests ran.
 
 use crate::error::{Error, Result};
 use crate::images::ImageKind;
@@ -37,7 +48,7 @@ use r2e_core::jsonl::JsonlWriter;
 use r2e_core::{SourceFormat, Task};
 use r2e_grade::{Parser, Rules, StatusMap};
 use r2e_sandbox::docker::DockerProvider;
-use r2e_sandbox::{ExecOptions, ExecOutput, Sandbox, SandboxSpec, shell_quote};
+use r2e_sandbox::{ExecOptions, ExecOutput, Provider, Sandbox, SandboxSpec, shell_quote};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -99,6 +110,29 @@ impl Default for ValidateOptions {
             limits: r2e_sandbox::Limits::default(),
             network: false,
             reject_collection_errors: false,
+        }
+    }
+}
+
+/// Where validation runs its sandboxes: images (workspaces, task images)
+/// are made on the local Docker engine `docker`; the candidates' test runs
+/// go to `tests` (Kubernetes pods, say), or to `docker` too.
+#[derive(Clone, Copy)]
+pub struct Engines<'a> {
+    /// The local Docker engine: prepares workspace images and saves task
+    /// images.
+    pub docker: &'a DockerProvider,
+    /// Where the test runs go; `None`: `docker`. Its sandboxes start from
+    /// the workspace images `docker` made, so it must be able to pull them.
+    pub tests: Option<&'a dyn Provider>,
+}
+
+impl<'a> From<&'a DockerProvider> for Engines<'a> {
+    /// Everything on one Docker engine.
+    fn from(docker: &'a DockerProvider) -> Self {
+        Engines {
+            docker,
+            tests: None,
         }
     }
 }
@@ -344,7 +378,8 @@ impl Runner {
 
 /// What pytest 4 and later say of a `[pytest]` section in `setup.cfg`, which
 /// they refuse to run with.
-pub(crate) const LEGACY_SETUP_CFG: &str = "[pytest] section in setup.cfg files is no longer supported";
+pub(crate) const LEGACY_SETUP_CFG: &str =
+    "[pytest] section in setup.cfg files is no longer supported";
 
 /// The pytest command of a repository whose `setup.cfg` has a `[pytest]`
 /// section: `command` with the configuration files left out (`-c /dev/null`)
@@ -973,7 +1008,7 @@ pub fn log_cause(log: &str) -> Option<String> {
 /// Validates one candidate of repository `name` in a sandbox from `ws`:
 /// never fails, a sandbox failure is an [`Outcome::Error`] row.
 pub async fn validate_commit(
-    provider: &DockerProvider,
+    engines: Engines<'_>,
     ws: &Workspace,
     c: &MinedCommit,
     name: &str,
@@ -983,7 +1018,7 @@ pub async fn validate_commit(
     if let Some(reason) = static_rejection(c) {
         return row.reject(reason);
     }
-    match run_candidate(provider, &ws.image, ws.runner, c, row.clone(), opts).await {
+    match run_candidate(engines, &ws.image, ws.runner, c, row.clone(), opts).await {
         Ok(row) => row,
         Err(e) => {
             let mut row = row;
@@ -995,7 +1030,7 @@ pub async fn validate_commit(
 }
 
 async fn run_candidate(
-    provider: &DockerProvider,
+    engines: Engines<'_>,
     repo_image: &str,
     runner: Runner,
     c: &MinedCommit,
@@ -1010,18 +1045,25 @@ async fn run_candidate(
     spec.workdir = Some(REPO_DIR.into());
     spec.network = opts.network;
     spec.limits = opts.limits;
-    let sb = provider.start_docker(&spec).await?;
+    let started = match engines.tests {
+        Some(tests) => tests.start(&spec).await?,
+        None => engines.docker.start(&spec).await?,
+    };
+    let sb: &dyn Sandbox = &*started;
     let result = async {
         step(
-            &sb,
-            &format!("git checkout -q -f {} && git clean -fdxq", shell_quote(&parent)),
+            sb,
+            &format!(
+                "git checkout -q -f {} && git clean -fdxq",
+                shell_quote(&parent)
+            ),
         )
         .await?;
         sb.write_file("/tmp/r2e_test.patch", c.test_patch.as_bytes(), None)
             .await?;
         sb.write_file("/tmp/r2e_gold.patch", c.gold_patch.as_bytes(), None)
             .await?;
-        if step(&sb, "git apply /tmp/r2e_test.patch").await.is_err() {
+        if step(sb, "git apply /tmp/r2e_test.patch").await.is_err() {
             return Ok(row.clone().reject("test_patch_does_not_apply"));
         }
         let test_opts = ExecOptions {
@@ -1031,7 +1073,8 @@ async fn run_candidate(
         };
         let mut old_out = sb.exec(&row.test_cmd, &test_opts).await?;
         if runner == Runner::Pytest
-            && format!("{}{}", old_out.stdout_text(), old_out.stderr_text()).contains(LEGACY_SETUP_CFG)
+            && format!("{}{}", old_out.stdout_text(), old_out.stderr_text())
+                .contains(LEGACY_SETUP_CFG)
         {
             row.test_cmd = without_legacy_config(&row.test_cmd);
             old_out = sb.exec(&row.test_cmd, &test_opts).await?;
@@ -1041,7 +1084,7 @@ async fn run_candidate(
             old_runs.push(statuses(runner, &sb.exec(&row.test_cmd, &test_opts).await?));
         }
         row.old_log = log_tail(&old_out);
-        if step(&sb, "git apply /tmp/r2e_gold.patch").await.is_err() {
+        if step(sb, "git apply /tmp/r2e_gold.patch").await.is_err() {
             return Ok(row.clone().reject("gold_patch_does_not_apply"));
         }
         let mut runs = Vec::with_capacity(1 + opts.reruns);
@@ -1059,23 +1102,17 @@ async fn run_candidate(
             !opts.reject_collection_errors,
         ));
         if row.outcome == Outcome::Valid && opts.build_images {
-            // The task image: the repository at the parent, refs dropped so that
-            // `git log --all` does not show the fix.
-            step(
-                &sb,
-                &format!(
-                    "git checkout -q -f {p} && git clean -fdxq && rm -f /tmp/r2e_*.patch \
-                     && git for-each-ref --format='%(refname)' | while read r; do git update-ref --no-deref -d \"$r\" || true; done \
-                     && git reflog expire --expire=now --all && git checkout -q --detach {p}",
-                    p = shell_quote(&parent)
-                ),
-            )
-            .await?;
-            let image = format!("r2e-gen/{name}:{}", short(&c.hash), name = row.repo);
-            let mut labels = ImageKind::Task.labels(&row.repo);
-            labels.insert(COMMIT_LABEL.to_string(), c.hash.clone());
-            provider.commit(&sb, &image, labels, &[]).await?;
-            row.image = image;
+            row.image = match engines.tests {
+                None => save_task_image(engines.docker, sb, &row).await?,
+                // Pods cannot be saved: a fresh local sandbox from the
+                // same workspace image.
+                Some(_) => {
+                    let local = engines.docker.start_docker(&spec).await?;
+                    let image = save_task_image(engines.docker, &local, &row).await;
+                    let _ = local.close().await;
+                    image?
+                }
+            };
         }
         Ok(row)
     }
@@ -1084,17 +1121,46 @@ async fn run_candidate(
     result
 }
 
+/// Saves the task image of `row` from `sb`, a sandbox of the local Docker
+/// engine `docker` from the candidate's workspace image: the repository at
+/// the parent, clean, with every ref and the reflog dropped so that `git log
+/// --all` does not show the fix, saved as `r2e-gen/NAME:SHORT` with the
+/// task labels. Returns the image's name.
+async fn save_task_image(
+    docker: &DockerProvider,
+    sb: &dyn Sandbox,
+    row: &ValidatedCommit,
+) -> Result<String> {
+    step(
+        sb,
+        &format!(
+            "git checkout -q -f {p} && git clean -fdxq && rm -f /tmp/r2e_*.patch \
+             && git for-each-ref --format='%(refname)' | while read r; do git update-ref --no-deref -d \"$r\" || true; done \
+             && git reflog expire --expire=now --all && git checkout -q --detach {p}",
+            p = shell_quote(row.parent.as_deref().unwrap_or_default())
+        ),
+    )
+    .await?;
+    let image = format!("r2e-gen/{}:{}", row.repo, short(&row.hash));
+    let mut labels = ImageKind::Task.labels(&row.repo);
+    labels.insert(COMMIT_LABEL.to_string(), row.hash.clone());
+    docker.commit(sb, &image, labels, &[]).await?;
+    Ok(image)
+}
+
 /// Validates the candidates in `candidates` (JSONL of [`MinedCommit`]) of the
 /// repository at `repo`, appending one [`ValidatedCommit`] per candidate to
-/// `out`; commits already in `out` are skipped.
-pub async fn validate_jsonl(
-    provider: &DockerProvider,
+/// `out`; commits already in `out` are skipped. `engines`: a
+/// [`DockerProvider`] for everything on one engine, or [`Engines`].
+pub async fn validate_jsonl<'a>(
+    engines: impl Into<Engines<'a>>,
     repo: &Path,
     candidates: &Path,
     out: &Path,
     opts: &ValidateOptions,
     on_event: &mut (dyn FnMut(ValidateEvent) + Send),
 ) -> Result<ValidateSummary> {
+    let engines = engines.into();
     let rows: Vec<MinedCommit> = crate::jsonl::read_rows(candidates)?;
     let (mut writer, done) = JsonlWriter::<ValidatedCommit>::open(out)?;
     let mut summary = ValidateSummary {
@@ -1119,7 +1185,7 @@ pub async fn validate_jsonl(
         .map(|n| docker_name(&n))
         .unwrap_or_else(|| repo_name(repo));
     let mut workspaces =
-        Workspaces::new(provider, repo, &name, opts).with_commits(todo.iter().copied());
+        Workspaces::new(engines.docker, repo, &name, opts).with_commits(todo.iter().copied());
     let mut plan: Vec<(&MinedCommit, std::result::Result<Workspace, String>)> = Vec::new();
     for c in todo {
         if workspaces.needs_preparing(c) {
@@ -1136,7 +1202,7 @@ pub async fn validate_jsonl(
     let mut stream = futures_util::stream::iter(plan)
         .map(|(c, ws)| async move {
             match ws {
-                Ok(ws) => validate_commit(provider, &ws, c, name, opts).await,
+                Ok(ws) => validate_commit(engines, &ws, c, name, opts).await,
                 Err(why) => ValidatedCommit::new(c, name).reject(why),
             }
         })

@@ -3,11 +3,16 @@
 //! `r2e gen mine` walks a history into commit rows (stage 1), `r2e gen filter`
 //! keeps the likely bug fixes and prints the funnel (stage 2), `r2e gen env`
 //! builds their environments (stage 3, module `gen_env`), `r2e gen validate`
-//! runs each candidate's tests in Docker and writes tasks (stage 4), `r2e gen
-//! tests` has a model write tests for fixes without them (stage 5, module
+//! runs each candidate's tests and writes tasks (stage 4), `r2e gen tests`
+//! has a model write tests for fixes without them (stage 5, module
 //! `gen_tests`), `r2e gen issue` has a model write the issue texts (stage 6),
 //! `r2e gen run` chains them for a list of repositories. The logic lives in
 //! `r2e-gen`; these modules parse arguments and show progress and tables.
+//!
+//! Images are made on the local Docker engine; the test runs of stages 4
+//! and 5 (and `gen run`'s last check) go to the chosen sandbox provider
+//! ([`GenEngines`]): `--provider kubernetes` runs them as pods, from images
+//! the cluster must be able to pull (docs/swe-gen.md).
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
@@ -17,10 +22,13 @@ use r2e_gen::filter::{FilterConfig, Funnel, Preset, filter_jsonl};
 use r2e_gen::issue::{IssueEvent, IssueOptions, errors_path, issue_jsonl};
 use r2e_gen::mine::{MineEvent, MineOptions, mine_to_jsonl, resolve_repo};
 use r2e_gen::validate::{
-    Outcome, ValidateEvent, ValidateOptions, output_paths, validate_jsonl, write_tasks,
+    Engines, Outcome, ValidateEvent, ValidateOptions, output_paths, validate_jsonl, write_tasks,
 };
+use r2e_sandbox::Provider;
+use r2e_sandbox::docker::DockerProvider;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// The SWE-Gen stages.
 #[derive(Debug, Subcommand)]
@@ -34,8 +42,9 @@ pub enum GenCmd {
     /// (uv --exclude-newer at the commit's date, a search over Pythons and
     /// build-tool pins); commits with the same dependency set share an image. Resumable.
     Env(super::gen_env::EnvArgs),
-    /// Stage 4: run each candidate's tests in Docker on the old and the new code;
-    /// keep commits with a fail-to-pass test, save task images, write tasks. Resumable.
+    /// Stage 4: run each candidate's tests on the old and the new code (in
+    /// Docker, or as Kubernetes pods); keep commits with a fail-to-pass test,
+    /// save task images, write tasks. Resumable.
     Validate(ValidateArgs),
     /// Stage 5: for bug fixes rejected only for their tests, have a model write
     /// a test module against the change, validated like mined tests (failures
@@ -106,6 +115,10 @@ pub struct RunArgs {
     /// With --model, stage 6 writes issue texts.
     #[command(flatten)]
     llm: super::llm::LlmArgs,
+    /// Where the test runs of stages 4 and 5 and the last check go (images
+    /// are made on the local Docker engine).
+    #[command(flatten)]
+    sandbox: super::provider::SandboxProviderArgs,
 }
 
 /// Arguments of `r2e gen validate`.
@@ -137,6 +150,64 @@ pub struct ValidateArgs {
     /// How the tests run.
     #[command(flatten)]
     tests: TestRunSettings,
+    /// Where the test runs go (images are made on the local Docker engine;
+    /// a cluster must be able to pull them, see docs/swe-gen.md).
+    #[command(flatten)]
+    provider: super::provider::ProviderArgs,
+}
+
+/// The sandboxes of a stage that runs candidates' tests: the local Docker
+/// engine, which makes the workspace and task images, and the provider the
+/// test runs go to when it is not that engine (`--provider kubernetes`).
+pub struct GenEngines {
+    docker: DockerProvider,
+    tests: Option<Arc<dyn Provider>>,
+}
+
+impl GenEngines {
+    /// Connects to the local Docker engine and the chosen provider, removing
+    /// what killed runs left behind on the latter.
+    pub async fn connect(choice: &super::provider::ProviderArgs) -> anyhow::Result<Self> {
+        let connected = choice.connect_kind().await?;
+        super::provider::sweep(&connected).await;
+        Ok(match connected {
+            super::provider::Connected::Docker(docker) => GenEngines {
+                docker,
+                tests: None,
+            },
+            super::provider::Connected::Kube(kube) => GenEngines {
+                docker: DockerProvider::connect()
+                    .await
+                    .context("the local Docker engine makes the images of --provider kubernetes")?,
+                tests: Some(Arc::new(kube)),
+            },
+        })
+    }
+
+    /// The engines as `r2e_gen` takes them.
+    pub fn engines(&self) -> Engines<'_> {
+        Engines {
+            docker: &self.docker,
+            tests: self.tests.as_deref(),
+        }
+    }
+
+    /// Runs `work` until it finishes or Ctrl-C arrives; on Ctrl-C the
+    /// sandboxes of both engines are removed and `None` is returned.
+    pub async fn or_interrupted<F: std::future::Future>(
+        &self,
+        bar: &ProgressBar,
+        work: F,
+    ) -> Option<F::Output> {
+        let result = super::or_interrupted(&self.docker, bar, work).await;
+        if result.is_none()
+            && let Some(tests) = &self.tests
+        {
+            let n = tests.close_all().await;
+            eprintln!("removed {n} {} sandbox(es)", tests.name());
+        }
+        result
+    }
 }
 
 /// How candidates' tests run (stages 4 and 5).
@@ -447,8 +518,7 @@ fn check_stage(a: &RunArgs, tasks: &[r2e_core::Task]) -> anyhow::Result<()> {
         ..r2e_env::EnvOptions::default()
     };
     super::block_on(async {
-        let docker = r2e_sandbox::docker::DockerProvider::connect().await?;
-        let provider: std::sync::Arc<dyn r2e_sandbox::Provider> = std::sync::Arc::new(docker);
+        let provider = a.sandbox.choice().connect().await?;
         super::dataset_check::checks(provider, tasks, opts, &settings).await
     })??;
     Ok(())
@@ -523,6 +593,7 @@ fn run_repo(
             workers: a.workers,
             name: Some(name.to_string()),
             tests: a.tests.clone(),
+            provider: a.sandbox.choice(),
         }))??,
         "validate",
     )?;
@@ -579,6 +650,7 @@ fn run_repo(
                 tests: a.tests.clone(),
                 temperature: 0.7,
                 llm: a.llm.clone(),
+                sandbox: a.sandbox.clone(),
             }))??,
             "tests",
         )?;
@@ -769,7 +841,7 @@ fn bar(template: &str) -> anyhow::Result<ProgressBar> {
 }
 
 async fn validate(a: ValidateArgs) -> anyhow::Result<ExitCode> {
-    let provider = r2e_sandbox::docker::DockerProvider::connect().await?;
+    let engines = GenEngines::connect(&a.provider).await?;
     let opts = a
         .tests
         .options(&a.image, a.envs.as_deref(), a.name, a.workers)?;
@@ -778,7 +850,7 @@ async fn validate(a: ValidateArgs) -> anyhow::Result<ExitCode> {
     let mut valid = 0usize;
     let work = async {
         validate_jsonl(
-            &provider,
+            engines.engines(),
             &a.repo,
             &a.candidates,
             &validated,
@@ -810,7 +882,7 @@ async fn validate(a: ValidateArgs) -> anyhow::Result<ExitCode> {
         )
         .await
     };
-    let Some(result) = super::or_interrupted(&provider, &bar, work).await else {
+    let Some(result) = engines.or_interrupted(&bar, work).await else {
         return Ok(ExitCode::from(130));
     };
     let summary = result.with_context(|| format!("validating {}", a.candidates.display()))?;

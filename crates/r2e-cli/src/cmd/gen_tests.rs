@@ -1,7 +1,8 @@
 //! `r2e gen tests`: SWE-Gen stage 5. For bug fixes the filter rejected only
 //! for their tests, a model writes a test module against the change; each
-//! module is validated in Docker like mined tests and sent back with the
-//! reason until it is valid or the attempts run out. The logic lives in
+//! module is validated like mined tests (in Docker, or as Kubernetes pods
+//! with `--sandbox-provider kubernetes`) and sent back with the reason until
+//! it is valid or the attempts run out. The logic lives in
 //! `r2e_gen::testgen`; this module parses arguments and shows progress, the
 //! outcome table and Ctrl-C handling.
 
@@ -65,6 +66,10 @@ pub struct TestsArgs {
     /// The model (--model is required).
     #[command(flatten)]
     pub llm: super::llm::LlmArgs,
+    /// Where the test runs go (--provider is the model's protocol here;
+    /// images are made on the local Docker engine).
+    #[command(flatten)]
+    pub sandbox: super::provider::SandboxProviderArgs,
 }
 
 /// Runs `r2e gen tests`.
@@ -79,7 +84,7 @@ pub async fn run(a: TestsArgs) -> anyhow::Result<ExitCode> {
     let Some((model, client)) = a.llm.client()? else {
         anyhow::bail!("--model is required: the model writes the tests");
     };
-    let provider = r2e_sandbox::docker::DockerProvider::connect().await?;
+    let engines = super::r#gen::GenEngines::connect(&a.sandbox.choice()).await?;
     let opts = TestGenOptions {
         model,
         temperature: a.temperature,
@@ -104,7 +109,7 @@ pub async fn run(a: TestsArgs) -> anyhow::Result<ExitCode> {
     let work = async {
         run_stage(
             &*client,
-            &provider,
+            engines.engines(),
             &a.repo,
             &a.commits,
             &a.rejected,
@@ -144,7 +149,7 @@ pub async fn run(a: TestsArgs) -> anyhow::Result<ExitCode> {
         )
         .await
     };
-    let Some(result) = super::or_interrupted(&provider, &bar, work).await else {
+    let Some(result) = engines.or_interrupted(&bar, work).await else {
         return Ok(ExitCode::from(130));
     };
     let summary = result.with_context(|| format!("writing tests for {}", a.repo.display()))?;
