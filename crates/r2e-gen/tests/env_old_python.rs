@@ -1,7 +1,8 @@
-//! Stage 3 on an older Python than Debian ships: Ubuntu focal's 3.8
-//! (`r2e image bootstrap --suite focal`, which CI builds) serves a package
-//! whose code uses a name the standard library dropped in 3.10, after 3.11
-//! fails it.
+//! Stage 3 on older Pythons than Debian ships, from the Ubuntu base images
+//! that `r2e image bootstrap` makes and CI builds: focal's 3.8 serves a
+//! package whose code uses a name the standard library dropped in 3.10, after
+//! 3.11 fails it; bionic's 3.6 serves code that uses `async` as a name (a
+//! keyword from 3.7 on), after 3.11 and 3.8 fail it.
 
 mod common;
 
@@ -10,39 +11,43 @@ use r2e_gen::env::{EnvOptions, EnvOutcome, EnvRow, PythonImage, build_envs};
 use r2e_sandbox::docker::DockerProvider;
 use std::process::Command;
 
-#[tokio::test(flavor = "multi_thread")]
-async fn code_that_needs_python_3_8_builds_on_ubuntu_focal() {
-    // June 2023: 3.11 is the newest Python released, and is tried first.
-    let jun_2023: u64 = 1_685_577_600;
-    let day = 86_400;
+/// June 2023: 3.11 is the newest Python released, and is tried first.
+const JUN_2023: u64 = 1_685_577_600;
+const DAY: u64 = 86_400;
+
+/// A repository with a `setup.py` for package `name` and two commits: `lib`
+/// and `test` (the first), then `fix` and `fix_test` added to them. Returns
+/// the repository and the second commit.
+fn repo(name: &str, lib: &str, test: &str, fix: &str, fix_test: &str) -> (Repo, String) {
     let mut r = Repo::new();
     r.write(
         "setup.py",
-        "from setuptools import setup\n\nsetup(name=\"oldmap\", version=\"0.1\", packages=[\"oldmap\"])\n",
-    );
-    let lib = "import collections\n\n\nclass Store(collections.MutableMapping):\n    def __init__(self):\n        self.d = {}\n\n    def __getitem__(self, k):\n        return self.d[k]\n\n    def __setitem__(self, k, v):\n        self.d[k] = v\n\n    def __delitem__(self, k):\n        del self.d[k]\n\n    def __iter__(self):\n        return iter(self.d)\n\n    def __len__(self):\n        return len(self.d)\n";
-    r.write("oldmap/__init__.py", lib);
-    let test = "from oldmap import Store\n\n\ndef test_set():\n    s = Store()\n    s[1] = 2\n    assert s[1] == 2\n";
-    r.write("tests/test_oldmap.py", test);
-    r.commit_at("Initial commit", jun_2023 - day);
-    r.write(
-        "oldmap/__init__.py",
         format!(
-            "{lib}\n    def get(self, k, default=None):\n        return self.d.get(k, default)\n"
+            "from setuptools import setup\n\nsetup(name=\"{name}\", version=\"0.1\", packages=[\"{name}\"])\n"
         ),
     );
-    r.write(
-        "tests/test_oldmap.py",
-        format!("{test}\n\ndef test_get_missing():\n    assert Store().get(3) is None\n"),
+    let (lib_path, test_path) = (
+        format!("{name}/__init__.py"),
+        format!("tests/test_{name}.py"),
     );
-    let fix = r.commit_at("get of a missing key", jun_2023);
+    r.write(&lib_path, lib);
+    r.write(&test_path, test);
+    r.commit_at("Initial commit", JUN_2023 - DAY);
+    r.write(&lib_path, format!("{lib}\n{fix}"));
+    r.write(&test_path, format!("{test}\n{fix_test}"));
+    let hash = r.commit_at("the fix", JUN_2023);
+    (r, hash)
+}
 
+/// Builds the environments of `r`'s commits with the Pythons of `images`
+/// and returns the row of commit `fix`.
+async fn build(r: &Repo, fix: &str, name: &str, images: &[&str]) -> EnvRow {
     let dir = tempfile::tempdir().expect("tempdir");
     let commits = dir.path().join("commits.jsonl");
     common::mine_all(&r.path(), &commits);
     let provider = DockerProvider::connect().await.expect("docker");
     let mut pythons = Vec::new();
-    for image in ["r2e/base:bookworm", "r2e/base:focal"] {
+    for image in images {
         let python = PythonImage::probe(&provider, image)
             .await
             .unwrap_or_else(|e| {
@@ -55,7 +60,7 @@ async fn code_that_needs_python_3_8_builds_on_ubuntu_focal() {
     }
     let opts = EnvOptions {
         pythons,
-        repo_name: Some("oldmap".into()),
+        repo_name: Some(name.into()),
         ..Default::default()
     };
     let envs = dir.path().join("envs.jsonl");
@@ -63,32 +68,87 @@ async fn code_that_needs_python_3_8_builds_on_ubuntu_focal() {
         .await
         .expect("envs");
     let rows: Vec<EnvRow> = r2e_core::jsonl::read(&envs).expect("rows");
-    let row = rows.iter().find(|r| r.hash == fix).expect("fix row");
-    assert_eq!(row.outcome, EnvOutcome::Built, "{row:#?}");
-    let tried: Vec<(&str, Option<&str>)> = row
-        .attempts
+    rows.into_iter().find(|r| r.hash == fix).expect("fix row")
+}
+
+/// The Pythons tried for `row`, each with its failure's label.
+fn tried(row: &EnvRow) -> Vec<(&str, Option<&str>)> {
+    row.attempts
         .iter()
         .map(|a| (a.setup.python.as_str(), a.label()))
-        .collect();
-    assert_eq!(
-        tried,
-        vec![("3.11", Some("python_too_new")), ("3.8", None)],
-        "{row:#?}"
-    );
+        .collect()
+}
+
+/// Runs `code` with the Python of `image`, then removes the image.
+fn python_in(image: &str, code: &str) -> String {
     let out = Command::new("docker")
-        .args(["run", "--rm", "--entrypoint", "python", &row.image, "-c"])
-        .arg(
-            "import sys, oldmap; s = oldmap.Store(); s[1] = 2; print(sys.version_info[:2], len(s))",
-        )
+        .args(["run", "--rm", "--entrypoint", "python", image, "-c", code])
         .output()
         .expect("docker run");
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "(3, 8) 1",
+    let _ = Command::new("docker").args(["rmi", "-f", image]).output();
+    assert!(
+        out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let _ = Command::new("docker")
-        .args(["rmi", "-f", &row.image])
-        .output();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn code_that_needs_python_3_8_builds_on_ubuntu_focal() {
+    let lib = "import collections\n\n\nclass Store(collections.MutableMapping):\n    def __init__(self):\n        self.d = {}\n\n    def __getitem__(self, k):\n        return self.d[k]\n\n    def __setitem__(self, k, v):\n        self.d[k] = v\n\n    def __delitem__(self, k):\n        del self.d[k]\n\n    def __iter__(self):\n        return iter(self.d)\n\n    def __len__(self):\n        return len(self.d)\n";
+    let (r, fix) = repo(
+        "oldmap",
+        lib,
+        "from oldmap import Store\n\n\ndef test_set():\n    s = Store()\n    s[1] = 2\n    assert s[1] == 2\n",
+        "    def get(self, k, default=None):\n        return self.d.get(k, default)\n",
+        "\ndef test_get_missing():\n    assert Store().get(3) is None\n",
+    );
+    let row = build(&r, &fix, "oldmap", &["r2e/base:bookworm", "r2e/base:focal"]).await;
+    assert_eq!(row.outcome, EnvOutcome::Built, "{row:#?}");
+    assert_eq!(
+        tried(&row),
+        vec![("3.11", Some("python_too_new")), ("3.8", None)],
+        "{row:#?}"
+    );
+    assert_eq!(
+        python_in(
+            &row.image,
+            "import sys, oldmap; s = oldmap.Store(); s[1] = 2; print(sys.version_info[:2], len(s))"
+        ),
+        "(3, 8) 1"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn code_that_needs_python_3_6_builds_on_ubuntu_bionic() {
+    let (r, fix) = repo(
+        "oldasync",
+        "def run(job, async=False):\n    return (job, async)\n",
+        "from oldasync import run\n\n\ndef test_run():\n    assert run(1) == (1, False)\n",
+        "\ndef run_all(jobs, async=False):\n    return [run(j, async) for j in jobs]\n",
+        "\ndef test_run_all():\n    from oldasync import run_all\n    assert run_all([1]) == [(1, False)]\n",
+    );
+    let images = ["r2e/base:bookworm", "r2e/base:focal", "r2e/base:bionic"];
+    let row = build(&r, &fix, "oldasync", &images).await;
+    assert_eq!(row.outcome, EnvOutcome::Built, "{row:#?}");
+    assert_eq!(
+        tried(&row),
+        vec![
+            ("3.11", Some("python_too_new")),
+            ("3.8", Some("python_too_new")),
+            // The setuptools that serves 3.6 has no PEP 660 editable
+            // builds: the checkout goes on the path instead.
+            ("3.6", Some("no_editable")),
+            ("3.6", None)
+        ],
+        "{row:#?}"
+    );
+    assert_eq!(
+        python_in(
+            &row.image,
+            "import sys, oldasync; print(sys.version_info[:2], oldasync.run_all([2]))"
+        ),
+        "(3, 6) [(2, False)]"
+    );
 }
