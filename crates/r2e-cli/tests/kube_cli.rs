@@ -307,3 +307,79 @@ async fn gen_validate_runs_the_tests_in_pods_and_saves_task_images_locally() {
         );
     }
 }
+
+/// `r2e gen run --sandbox-provider kubernetes` with a model: validation,
+/// the generated test's validation and the last check all run in pods; the
+/// dataset is the one a Docker run gives.
+#[tokio::test(flavor = "multi_thread")]
+async fn gen_run_sends_every_test_run_to_the_cluster() {
+    let h = common::history();
+    let image = common::pytest_image();
+    let cluster = FakeCluster::start_docker_backed().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = configs(&cluster, dir.path());
+    let list = dir.path().join("repos.txt");
+    std::fs::write(&list, format!("{}\n", h.repo.path().display())).unwrap();
+    let server = r2e_llm::testing::ScriptedServer::start().await.unwrap();
+    server.set_responder(|req| {
+        let system = req.json()["messages"][0]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let reply = if system.starts_with("You write regression tests") {
+            "```python\nfrom pkg.calc import Stats\n\n\ndef test_mean_of_empty_stats():\n    \
+             assert Stats([]).mean() == 0.0\n```"
+        } else {
+            "Stats and div misbehave on edge cases\n\nEmpty input and zero divisors."
+        };
+        r2e_llm::testing::Turn::text(reply).into()
+    });
+    let out_dir = dir.path().join("out");
+    let mut a: Vec<String> = vec!["gen".into(), "run".into(), "--repos".into()];
+    a.push(list.display().to_string());
+    a.extend(["--out".into(), out_dir.display().to_string()]);
+    a.extend(["--image".into(), image, "--preset".into(), "r2e".into()]);
+    a.extend(["--model".into(), "scripted".into(), "--base-url".into()]);
+    a.push(server.openai_base_url());
+    a.extend([
+        "--sandbox-provider".into(),
+        "kubernetes".into(),
+        "--provider-config".into(),
+        config.display().to_string(),
+    ]);
+    let out = r2e(a).await;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    let tasks = r2e_core::dataset::load(&out_dir.join("tasks.jsonl"), &Default::default())
+        .unwrap()
+        .tasks;
+    // The fix, the feature, the merge bringing the feature in, the generated one.
+    assert_eq!(tasks.len(), 4, "{text}");
+    assert_eq!(
+        tasks
+            .iter()
+            .filter(|t| t.extra.get("tests_generated") == Some(&json!(true)))
+            .count(),
+        1,
+        "{text}"
+    );
+    let checks = std::fs::read_to_string(out_dir.join("check.jsonl")).unwrap();
+    assert_eq!(checks.lines().count(), 4, "{text}");
+    assert!(
+        checks.lines().all(|l| l.contains("\"verdict\":\"ok\"")),
+        "{checks}"
+    );
+    // Pods for the candidates of both stages and for the check's runs.
+    let creates = cluster
+        .log()
+        .iter()
+        .filter(|l| *l == "POST /api/v1/namespaces/r2e-cli/pods")
+        .count();
+    assert!(creates >= 4 + 4, "{creates} pods");
+    assert!(cluster.pods().is_empty());
+    assert_eq!(cluster.containers(), Vec::<String>::new());
+}
