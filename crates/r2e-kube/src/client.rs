@@ -26,8 +26,11 @@ const ATTEMPTS: u32 = 6;
 pub const EXEC_PROTOCOLS: &str = "v5.channel.k8s.io, v4.channel.k8s.io";
 /// Longest wait for the API server to open an exec stream.
 const EXEC_CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long a token from an exec plugin is reused.
+/// How long a token from an exec plugin is reused when the plugin gives no
+/// `expirationTimestamp`.
 const EXEC_TOKEN_TTL: Duration = Duration::from_secs(300);
+/// How long before its `expirationTimestamp` a plugin's token is replaced.
+const EXPIRY_MARGIN: Duration = Duration::from_secs(10);
 /// Longest run of an exec credential plugin.
 const EXEC_PLUGIN_TIMEOUT: Duration = Duration::from_secs(60);
 /// How much of a failed plugin's stderr an error quotes (its end).
@@ -63,8 +66,10 @@ enum Token {
     Static(String),
     /// Re-read on every use (service-account tokens rotate).
     File(PathBuf),
-    /// A client-go exec credential plugin, run again after [`EXEC_TOKEN_TTL`].
-    /// The lock is held across a refresh, which makes it single-flight.
+    /// A client-go exec credential plugin, run again when its token expires
+    /// (its `expirationTimestamp`, else after [`EXEC_TOKEN_TTL`]) or is
+    /// refused. The lock is held across a refresh, which makes it
+    /// single-flight; the instant is the token's end of use.
     Exec {
         plugin: ExecPlugin,
         cached: tokio::sync::Mutex<Option<(String, Instant)>>,
@@ -211,16 +216,30 @@ impl Credentials {
                 // Held across the refresh: concurrent callers wait here and
                 // then find the fresh token instead of running the plugin too.
                 let mut slot = cached.lock().await;
-                if let Some((t, at)) = slot.as_ref()
-                    && at.elapsed() < EXEC_TOKEN_TTL
+                if let Some((t, until)) = slot.as_ref()
+                    && Instant::now() < *until
                 {
                     return Ok(Some(t.clone()));
                 }
-                let token = plugin.run(EXEC_PLUGIN_TIMEOUT).await?;
-                *slot = Some((token.clone(), Instant::now()));
+                let (token, lifetime) = plugin.run(EXEC_PLUGIN_TIMEOUT).await?;
+                *slot = Some((token.clone(), Instant::now() + lifetime));
                 Ok(Some(token))
             }
         }
+    }
+
+    /// Forgets an exec plugin's token that the API server refused (401), so
+    /// that the next request runs the plugin again (unless another caller
+    /// replaced it already); says whether a retry may get another token.
+    async fn refused(&self, token: &str) -> bool {
+        let Token::Exec { cached, .. } = &self.token else {
+            return false;
+        };
+        let mut slot = cached.lock().await;
+        if slot.as_ref().is_some_and(|(t, _)| t == token) {
+            *slot = None;
+        }
+        true
     }
 
     fn tls_connector(&self) -> Result<native_tls::TlsConnector, ApiError> {
@@ -259,8 +278,10 @@ fn split_pem(bundle: &[u8]) -> Vec<Vec<u8>> {
 }
 
 impl ExecPlugin {
-    /// Runs the plugin (killed after `timeout`) and returns its `status.token`.
-    async fn run(&self, timeout: Duration) -> Result<String, ApiError> {
+    /// Runs the plugin (killed after `timeout`) and returns its `status.token`
+    /// and how long to use it (until shortly before its
+    /// `status.expirationTimestamp`, else [`EXEC_TOKEN_TTL`]).
+    async fn run(&self, timeout: Duration) -> Result<(String, Duration), ApiError> {
         let hint = self
             .install_hint
             .as_deref()
@@ -308,10 +329,27 @@ impl ExecPlugin {
         }
         let v: Value = serde_json::from_slice(&out.stdout)
             .map_err(|e| fail(format!("printed no ExecCredential JSON: {e}")))?;
-        v["status"]["token"]
+        let token = v["status"]["token"]
             .as_str()
             .map(String::from)
-            .ok_or_else(|| fail("gave no status.token".into()))
+            .ok_or_else(|| fail("gave no status.token".into()))?;
+        let lifetime = match v["status"]["expirationTimestamp"].as_str() {
+            None => EXEC_TOKEN_TTL,
+            Some(at) => {
+                let expires = chrono::DateTime::parse_from_rfc3339(at).map_err(|e| {
+                    fail(format!(
+                        "gave an expirationTimestamp {at:?} that is not RFC 3339: {e}"
+                    ))
+                })?;
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_secs() as i64;
+                Duration::from_secs(expires.timestamp().saturating_sub(now).max(0) as u64)
+                    .saturating_sub(EXPIRY_MARGIN)
+            }
+        };
+        Ok((token, lifetime))
     }
 }
 
@@ -563,9 +601,11 @@ impl Api {
     }
 
     /// A call retried with exponential backoff (100 ms doubling to 5 s, with
-    /// jitter) on 429, 5xx and unreachable servers; any other failure status
-    /// is an [`ApiError`] carrying the server's reason and message, and
-    /// credentials that cannot be had (a failing plugin) fail at once.
+    /// jitter) on 429, 5xx and unreachable servers, and once at once after a
+    /// 401 with an exec plugin's token (which is then replaced, as client-go
+    /// does); any other failure status is an [`ApiError`] carrying the
+    /// server's reason and message, and credentials that cannot be had (a
+    /// failing plugin) fail at once.
     pub async fn call(
         &self,
         method: Method,
@@ -574,11 +614,22 @@ impl Api {
     ) -> Result<Value, ApiError> {
         let mut delay = Duration::from_millis(100);
         let mut attempt = 1;
+        let mut reauthenticated = false;
         loop {
             let token = self.creds.bearer().await?;
-            let failure = match self.send(method.clone(), path, body, token).await {
+            let failure = match self.send(method.clone(), path, body, token.clone()).await {
                 Ok((status, value)) if status.is_success() => return Ok(value),
-                Ok((status, value)) => status_error(&method, path, status, &value),
+                Ok((status, value)) => {
+                    if status == StatusCode::UNAUTHORIZED
+                        && !reauthenticated
+                        && let Some(t) = &token
+                        && self.creds.refused(t).await
+                    {
+                        reauthenticated = true;
+                        continue;
+                    }
+                    status_error(&method, path, status, &value)
+                }
                 Err(e) => e,
             };
             let retriable = match failure.status {
@@ -917,7 +968,7 @@ contexts:
         );
         assert_eq!(
             ok.run(Duration::from_secs(30)).await.unwrap(),
-            "get-token-r2e-1"
+            ("get-token-r2e-1".to_string(), EXEC_TOKEN_TTL)
         );
 
         let failing = plugin(
@@ -936,6 +987,21 @@ contexts:
         assert!(!e.contains("noise 1\n"), "only the tail of stderr: {e}");
         assert!(
             e.contains("installHint of the kubeconfig): install it with"),
+            "{e}"
+        );
+
+        let bad_time = plugin(
+            dir.path(),
+            "bad-time",
+            r#"echo '{"status":{"token":"x","expirationTimestamp":"tomorrow"}}'"#,
+        );
+        let e = bad_time
+            .run(Duration::from_secs(30))
+            .await
+            .unwrap_err()
+            .message;
+        assert!(
+            e.contains("expirationTimestamp \"tomorrow\" that is not RFC 3339"),
             "{e}"
         );
 

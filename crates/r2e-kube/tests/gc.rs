@@ -1,103 +1,37 @@
-//! `gc` of many pods: the deletes run concurrently (a fleet leaves hundreds),
-//! each failed delete is reported by name, and the counts stay right.
-//!
-//! The provider reaches the scripted API server through a small HTTP relay
-//! written here, which sees every request: it counts the deletes in flight
-//! at once (holding the first one until a second arrives, for at most a few
-//! seconds, so that the overlap is certain when there is concurrency and
-//! costs little when there is none) and refuses the delete of one pod with
-//! 403, as an API server whose RBAC forbids it would.
+//! `gc` of many pods: the deletes run concurrently (a fleet leaves
+//! hundreds), each failed delete is reported by name, and the counts stay
+//! right. The provider reaches the scripted API server through the relay of
+//! `common/relay.rs`, which counts the deletes in flight at once and refuses
+//! the delete of one pod with 403, as an API server whose RBAC forbids it
+//! would.
+
+#[path = "common/relay.rs"]
+mod relay;
 
 use r2e_kube::testing::FakeCluster;
 use r2e_kube::{Api, Credentials, KubeConfig, KubeProvider};
+use relay::start_relay;
 use serde_json::json;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use std::sync::atomic::Ordering;
 
 /// The pod whose delete the relay refuses.
 const PROTECTED: &str = "leftover-protected";
 
-#[derive(Default)]
-struct Relay {
-    in_flight: AtomicUsize,
-    most_in_flight: AtomicUsize,
-    /// Whether the first delete was held already (only it is).
-    held: AtomicBool,
-    /// Signalled when two deletes are in flight at once.
-    overlap_seen: tokio::sync::Notify,
-}
-
-/// Reads one request head (the provider's deletes and lists have no body).
-async fn read_head(sock: &mut TcpStream) -> Vec<u8> {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        if sock.read(&mut byte).await.unwrap_or(0) == 0 {
-            break;
-        }
-        head.push(byte[0]);
-    }
-    head
-}
-
-async fn relay(mut client: TcpStream, upstream: String, r: Arc<Relay>) {
-    let head = read_head(&mut client).await;
-    let line = String::from_utf8_lossy(&head)
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .to_string();
-    let is_delete = line.starts_with("DELETE ");
-    if is_delete {
-        let now = r.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-        r.most_in_flight.fetch_max(now, Ordering::SeqCst);
-        if now >= 2 {
-            r.overlap_seen.notify_one();
-        } else if !r.held.swap(true, Ordering::SeqCst) {
-            let _ = tokio::time::timeout(Duration::from_secs(3), r.overlap_seen.notified()).await;
-        }
-    }
-    if is_delete && line.contains(&format!("/pods/{PROTECTED}")) {
-        let body = json!({"kind": "Status", "status": "Failure", "code": 403, "reason": "Forbidden",
-            "message": format!("pods \"{PROTECTED}\" is forbidden: User \"ci\" cannot delete resource \"pods\"")})
-        .to_string();
-        let answer = format!(
-            "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        let _ = client.write_all(answer.as_bytes()).await;
-    } else {
-        let mut server = TcpStream::connect(&upstream).await.unwrap();
-        server.write_all(&head).await.unwrap();
-        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-    }
-    let _ = client.shutdown().await;
-    if is_delete {
-        r.in_flight.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-async fn start_relay(upstream_url: &str) -> (String, Arc<Relay>) {
-    let upstream = upstream_url.trim_start_matches("http://").to_string();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let r = Arc::new(Relay::default());
-    let state = r.clone();
-    tokio::spawn(async move {
-        while let Ok((sock, _)) = listener.accept().await {
-            tokio::spawn(relay(sock, upstream.clone(), state.clone()));
-        }
-    });
-    (url, r)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn gc_deletes_many_pods_concurrently_and_reports_each_failure() {
     let cluster = FakeCluster::start().await;
-    let (url, relay) = start_relay(&cluster.url).await;
+    let protected = format!("DELETE /api/v1/namespaces/r2e-gc/pods/{PROTECTED}?");
+    let refuse = move |head: &str| {
+        head.starts_with(&protected).then(|| {
+            (
+                403,
+                format!(
+                    "pods \"{PROTECTED}\" is forbidden: User \"ci\" cannot delete resource \"pods\""
+                ),
+            )
+        })
+    };
+    let (url, relay) = start_relay(&cluster.url, Box::new(refuse)).await;
     let p = KubeProvider::with_api(
         Api::new(Credentials::insecure_http(&url)).unwrap(),
         KubeConfig {
