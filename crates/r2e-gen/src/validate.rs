@@ -254,7 +254,7 @@ impl ValidatedCommit {
         match (&self.outcome, &self.reason) {
             (Outcome::Valid, _) => "valid",
             (Outcome::Error, _) => "error",
-            (Outcome::Rejected, Some(r)) => r.split([':', ' ']).next().unwrap_or(r),
+            (Outcome::Rejected, Some(r)) => r.split([':', ' ', ';']).next().unwrap_or(r),
             (Outcome::Rejected, None) => "rejected",
         }
     }
@@ -1271,6 +1271,18 @@ mod tests {
         for url in ["/srv/git/cachetools", "file:///srv/cachetools.git", ""] {
             assert_eq!(owner_name(url), None, "{url}");
         }
+    }
+
+    #[test]
+    fn a_reason_without_details_keeps_its_label_when_causes_are_added() {
+        let mut r = row().reject("no_fail_to_pass");
+        r.old_log = "E   ModuleNotFoundError: No module named 'yaml'\n".into();
+        let r = with_causes(r);
+        assert_eq!(
+            r.reason.as_deref(),
+            Some("no_fail_to_pass; old code: ModuleNotFoundError: No module named 'yaml'")
+        );
+        assert_eq!(r.reason_label(), "no_fail_to_pass");
     }
 
     #[test]
