@@ -422,7 +422,7 @@ impl KubeProvider {
             .buffer_unordered(GC_CONCURRENCY);
         while let Some((name, done)) = deletes.next().await {
             match done {
-                Ok(()) => report.removed.push(name),
+                Ok(_) => report.removed.push(name),
                 Err(e) => report.failed.push((name, e.message)),
             }
         }
@@ -443,21 +443,25 @@ pub struct GcReport {
     pub failed: Vec<(String, String)>,
 }
 
-/// Deletes a pod at once (grace 0); "already gone" is success.
-async fn delete_pod(api: &Api, namespace: &str, name: &str) -> std::result::Result<(), ApiError> {
+/// Deletes a pod at once (grace 0): whether this call removed it (false:
+/// it was gone already, which is no failure).
+async fn delete_pod(api: &Api, namespace: &str, name: &str) -> std::result::Result<bool, ApiError> {
     let path = format!("/api/v1/namespaces/{namespace}/pods/{name}?gracePeriodSeconds=0");
     match api.call(Method::DELETE, &path, None).await {
-        Err(e) if e.status != Some(404) => Err(e),
-        _ => Ok(()),
+        Ok(_) => Ok(true),
+        Err(e) if e.status == Some(404) => Ok(false),
+        Err(e) => Err(e),
     }
 }
 
-/// [`delete_pod`] where nobody waits for the outcome: a failure is logged
-/// (the pod's `activeDeadlineSeconds` and `r2e sandbox gc` remain).
-async fn delete_pod_logged(api: &Api, namespace: &str, name: &str) {
-    if let Err(e) = delete_pod(api, namespace, name).await {
+/// [`delete_pod`] where nobody waits for a failure, which is logged (the
+/// pod's `activeDeadlineSeconds` and `r2e sandbox gc` remain): whether this
+/// call removed the pod.
+async fn delete_pod_logged(api: &Api, namespace: &str, name: &str) -> bool {
+    delete_pod(api, namespace, name).await.unwrap_or_else(|e| {
         tracing::warn!("deleting pod {name}: {}", e.message);
-    }
+        false
+    })
 }
 
 #[async_trait]
@@ -477,6 +481,8 @@ impl Provider for KubeProvider {
         Ok(Box::new(started))
     }
 
+    /// Counts the pods this call removed: a dropped sandbox's pod that its
+    /// background delete removed a moment before is not counted twice.
     async fn close_all(&self) -> usize {
         let names: Vec<String> = self.live.lock().expect("live lock").drain().collect();
         futures_util::future::join_all(
@@ -484,8 +490,10 @@ impl Provider for KubeProvider {
                 .iter()
                 .map(|n| delete_pod_logged(&self.api, &self.namespace, n)),
         )
-        .await;
-        names.len()
+        .await
+        .into_iter()
+        .filter(|removed| *removed)
+        .count()
     }
 }
 
