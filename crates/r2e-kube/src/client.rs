@@ -6,7 +6,9 @@
 //!
 //! An exec credential plugin runs as a child process of the runtime (never
 //! blocking a worker), under a timeout, and one refresh at a time: requests
-//! that find the token expired while a refresh runs wait for its result.
+//! that find the token expired while a refresh runs wait for its result. Its
+//! token is used until shortly before its `expirationTimestamp`, and replaced
+//! once when the API server refuses it (401).
 
 use base64::Engine as _;
 use bytes::Bytes;
