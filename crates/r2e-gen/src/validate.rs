@@ -1046,7 +1046,10 @@ async fn run_candidate(
     spec.network = opts.network;
     spec.limits = opts.limits;
     let started = match engines.tests {
-        Some(tests) => tests.start(&spec).await?,
+        Some(tests) => tests
+            .start(&spec)
+            .await
+            .map_err(|e| with_pull_hint(e, repo_image))?,
         None => engines.docker.start(&spec).await?,
     };
     let sb: &dyn Sandbox = &*started;
@@ -1119,6 +1122,26 @@ async fn run_candidate(
     .await;
     let _ = sb.close().await;
     result
+}
+
+/// A failure to start a sandbox elsewhere than on the local engine, with
+/// what to do when the cause is the workspace image `image` (made locally,
+/// so unknown to a cluster until it is loaded or pushed).
+fn with_pull_hint(e: r2e_sandbox::SandboxError, image: &str) -> r2e_sandbox::SandboxError {
+    match e {
+        r2e_sandbox::SandboxError::Provider { provider, message } => {
+            r2e_sandbox::SandboxError::Provider {
+                provider,
+                message: format!(
+                    "{message}\n  hint: workspace image {image} was made on the local Docker \
+                     engine: if the cluster cannot pull it, load it (`kind load docker-image \
+                     {image}`) or push it to a registry the nodes pull from, remove the error \
+                     rows and rerun (docs/swe-gen.md)"
+                ),
+            }
+        }
+        other => other,
+    }
 }
 
 /// Saves the task image of `row` from `sb`, a sandbox of the local Docker

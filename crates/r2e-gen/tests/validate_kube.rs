@@ -225,3 +225,66 @@ async fn test_runs_in_pods_give_the_rows_of_docker_runs() {
     assert_eq!(cluster.containers(), Vec::<String>::new());
     assert_eq!(own_sandboxes(), "", "local sandboxes left");
 }
+
+/// Pods whose workspace image the cluster cannot pull (a kind cluster not
+/// given it): each candidate that would run is an error row naming the
+/// image, the kubelet's reason and what to do; nothing is rejected for it,
+/// no task image is made and no pod is left.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_workspace_image_the_cluster_cannot_pull_gives_error_rows() {
+    let h = history();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let commits = tmp.path().join("commits.jsonl");
+    common::mine_all(&h.repo.path(), &commits);
+    let docker = r2e_sandbox::docker::DockerProvider::connect()
+        .await
+        .expect("docker");
+    let cluster = FakeCluster::start_docker_backed().await;
+    cluster.refuse_pulls("r2e-gen/calc-unpulled:");
+    let kube = KubeProvider::with_api(
+        Api::new(Credentials::insecure_http(&cluster.url)).expect("api"),
+        KubeConfig {
+            namespace: Some("r2e-gen".into()),
+            start_timeout_secs: 120,
+            ..KubeConfig::default()
+        },
+    );
+    let summary = validate_jsonl(
+        Engines {
+            docker: &docker,
+            tests: Some(&kube),
+        },
+        &h.repo.path(),
+        &commits,
+        &tmp.path().join("validated.jsonl"),
+        &ValidateOptions {
+            image: pytest_image(),
+            repo_name: Some("calc-unpulled".into()),
+            ..Default::default()
+        },
+        &mut |_| {},
+    )
+    .await
+    .expect("validate");
+    let rows = rows(tmp.path());
+    let errors: Vec<&ValidatedCommit> = rows
+        .values()
+        .filter(|r| r.outcome == Outcome::Error)
+        .collect();
+    // The fix, the feature and the merge would have run.
+    assert_eq!(errors.len(), 3, "{summary:?}");
+    assert_eq!(summary.valid, 0);
+    for r in errors {
+        let reason = r.reason.as_deref().unwrap_or_default();
+        for part in [
+            "ErrImagePull",
+            "r2e-gen/calc-unpulled:repo-",
+            "kind load docker-image",
+        ] {
+            assert!(reason.contains(part), "{part:?} missing from {reason}");
+        }
+        assert!(r.image.is_empty());
+    }
+    assert_eq!(cluster.pods(), Vec::<String>::new());
+    assert_eq!(cluster.containers(), Vec::<String>::new());
+}

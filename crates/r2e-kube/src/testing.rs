@@ -11,8 +11,9 @@
 //!
 //! [`FakeCluster::start_docker_backed`] swaps the kubelet for one that runs
 //! pods on the local Docker engine (the `docker` CLI): a pod is a container
-//! from the pod's image, started once the image is found locally (else the
-//! pod reports `ErrImagePull`, as a cluster that cannot pull it would), with
+//! from the pod's image, started once the image is found locally (else, or
+//! when [`FakeCluster::refuse_pulls`] says so, the pod reports
+//! `ErrImagePull`, as a cluster that cannot pull it would), with
 //! the pod's labels, working directory, environment and no network when the
 //! pod is labelled so; the init container's shim install goes to a host
 //! directory mounted at `/.r2e`, the main container runs the manifest's
@@ -99,6 +100,8 @@ struct State {
     denied: Vec<String>,
     /// WebSocket pings received on exec streams.
     pings: usize,
+    /// Docker-backed: image name prefixes the nodes cannot pull.
+    unpullable: Vec<String>,
 }
 
 /// The fake cluster; dropped, it stops serving (pods' processes are killed).
@@ -184,6 +187,7 @@ impl FakeCluster {
             protocol: None,
             denied: Vec::new(),
             pings: 0,
+            unpullable: Vec::new(),
         }));
         let root = tempfile::tempdir().unwrap();
         let (st, dir) = (state.clone(), root.path().to_path_buf());
@@ -212,6 +216,13 @@ impl FakeCluster {
     /// Negotiates this exec subprotocol.
     pub fn use_protocol(&self, p: &str) {
         self.state.lock().unwrap().protocol = Some(p.into());
+    }
+
+    /// Docker-backed: images whose name starts with `prefix` cannot be
+    /// pulled by the nodes, though the engine has them (a kind cluster that
+    /// was not given them with `kind load docker-image`).
+    pub fn refuse_pulls(&self, prefix: &str) {
+        self.state.lock().unwrap().unpullable.push(prefix.into());
     }
 
     /// RBAC: `verb resource[/sub]` is not allowed.
@@ -393,11 +404,18 @@ async fn start_container(
     let container = container_name(&prefix, &name);
     let c = &manifest["spec"]["containers"][0];
     let image = c["image"].as_str().unwrap_or("").to_string();
-    let found = tokio::process::Command::new("docker")
-        .args(["image", "inspect", &image])
-        .output()
-        .await
-        .is_ok_and(|o| o.status.success());
+    let refused = st
+        .lock()
+        .unwrap()
+        .unpullable
+        .iter()
+        .any(|p| image.starts_with(p.as_str()));
+    let found = !refused
+        && tokio::process::Command::new("docker")
+            .args(["image", "inspect", &image])
+            .output()
+            .await
+            .is_ok_and(|o| o.status.success());
     let set = |f: &dyn Fn(&mut Pod)| {
         let mut st = st.lock().unwrap();
         match st.pods.get_mut(&name).filter(|p| p.uid == uid) {
