@@ -352,7 +352,9 @@ pub(super) fn import_failure(
             .unwrap_or("no output");
         return plain(format!("{kind}: {line}"));
     };
-    let dependency = r.dependency();
+    // The repository's own package installed into the virtualenv is not a
+    // dependency to let past the date.
+    let dependency = r.dependency().filter(|d| !own.contains(d));
     if r.is_syntax_error() && dependency.is_none() && r.file.is_some() {
         return plain(format!(
             "python_too_new: {} does not parse on this Python ({})",
@@ -677,6 +679,10 @@ mod tests {
         );
         let f = import_failure(&dep, &BTreeSet::new(), "collection_fails", false);
         assert_eq!(f.package.as_deref(), Some("oldcache"), "{f:?}");
+        // Unless that is the repository's own package, installed.
+        let own: BTreeSet<String> = ["oldcache".to_string()].into();
+        let f = import_failure(&dep, &own, "collection_fails", false);
+        assert!(f.error.starts_with("python_too_new: "), "{f:?}");
         // Not a standard-library module: the repository's own failure.
         let own = log.replace("module 'collections'", "module 'cachetools'");
         assert!(collection(&own).starts_with("collection_fails: tests/test_rr.py: "));
