@@ -12,7 +12,6 @@ use r2e_sandbox::docker::DockerProvider;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-
 /// Arguments of `r2e gen env`.
 #[derive(Debug, Clone, Args)]
 pub struct EnvArgs {
@@ -182,7 +181,10 @@ pub async fn run(a: EnvArgs) -> anyhow::Result<ExitCode> {
             bar.set_message(format!(
                 "{key}: Python {} {} → {how}",
                 attempt.setup.python,
-                attempt.setup.method.map_or(String::new(), |m| format!("{m:?}"))
+                attempt
+                    .setup
+                    .method
+                    .map_or(String::new(), |m| format!("{m:?}"))
             ));
         }
         EnvEvent::SetDone { .. } => super::advance(&bar, 1),
