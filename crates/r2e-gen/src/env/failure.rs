@@ -344,11 +344,12 @@ pub(super) fn import_failure(
         return plain(module_error(&m));
     }
     let Some(r) = raised(log) else {
-        let line = log
-            .lines()
-            .map(str::trim)
-            .find(|l| l.starts_with("ERROR") || l.contains("error:"))
-            .or_else(|| log.lines().map(str::trim).rfind(|l| !l.is_empty()))
+        // pytest's usage error says what is wrong on its `error:` line.
+        let lines = || log.lines().map(str::trim);
+        let line = lines()
+            .find(|l| l.contains("error:"))
+            .or_else(|| lines().find(|l| l.starts_with("ERROR")))
+            .or_else(|| lines().rfind(|l| !l.is_empty()))
             .unwrap_or("no output");
         return plain(format!("{kind}: {line}"));
     };
@@ -559,6 +560,7 @@ mod tests {
             "collects" => include_str!("testdata/collects.txt"),
             "pytest46_on_python311" => include_str!("testdata/pytest46_on_python311.txt"),
             "conftest_fails" => include_str!("testdata/conftest_fails.txt"),
+            "usage_error" => include_str!("testdata/usage_error.txt"),
             _ => unreachable!("{name}"),
         }
     }
@@ -660,6 +662,16 @@ mod tests {
         }
         assert!(!collection_failed(real("collects"), 0));
         assert!(collection_failed(real("conftest_fails"), 4));
+        // `addopts = --cov=pkg` without pytest-cov: nothing collects.
+        assert!(collection_failed(real("usage_error"), 4));
+        assert_eq!(
+            read("usage_error", "collection_fails", false),
+            (
+                "collection_fails: __main__.py: error: unrecognized arguments: --cov=pkg"
+                    .to_string(),
+                None
+            )
+        );
         assert_eq!(raised(real("collects")), None);
     }
 
