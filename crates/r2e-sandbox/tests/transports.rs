@@ -69,3 +69,45 @@ async fn bind_and_attach() {
 async fn upload_and_attach() {
     exercise(ShimDelivery::Upload, Transport::Attach).await;
 }
+
+/// An image saved from a socket sandbox (as task images are) carries the
+/// socket path in its environment; it starts over every transport.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_image_saved_from_a_socket_sandbox_starts_over_every_transport() {
+    let base = common::provider().await;
+    let socket =
+        DockerProvider::with_client(base.client().clone(), ShimDelivery::Bind, Transport::Socket);
+    let sb = socket
+        .start_docker(&SandboxSpec::new(common::image()))
+        .await
+        .unwrap();
+    sb.write_file("/marker", b"saved\n", None).await.unwrap();
+    let tag = format!("r2e-test/saved-socket:{}", std::process::id());
+    socket
+        .commit(&sb, &tag, std::collections::HashMap::new(), &[])
+        .await
+        .unwrap();
+    sb.close().await.unwrap();
+    for (delivery, transport) in [
+        (ShimDelivery::Bind, Transport::Socket),
+        (ShimDelivery::Bind, Transport::Attach),
+        (ShimDelivery::Upload, Transport::Attach),
+    ] {
+        let p = DockerProvider::with_client(base.client().clone(), delivery, transport);
+        let started = tokio::time::timeout(Duration::from_secs(60), async {
+            let sb = p.start_docker(&SandboxSpec::new(&tag)).await?;
+            let out = sb.exec("cat /marker", &ExecOptions::default()).await?;
+            sb.close().await?;
+            Ok::<_, SandboxError>(out.stdout)
+        })
+        .await;
+        assert_eq!(
+            started.map(|r| r.map_err(|e| e.to_string())),
+            Ok(Ok(b"saved\n".to_vec())),
+            "{delivery:?}/{transport:?}"
+        );
+    }
+    let _ = std::process::Command::new("docker")
+        .args(["rmi", "-f", &tag])
+        .output();
+}

@@ -26,6 +26,7 @@ use bollard::query_parameters::{
     AttachContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
     StartContainerOptions, UploadToContainerOptionsBuilder,
 };
+use r2e_shim::SOCKET_ENV;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -152,9 +153,12 @@ impl DockerProvider {
         let run_dir = if self.transport == Transport::Socket {
             let dir = new_run_dir()?;
             binds.push(format!("{}:{RUN_DIR_IN_SANDBOX}", dir.display()));
-            env.push(format!("R2E_SHIM_SOCKET={RUN_DIR_IN_SANDBOX}/shim.sock"));
+            env.push(format!("{SOCKET_ENV}={RUN_DIR_IN_SANDBOX}/shim.sock"));
             Some(dir)
         } else {
+            // Images saved from socket sandboxes (task images, SWE-Gen's)
+            // carry the socket path in their environment; empty means stdio.
+            env.push(format!("{SOCKET_ENV}="));
             None
         };
         let host_config = HostConfig {
