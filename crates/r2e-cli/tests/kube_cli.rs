@@ -306,6 +306,13 @@ async fn gen_validate_runs_the_tests_in_pods_and_saves_task_images_locally() {
             "gen {stage}"
         );
     }
+    for stage in ["validate", "tests", "run"] {
+        let out = r2e(vec!["gen".into(), stage.into(), "--help".into()]).await;
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("--push-prefix <REGISTRY[/PATH]>"),
+            "gen {stage}"
+        );
+    }
 }
 
 /// `r2e gen run --sandbox-provider kubernetes` with a model: validation,

@@ -34,7 +34,8 @@
 //! each valid candidate's task image. The test runs, the expensive part
 //! (`2 × (1 + reruns)` suite runs per candidate, most candidates rejected),
 //! go to any [`Provider`]: that engine by default, or Kubernetes pods from
-//! the workspace image, which the cluster must be able to pull. A cluster
+//! the workspace image, which the cluster must be able to pull
+//! ([`ValidateOptions::push_prefix`] pushes it to a registry first). A cluster
 //! cannot save a pod as an image, so for a valid candidate run elsewhere
 //! the task image is made in a fresh local sandbox from the same workspace
 //! image, with the same steps ([`save_task_image`]) as after a local run:
@@ -95,6 +96,11 @@ pub struct ValidateOptions {
     /// the test sets differ and the candidate is rejected (off: the module's
     /// tests count as failing on the old code).
     pub reject_collection_errors: bool,
+    /// A registry prefix (`REGISTRY[/PATH]`) the test provider pulls from:
+    /// each workspace image is tagged `PREFIX/IMAGE` on the local engine and
+    /// pushed there (without credentials) before its candidates run, and
+    /// their sandboxes start from that name. Task images stay local.
+    pub push_prefix: Option<String>,
 }
 
 impl Default for ValidateOptions {
@@ -110,6 +116,7 @@ impl Default for ValidateOptions {
             limits: r2e_sandbox::Limits::default(),
             network: false,
             reject_collection_errors: false,
+            push_prefix: None,
         }
     }
 }
@@ -688,15 +695,60 @@ impl<'a> Workspaces<'a> {
         if let Some(ws) = self.ready.get(&image) {
             return Ok(Ok(ws.clone()));
         }
-        let ws = if self.opts.envs.is_some() {
+        let mut ws = if self.opts.envs.is_some() {
             Workspace::existing(self.provider, &image).await?
         } else {
             Workspace::prepare(self.provider, self.repo, self.name, &image, &self.revs).await?
         };
+        if let Some(prefix) = &self.opts.push_prefix {
+            ws.image = push(self.provider, &ws.image, prefix).await?;
+        }
         self.ready.insert(image, ws.clone());
         Ok(Ok(ws))
     }
 }
+
+/// Tags `image` as `PREFIX/IMAGE` on `docker` and pushes it there; returns
+/// the new name.
+async fn push(docker: &DockerProvider, image: &str, prefix: &str) -> Result<String> {
+    use bollard::query_parameters::{PushImageOptions, TagImageOptions};
+    let target = format!("{}/{image}", prefix.trim_end_matches('/'));
+    let (repo, tag) = match target.rsplit_once(':') {
+        Some((r, t)) if !t.contains('/') => (r, t),
+        _ => (target.as_str(), "latest"),
+    };
+    let failed = |context: String| {
+        move |source| {
+            Error::from(r2e_sandbox::SandboxError::Docker {
+                context: format!("{context}\n  hint: {REGISTRY_HINT}"),
+                source,
+            })
+        }
+    };
+    let tag_opts = TagImageOptions {
+        repo: Some(repo.to_string()),
+        tag: Some(tag.to_string()),
+    };
+    docker
+        .client()
+        .tag_image(image, Some(tag_opts))
+        .await
+        .map_err(failed(format!("tagging {image} as {target}")))?;
+    let push_opts = PushImageOptions {
+        tag: Some(tag.to_string()),
+        platform: None,
+    };
+    let mut progress = docker.client().push_image(repo, Some(push_opts), None);
+    while let Some(step) = progress.next().await {
+        step.map_err(failed(format!("pushing {target}")))?;
+    }
+    Ok(target)
+}
+
+/// What to check when a push fails.
+const REGISTRY_HINT: &str = "--push-prefix names a registry the Docker engine can push to \
+     without credentials (e.g. kind's local registry, localhost:5001); `docker push` by hand \
+     shows what it answers";
 
 /// The commits and parents of `commits`: what a sandbox checks out.
 pub fn revs_of<'c>(commits: impl IntoIterator<Item = &'c MinedCommit>) -> Vec<String> {

@@ -4,7 +4,9 @@
 //! containers from the workspace image). Both give the same rows; the task
 //! images of the second run were made on the local engine, hold the
 //! repository at the base commit and run the task's tests; no pod and no
-//! container is left.
+//! container is left. With `push_prefix`, the workspace image is pushed by
+//! the real engine to a scripted registry and the pods start from the
+//! pushed name.
 
 mod common;
 
@@ -287,4 +289,218 @@ async fn a_workspace_image_the_cluster_cannot_pull_gives_error_rows() {
     }
     assert_eq!(cluster.pods(), Vec::<String>::new());
     assert_eq!(cluster.containers(), Vec::<String>::new());
+}
+
+/// A scripted Docker registry (distribution API v2, push side) on
+/// 127.0.0.1, which the engine treats as an insecure registry: it accepts
+/// blob uploads (monolithic or chunked PATCHes, bodies discarded) and
+/// manifests, and records the `name:tag` of every manifest put.
+struct Registry {
+    addr: String,
+    manifests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl Registry {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let manifests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let blobs = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
+        let m = manifests.clone();
+        let server = tokio::spawn(async move {
+            while let Ok((sock, _)) = listener.accept().await {
+                let (m, b) = (m.clone(), blobs.clone());
+                tokio::spawn(async move {
+                    let _ = registry_request(sock, m, b).await;
+                });
+            }
+        });
+        Registry {
+            addr,
+            manifests,
+            server,
+        }
+    }
+}
+
+/// Answers one request (the connection closes after it).
+async fn registry_request(
+    sock: tokio::net::TcpStream,
+    manifests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    blobs: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+) -> std::io::Result<()> {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+    let mut r = tokio::io::BufReader::new(sock);
+    let mut line = String::new();
+    r.read_line(&mut line).await?;
+    let mut parts = line.split_whitespace();
+    let (Some(method), Some(target)) = (parts.next(), parts.next()) else {
+        return Ok(()); // not HTTP (the engine tries TLS first)
+    };
+    let (method, target) = (method.to_string(), target.to_string());
+    let (mut length, mut chunked) = (0usize, false);
+    loop {
+        let mut h = String::new();
+        r.read_line(&mut h).await?;
+        let h = h.trim_end().to_ascii_lowercase();
+        if h.is_empty() {
+            break;
+        }
+        if let Some(v) = h.strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap_or(0);
+        }
+        if h.starts_with("transfer-encoding:") && h.contains("chunked") {
+            chunked = true;
+        }
+    }
+    let mut body = Vec::new();
+    if chunked {
+        loop {
+            let mut size = String::new();
+            r.read_line(&mut size).await?;
+            let n = usize::from_str_radix(size.trim().split(';').next().unwrap_or("0"), 16)
+                .unwrap_or(0);
+            let mut chunk = vec![0; n + 2];
+            r.read_exact(&mut chunk).await?;
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..n]);
+        }
+    } else {
+        body.resize(length, 0);
+        r.read_exact(&mut body).await?;
+    }
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    let digest_of = |q: &str| {
+        q.split('&')
+            .find_map(|p| p.strip_prefix("digest="))
+            .map(|d| d.replace("%3A", ":"))
+    };
+    let fake_digest = format!("sha256:{:064x}", body.len());
+    let mut headers = vec!["Docker-Distribution-API-Version: registry/2.0".to_string()];
+    let status = match (method.as_str(), path) {
+        ("GET", "/v2/" | "/v2") => "200 OK",
+        ("HEAD", p) if p.contains("/blobs/") => {
+            let digest = p.rsplit('/').next().unwrap_or_default();
+            if blobs.lock().unwrap().contains(digest) {
+                headers.push(format!("Docker-Content-Digest: {digest}"));
+                "200 OK"
+            } else {
+                "404 Not Found"
+            }
+        }
+        ("POST", p) if p.ends_with("/blobs/uploads/") => {
+            static UPLOADS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = UPLOADS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            headers.push(format!("Location: {p}{n}"));
+            headers.push("Range: 0-0".into());
+            "202 Accepted"
+        }
+        ("PATCH", p) if p.contains("/blobs/uploads/") => {
+            headers.push(format!("Location: {p}"));
+            headers.push(format!("Range: 0-{}", body.len().saturating_sub(1)));
+            "202 Accepted"
+        }
+        ("PUT", p) if p.contains("/blobs/uploads/") => {
+            let digest = digest_of(query).unwrap_or_default();
+            blobs.lock().unwrap().insert(digest.clone());
+            headers.push(format!("Docker-Content-Digest: {digest}"));
+            "201 Created"
+        }
+        ("PUT", p) if p.contains("/manifests/") => {
+            let (name, tag) = p
+                .trim_start_matches("/v2/")
+                .split_once("/manifests/")
+                .unwrap_or_default();
+            manifests.lock().unwrap().push(format!("{name}:{tag}"));
+            headers.push(format!("Docker-Content-Digest: {fake_digest}"));
+            "201 Created"
+        }
+        _ => "404 Not Found",
+    };
+    let head = format!(
+        "HTTP/1.1 {status}\r\n{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        headers.join("\r\n")
+    );
+    let sock = r.get_mut();
+    sock.write_all(head.as_bytes()).await?;
+    sock.shutdown().await
+}
+
+/// `push_prefix`: the workspace image goes to the registry (pushed by the
+/// engine) before any candidate runs, and the pods start from the pushed
+/// name, so nodes that cannot pull the local name still run them.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_push_prefix_sends_the_workspace_image_to_a_registry_the_pods_pull_from() {
+    let h = history();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let commits = tmp.path().join("commits.jsonl");
+    common::mine_all(&h.repo.path(), &commits);
+    let docker = r2e_sandbox::docker::DockerProvider::connect()
+        .await
+        .expect("docker");
+    let registry = Registry::start().await;
+    let cluster = FakeCluster::start_docker_backed().await;
+    cluster.refuse_pulls("r2e-gen/calc-pushed:");
+    let kube = KubeProvider::with_api(
+        Api::new(Credentials::insecure_http(&cluster.url)).expect("api"),
+        KubeConfig {
+            namespace: Some("r2e-gen".into()),
+            start_timeout_secs: 120,
+            ..KubeConfig::default()
+        },
+    );
+    let prefix = format!("{}/ci", registry.addr);
+    let summary = validate_jsonl(
+        Engines {
+            docker: &docker,
+            tests: Some(&kube),
+        },
+        &h.repo.path(),
+        &commits,
+        &tmp.path().join("validated.jsonl"),
+        &ValidateOptions {
+            image: pytest_image(),
+            repo_name: Some("calc-pushed".into()),
+            push_prefix: Some(prefix.clone()),
+            ..Default::default()
+        },
+        &mut |_| {},
+    )
+    .await
+    .expect("validate");
+    let rows = rows(tmp.path());
+    assert_eq!(summary.valid, 3, "{rows:#?}");
+    let pushed = registry.manifests.lock().unwrap().clone();
+    assert_eq!(pushed.len(), 1, "{pushed:?}");
+    assert!(
+        pushed[0].starts_with("ci/r2e-gen/calc-pushed:repo-"),
+        "{pushed:?}"
+    );
+    let images = cluster.images();
+    assert_eq!(images.len(), 3, "{images:?}");
+    let pulled = format!("{}/{}", registry.addr, pushed[0]);
+    assert!(
+        images.iter().all(|i| *i == pulled),
+        "{images:?} vs {pulled}"
+    );
+    // Task images keep their local names.
+    let fix = &rows[&h.fix_with_test];
+    assert_eq!(
+        fix.image,
+        format!("r2e-gen/calc-pushed:{}", &h.fix_with_test[..12])
+    );
+    assert_eq!(cluster.pods(), Vec::<String>::new());
+    assert_eq!(cluster.containers(), Vec::<String>::new());
+    let _ = Command::new("docker").args(["rmi", &pulled]).output();
 }

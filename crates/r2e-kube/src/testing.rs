@@ -102,6 +102,8 @@ struct State {
     pings: usize,
     /// Docker-backed: image name prefixes the nodes cannot pull.
     unpullable: Vec<String>,
+    /// The sandbox image of every pod created, in order.
+    images: Vec<String>,
 }
 
 /// The fake cluster; dropped, it stops serving (pods' processes are killed).
@@ -188,6 +190,7 @@ impl FakeCluster {
             denied: Vec::new(),
             pings: 0,
             unpullable: Vec::new(),
+            images: Vec::new(),
         }));
         let root = tempfile::tempdir().unwrap();
         let (st, dir) = (state.clone(), root.path().to_path_buf());
@@ -228,6 +231,11 @@ impl FakeCluster {
     /// RBAC: `verb resource[/sub]` is not allowed.
     pub fn deny(&self, what: &str) {
         self.state.lock().unwrap().denied.push(what.into());
+    }
+
+    /// The sandbox image of every pod created so far, in order.
+    pub fn images(&self) -> Vec<String> {
+        self.state.lock().unwrap().images.clone()
     }
 
     /// The request log.
@@ -678,6 +686,8 @@ async fn serve(sock: TcpStream, st: Arc<Mutex<State>>, root: PathBuf) {
                     };
                     let body = status_json(&pod);
                     st.pods.insert(name.clone(), pod);
+                    let image = manifest["spec"]["containers"][0]["image"].as_str();
+                    st.images.push(image.unwrap_or_default().to_string());
                     if let Kubelet::Docker(prefix) = &st.kubelet {
                         tokio::spawn(start_container(
                             st_handle.clone(),

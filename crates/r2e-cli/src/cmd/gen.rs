@@ -227,6 +227,12 @@ pub struct TestRunSettings {
     /// on the old code and become FAIL_TO_PASS.
     #[arg(long)]
     pub reject_collection_errors: bool,
+    /// Tag each workspace image REGISTRY[/PATH]/IMAGE and push it there
+    /// (no credentials: e.g. kind's local registry) before its candidates
+    /// run, so that a cluster's nodes can pull it; their pods start from
+    /// that name. Task images stay local.
+    #[arg(long, value_name = "REGISTRY[/PATH]")]
+    pub push_prefix: Option<String>,
     /// Limits of the sandboxes; --network applies to the test runs (off by
     /// default), environment installs always have network access.
     #[command(flatten)]
@@ -255,6 +261,7 @@ impl TestRunSettings {
             limits: sandbox.limits,
             network: sandbox.network.unwrap_or(false),
             reject_collection_errors: self.reject_collection_errors,
+            push_prefix: self.push_prefix.clone(),
         })
     }
 
