@@ -16,13 +16,12 @@ FIX = {"command": "str_replace", "path": "/testbed/calc.py",
        "old_str": "def mul(a, b):\n    return a + b", "new_str": "def mul(a, b):\n    return a * b"}
 
 
-@pytest.fixture(scope="module")
-def server():
+def start_server(*extra):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([r2e_bin(), "serve", "--bind", f"127.0.0.1:{port}", "--token", "tok"],
+    proc = subprocess.Popen([r2e_bin(), "serve", "--bind", f"127.0.0.1:{port}", "--token", "tok", *extra],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 30
     while True:
@@ -33,9 +32,42 @@ def server():
         except Exception:
             assert time.time() < deadline, "r2e serve did not start"
             time.sleep(0.1)
-    yield url
+    return proc, url
+
+
+def stop_server(proc):
     proc.terminate()
     assert proc.wait(timeout=60) == 0, proc.stderr.read()
+
+
+@pytest.fixture(scope="module")
+def server():
+    proc, url = start_server()
+    yield url
+    stop_server(proc)
+
+
+def test_a_held_environment_outlives_the_ttl_and_a_released_one_is_reaped(mul_row):
+    from r2e import _remote
+
+    proc, url = start_server("--ttl", "2")
+    try:
+        held = r2e.Env(mul_row, server=url, token="tok")
+        held.reset()
+        released = r2e.Env(mul_row, server=url, token="tok")
+        released.reset()
+        assert _remote._LEASES.held() == 2
+        # The second stops beating, as if its trainer had died.
+        native = released._native
+        _remote._LEASES.drop(native._client, native._id)
+        time.sleep(5)  # two and a half TTLs without a call from the test
+        assert held.exec("echo alive").stdout == "alive\n"
+        with pytest.raises(r2e.InfraError, match="404"):
+            released.exec("echo gone")
+        held.close()
+        assert _remote._LEASES.held() == 0
+    finally:
+        stop_server(proc)
 
 
 def test_a_remote_env_has_the_local_api(server, mul_row):
