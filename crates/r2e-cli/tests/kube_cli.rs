@@ -390,3 +390,75 @@ async fn gen_run_sends_every_test_run_to_the_cluster() {
     assert!(cluster.pods().is_empty());
     assert_eq!(cluster.containers(), Vec::<String>::new());
 }
+
+/// Ctrl-C during `r2e gen validate --provider kubernetes` deletes the pod
+/// of the candidate under test and exits 130; nothing of the run is left.
+#[tokio::test(flavor = "multi_thread")]
+async fn gen_validate_interrupted_leaves_no_pod() {
+    let mut repo = common::Repo::new();
+    repo.write("pkg/__init__.py", "");
+    repo.write("pkg/m.py", "def f():\n    return 1\n");
+    repo.write(
+        "tests/test_m.py",
+        "from pkg.m import f\n\n\ndef test_f():\n    assert f() == 1\n",
+    );
+    repo.commit("Initial commit");
+    repo.write("pkg/m.py", "def f():\n    return 2\n");
+    // A test run that lasts until Ctrl-C.
+    repo.write(
+        "tests/test_m.py",
+        "import time\nfrom pkg.m import f\n\n\ndef test_f():\n    time.sleep(600)\n    \
+         assert f() == 2\n",
+    );
+    repo.commit("f returns 2");
+    let image = common::pytest_image();
+    let cluster = FakeCluster::start_docker_backed().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = configs(&cluster, dir.path());
+    let commits = dir.path().join("commits.jsonl");
+    common::mine_all(&repo.path(), &commits);
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_r2e"))
+        .args([
+            "gen",
+            "validate",
+            "--workers",
+            "1",
+            "--image",
+            &image,
+            "--repo",
+        ])
+        .arg(repo.path())
+        .arg("--candidates")
+        .arg(&commits)
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .args(["--name", "slow-kube", "--provider", "kubernetes"])
+        .arg("--provider-config")
+        .arg(&config)
+        .env_remove("R2E_PROVIDER")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().unwrap();
+    let t = std::time::Instant::now();
+    while cluster.containers().is_empty() {
+        assert!(t.elapsed().as_secs() < 300, "no pod started");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    // SAFETY: sending SIGINT to our own child.
+    unsafe { libc::kill(pid as i32, libc::SIGINT) };
+    let o = child.wait_with_output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    // Deleted before r2e exits; the fake kubelet may still be removing the
+    // container.
+    assert!(cluster.pods().is_empty());
+    let t = std::time::Instant::now();
+    while !cluster.containers().is_empty() {
+        assert!(t.elapsed().as_secs() < 30, "{:?}", cluster.containers());
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}

@@ -203,8 +203,11 @@ impl GenEngines {
         if result.is_none()
             && let Some(tests) = &self.tests
         {
+            // Sandboxes dropped with the work may be gone already.
             let n = tests.close_all().await;
-            eprintln!("removed {n} {} sandbox(es)", tests.name());
+            if n > 0 {
+                eprintln!("removed {n} {} sandbox(es)", tests.name());
+            }
         }
         result
     }
