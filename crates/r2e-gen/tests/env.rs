@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::Repo;
+use common::{Repo, python_in};
 use r2e_gen::env::{
     EnvEvent, EnvOptions, EnvOutcome, EnvRow, Method, PythonImage, build_envs, load_env_map,
 };
@@ -94,19 +94,6 @@ fn verlib() -> Verlib {
         none,
         yaml,
     }
-}
-
-fn python_in(image: &str, code: &str) -> String {
-    let out = Command::new("docker")
-        .args(["run", "--rm", "--entrypoint", "python", image, "-c", code])
-        .output()
-        .expect("docker run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 #[tokio::test(flavor = "multi_thread")]

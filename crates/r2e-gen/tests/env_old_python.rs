@@ -79,19 +79,11 @@ fn tried(row: &EnvRow) -> Vec<(&str, Option<&str>)> {
         .collect()
 }
 
-/// Runs `code` with the Python of `image`, then removes the image.
+/// [`common::python_in`], then removes the image.
 fn python_in(image: &str, code: &str) -> String {
-    let out = Command::new("docker")
-        .args(["run", "--rm", "--entrypoint", "python", image, "-c", code])
-        .output()
-        .expect("docker run");
+    let out = common::python_in(image, code);
     let _ = Command::new("docker").args(["rmi", "-f", image]).output();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    out
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -11,6 +11,20 @@ pub struct Repo {
     n: u64,
 }
 
+/// What `code` prints when run by the `python` of `image`.
+pub fn python_in(image: &str, code: &str) -> String {
+    let out = Command::new("docker")
+        .args(["run", "--rm", "--entrypoint", "python", image, "-c", code])
+        .output()
+        .expect("docker run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 /// Mines every commit of `repo` into `out` with the default options.
 pub fn mine_all(repo: &Path, out: &Path) {
     r2e_gen::mine::mine_to_jsonl(repo, out, &Default::default(), &mut |_| {}).expect("mine");
