@@ -206,26 +206,31 @@ fn sigkill_of_r2e_leaves_no_container() {
     assert!(gone, "container left after SIGKILL: {}", docker_ps(&filter));
 }
 
-/// `r2e sandbox gc` removes labelled containers whose r2e process is gone.
+/// `r2e sandbox gc` removes labelled shim containers whose r2e process is
+/// gone, and leaves a user's container of an image that carries the labels
+/// (images saved by older versions do).
 #[test]
 fn gc_removes_orphans_only() {
     let _gc = GC.lock().unwrap_or_else(|e| e.into_inner());
     let name = format!("r2e-gc-orphan-{}", std::process::id());
-    let created = Command::new("docker")
-        .args([
-            "run",
-            "-d",
-            "--name",
-            &name,
-            "--label",
-            "dev.r2e.sandbox=1",
-            "--label",
-        ])
-        .arg("dev.r2e.owner-pid=2147483600")
-        .args([&image(), "sleep", "300"])
+    let users = format!("r2e-gc-users-{}", std::process::id());
+    let labelled = |verb: &str, name: &str| {
+        let mut cmd = Command::new("docker");
+        cmd.args([verb, "--name", name, "--label", "dev.r2e.sandbox=1"])
+            .args(["--label", "dev.r2e.owner-pid=2147483600"]);
+        cmd
+    };
+    // An orphan as a killed run leaves it: created, its entrypoint the shim.
+    let created = labelled("create", &name)
+        .args(["--entrypoint", "/.r2e/r2e-shim", &image()])
         .output()
         .unwrap();
     assert!(created.status.success(), "{}", text(&created.stderr));
+    let started = labelled("run", &users)
+        .args(["-d", &image(), "sleep", "300"])
+        .output()
+        .unwrap();
+    assert!(started.status.success(), "{}", text(&started.stderr));
     let out = run(&["sandbox", "gc"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
@@ -237,6 +242,9 @@ fn gc_removes_orphans_only() {
         docker_ps(&format!("name={name}")).is_empty(),
         "the orphan is still there"
     );
+    let kept = !docker_ps(&format!("name={users}")).is_empty();
+    let _ = Command::new("docker").args(["rm", "-f", &users]).output();
+    assert!(kept, "gc removed a user's container");
 }
 
 /// A SIGKILLed r2e leaves its socket folder on the host; `r2e sandbox gc`

@@ -88,6 +88,21 @@ async fn an_image_saved_from_a_socket_sandbox_starts_over_every_transport() {
         .await
         .unwrap();
     sb.close().await.unwrap();
+    // The saved image does not make its containers look like sandboxes.
+    let labels = base
+        .client()
+        .inspect_image(&tag)
+        .await
+        .unwrap()
+        .config
+        .unwrap()
+        .labels
+        .unwrap();
+    assert_eq!(
+        labels.get("dev.r2e.sandbox").map(String::as_str),
+        Some(""),
+        "{labels:?}"
+    );
     for (delivery, transport) in [
         (ShimDelivery::Bind, Transport::Socket),
         (ShimDelivery::Bind, Transport::Attach),

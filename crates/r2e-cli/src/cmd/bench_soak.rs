@@ -411,7 +411,7 @@ async fn kill_one_container(provider: &DockerProvider, owner: Option<u32>) -> an
 async fn sandboxes(provider: &DockerProvider, owner: Option<u32>) -> anyhow::Result<Vec<String>> {
     let label = match owner {
         Some(pid) => format!("{OWNER_PID_LABEL}={pid}"),
-        None => SANDBOX_LABEL.to_string(),
+        None => format!("{SANDBOX_LABEL}=1"),
     };
     let filters = HashMap::from([("label".to_string(), vec![label])]);
     let list = provider

@@ -326,6 +326,12 @@ impl DockerProvider {
         // The sandbox's entrypoint is the shim, bind-mounted: in the image
         // it would be an empty placeholder. The image gets a plain shell
         // instead, so that `docker run -it IMAGE` works.
+        // The sandbox's own labels would make every container of the image
+        // (a user's `docker run`) look like an r2e sandbox to `gc`.
+        let mut labels = labels;
+        for own in [SANDBOX_LABEL, OWNER_PID_LABEL] {
+            labels.entry(own.to_string()).or_default();
+        }
         let config = bollard::models::ContainerConfig {
             labels: Some(labels),
             env: (!env.is_empty()).then(|| env.to_vec()),
@@ -349,9 +355,11 @@ impl DockerProvider {
     /// Removes what crashed or killed runs left behind: containers carrying
     /// [`SANDBOX_LABEL`] whose owning process is gone (or all of them with
     /// `all`), then the host directories of the socket transport whose r2e
-    /// process is gone or whose container no longer exists.
+    /// process is gone or whose container no longer exists. Only containers
+    /// that run the shim count: images saved by older versions carry the
+    /// label, and so do the containers a user starts from them.
     pub async fn gc(&self, all: bool) -> Result<GcReport> {
-        let filters = HashMap::from([("label".to_string(), vec![SANDBOX_LABEL.to_string()])]);
+        let filters = HashMap::from([("label".to_string(), vec![format!("{SANDBOX_LABEL}=1")])]);
         let listed_at = std::time::SystemTime::now();
         let list = self
             .docker
@@ -367,6 +375,13 @@ impl DockerProvider {
         let mut kept = HashSet::new();
         for c in list {
             let Some(id) = c.id else { continue };
+            if !c
+                .command
+                .as_deref()
+                .is_some_and(|cmd| cmd.starts_with(SHIM_PATH_IN_SANDBOX))
+            {
+                continue;
+            }
             let owner_alive = c
                 .labels
                 .as_ref()
