@@ -50,7 +50,7 @@ def server():
 def test_a_held_environment_outlives_the_ttl_and_a_released_one_is_reaped(mul_row):
     from r2e import _remote
 
-    proc, url = start_server("--ttl", "2")
+    proc, url = start_server("--ttl", "3")
     try:
         held = r2e.Env(mul_row, server=url, token="tok")
         held.reset()
@@ -60,7 +60,7 @@ def test_a_held_environment_outlives_the_ttl_and_a_released_one_is_reaped(mul_ro
         # The second stops beating, as if its trainer had died.
         native = released._native
         _remote._LEASES.drop(native._client, native._id)
-        time.sleep(5)  # two and a half TTLs without a call from the test
+        time.sleep(7)  # over two TTLs without a call from the test
         assert held.exec("echo alive").stdout == "alive\n"
         with pytest.raises(r2e.InfraError, match="404"):
             released.exec("echo gone")
