@@ -10,13 +10,80 @@
 
 mod common;
 
-use common::{history, pytest_image};
-use r2e_gen::validate::{Engines, Outcome, ValidateOptions, ValidatedCommit, validate_jsonl};
+use common::{History, history, pytest_image};
+use r2e_gen::validate::{
+    Engines, Outcome, ValidateOptions, ValidateSummary, ValidatedCommit, validate_jsonl,
+};
 use r2e_kube::testing::FakeCluster;
 use r2e_kube::{Api, Credentials, KubeConfig, KubeProvider};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::{Command, Stdio};
+
+/// What every test here starts from: the test history mined, the local
+/// engine, and a Docker-backed cluster whose nodes refuse to pull images
+/// named `refused*` (a kind cluster not given them).
+struct Setup {
+    h: History,
+    tmp: tempfile::TempDir,
+    commits: std::path::PathBuf,
+    docker: r2e_sandbox::docker::DockerProvider,
+    cluster: FakeCluster,
+    kube: KubeProvider,
+}
+
+impl Setup {
+    async fn new(refused: Option<&str>) -> Setup {
+        let h = history();
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let commits = tmp.path().join("commits.jsonl");
+        common::mine_all(&h.repo.path(), &commits);
+        let docker = r2e_sandbox::docker::DockerProvider::connect()
+            .await
+            .expect("docker");
+        let cluster = FakeCluster::start_docker_backed().await;
+        if let Some(prefix) = refused {
+            cluster.refuse_pulls(prefix);
+        }
+        let kube = KubeProvider::with_api(
+            Api::new(Credentials::insecure_http(&cluster.url)).expect("api"),
+            KubeConfig {
+                namespace: Some("r2e-gen".into()),
+                start_timeout_secs: 120,
+                ..KubeConfig::default()
+            },
+        );
+        Setup {
+            h,
+            tmp,
+            commits,
+            docker,
+            cluster,
+            kube,
+        }
+    }
+
+    /// Validates the history into `out` with its test runs in pods.
+    async fn validate_on_kube(
+        &self,
+        out: &std::path::Path,
+        opts: &ValidateOptions,
+    ) -> ValidateSummary {
+        validate_jsonl(
+            Engines {
+                docker: &self.docker,
+                tests: Some(&self.kube),
+            },
+            &self.h.repo.path(),
+            &self.commits,
+            out,
+            opts,
+            &mut |_| {},
+        )
+        .await
+        .expect("validate on Kubernetes")
+    }
+}
 
 /// The rows of `validated.jsonl` in `dir`, by commit.
 fn rows(dir: &std::path::Path) -> BTreeMap<String, ValidatedCommit> {
@@ -75,13 +142,15 @@ fn containers_of(image: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn test_runs_in_pods_give_the_rows_of_docker_runs() {
-    let h = history();
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let commits = tmp.path().join("commits.jsonl");
-    common::mine_all(&h.repo.path(), &commits);
-    let docker = r2e_sandbox::docker::DockerProvider::connect()
-        .await
-        .expect("docker");
+    let setup = Setup::new(None).await;
+    let Setup {
+        h,
+        tmp,
+        commits,
+        docker,
+        cluster,
+        ..
+    } = &setup;
     // Distinct names, so that the two runs' task images do not overwrite
     // each other.
     let opts = |name: &str| ValidateOptions {
@@ -94,9 +163,9 @@ async fn test_runs_in_pods_give_the_rows_of_docker_runs() {
     let local_dir = tmp.path().join("docker");
     std::fs::create_dir_all(&local_dir).expect("mkdir");
     validate_jsonl(
-        &docker,
+        docker,
         &h.repo.path(),
-        &commits,
+        commits,
         &local_dir.join("validated.jsonl"),
         &opts("calc-on-docker"),
         &mut |_| {},
@@ -104,30 +173,11 @@ async fn test_runs_in_pods_give_the_rows_of_docker_runs() {
     .await
     .expect("validate on Docker");
 
-    let cluster = FakeCluster::start_docker_backed().await;
-    let kube = KubeProvider::with_api(
-        Api::new(Credentials::insecure_http(&cluster.url)).expect("api"),
-        KubeConfig {
-            namespace: Some("r2e-gen".into()),
-            start_timeout_secs: 120,
-            ..KubeConfig::default()
-        },
-    );
     let kube_dir = tmp.path().join("kube");
     std::fs::create_dir_all(&kube_dir).expect("mkdir");
-    let summary = validate_jsonl(
-        Engines {
-            docker: &docker,
-            tests: Some(&kube),
-        },
-        &h.repo.path(),
-        &commits,
-        &kube_dir.join("validated.jsonl"),
-        &opts("calc-on-kube"),
-        &mut |_| {},
-    )
-    .await
-    .expect("validate on Kubernetes");
+    let summary = setup
+        .validate_on_kube(&kube_dir.join("validated.jsonl"), &opts("calc-on-kube"))
+        .await;
     let (on_docker, on_kube) = (rows(&local_dir), rows(&kube_dir));
     let errors: Vec<&Option<String>> = on_kube
         .values()
@@ -238,40 +288,16 @@ async fn test_runs_in_pods_give_the_rows_of_docker_runs() {
 /// no task image is made and no pod is left.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_workspace_image_the_cluster_cannot_pull_gives_error_rows() {
-    let h = history();
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let commits = tmp.path().join("commits.jsonl");
-    common::mine_all(&h.repo.path(), &commits);
-    let docker = r2e_sandbox::docker::DockerProvider::connect()
-        .await
-        .expect("docker");
-    let cluster = FakeCluster::start_docker_backed().await;
-    cluster.refuse_pulls("r2e-gen/calc-unpulled:");
-    let kube = KubeProvider::with_api(
-        Api::new(Credentials::insecure_http(&cluster.url)).expect("api"),
-        KubeConfig {
-            namespace: Some("r2e-gen".into()),
-            start_timeout_secs: 120,
-            ..KubeConfig::default()
-        },
-    );
-    let summary = validate_jsonl(
-        Engines {
-            docker: &docker,
-            tests: Some(&kube),
-        },
-        &h.repo.path(),
-        &commits,
-        &tmp.path().join("validated.jsonl"),
-        &ValidateOptions {
-            image: pytest_image(),
-            repo_name: Some("calc-unpulled".into()),
-            ..Default::default()
-        },
-        &mut |_| {},
-    )
-    .await
-    .expect("validate");
+    let setup = Setup::new(Some("r2e-gen/calc-unpulled:")).await;
+    let Setup { tmp, cluster, .. } = &setup;
+    let opts = ValidateOptions {
+        image: pytest_image(),
+        repo_name: Some("calc-unpulled".into()),
+        ..Default::default()
+    };
+    let summary = setup
+        .validate_on_kube(&tmp.path().join("validated.jsonl"), &opts)
+        .await;
     let rows = rows(tmp.path());
     let errors: Vec<&ValidatedCommit> = rows
         .values()
@@ -446,43 +472,21 @@ async fn registry_request(
 /// name, so nodes that cannot pull the local name still run them.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_push_prefix_sends_the_workspace_image_to_a_registry_the_pods_pull_from() {
-    let h = history();
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let commits = tmp.path().join("commits.jsonl");
-    common::mine_all(&h.repo.path(), &commits);
-    let docker = r2e_sandbox::docker::DockerProvider::connect()
-        .await
-        .expect("docker");
     let registry = Registry::start().await;
-    let cluster = FakeCluster::start_docker_backed().await;
-    cluster.refuse_pulls("r2e-gen/calc-pushed:");
-    let kube = KubeProvider::with_api(
-        Api::new(Credentials::insecure_http(&cluster.url)).expect("api"),
-        KubeConfig {
-            namespace: Some("r2e-gen".into()),
-            start_timeout_secs: 120,
-            ..KubeConfig::default()
-        },
-    );
+    let setup = Setup::new(Some("r2e-gen/calc-pushed:")).await;
+    let Setup {
+        h, tmp, cluster, ..
+    } = &setup;
     let prefix = format!("{}/ci", registry.addr);
-    let summary = validate_jsonl(
-        Engines {
-            docker: &docker,
-            tests: Some(&kube),
-        },
-        &h.repo.path(),
-        &commits,
-        &tmp.path().join("validated.jsonl"),
-        &ValidateOptions {
-            image: pytest_image(),
-            repo_name: Some("calc-pushed".into()),
-            push_prefix: Some(prefix.clone()),
-            ..Default::default()
-        },
-        &mut |_| {},
-    )
-    .await
-    .expect("validate");
+    let opts = ValidateOptions {
+        image: pytest_image(),
+        repo_name: Some("calc-pushed".into()),
+        push_prefix: Some(prefix.clone()),
+        ..Default::default()
+    };
+    let summary = setup
+        .validate_on_kube(&tmp.path().join("validated.jsonl"), &opts)
+        .await;
     let rows = rows(tmp.path());
     assert_eq!(summary.valid, 3, "{rows:#?}");
     let pushed = registry.manifests.lock().unwrap().clone();
