@@ -196,7 +196,14 @@ impl KubeProvider {
         let t0 = Instant::now();
         let timeout = Duration::from_secs(self.config.start_timeout_secs);
         let name = self.create(spec).await?;
-        self.live.lock().expect("live lock").insert(name.clone());
+        if !self.live.lock().expect("live lock").contains(&name) {
+            // `close_all` ran while the create was in flight (Ctrl-C): the
+            // pod it could not see yet is deleted here.
+            delete_pod_logged(&self.api, &self.namespace, &name).await;
+            return Err(infra(format!(
+                "pod {name} was created after its sandboxes were closed; deleted it"
+            )));
+        }
         let booted = async {
             self.wait_running(&name, t0, timeout).await?;
             if self.config.shim_delivery == ShimDelivery::Upload {
@@ -234,7 +241,18 @@ impl KubeProvider {
     async fn create(&self, spec: &SandboxSpec) -> Result<String> {
         let env_id = self.next_env.fetch_add(1, Ordering::Relaxed);
         let mut name = format!("r2e-{}-{env_id}", self.owner.run);
+        // The name is live before the create is sent, so that `close_all`
+        // also deletes a pod whose create is still in flight.
+        let live = |name: &str, on: bool| {
+            let mut set = self.live.lock().expect("live lock");
+            if on {
+                set.insert(name.to_string());
+            } else {
+                set.remove(name);
+            }
+        };
         for _ in 0..5 {
+            live(&name, true);
             let manifest = pod::manifest(&name, spec, &self.config, &self.owner, env_id);
             match self
                 .api
@@ -255,9 +273,11 @@ impl KubeProvider {
                         return Ok(name);
                     }
                     tracing::debug!("pod {name} exists ({}); another name", e.message);
+                    live(&name, false);
                     name = format!("r2e-{}-{env_id}-{:04x}", self.owner.run, fastrand::u16(..));
                 }
                 Err(e) => {
+                    live(&name, false);
                     return Err(infra(format!(
                         "creating a pod for image {} in namespace {}: {}",
                         spec.image, self.namespace, e.message
@@ -265,6 +285,7 @@ impl KubeProvider {
                 }
             }
         }
+        live(&name, false);
         Err(infra(format!(
             "creating a pod for image {}: the API server answered 409 Conflict five times",
             spec.image

@@ -38,6 +38,9 @@ pub enum CreateOutcome {
     Refuse(u16),
     /// Store the pod, then answer with this status (a lost response).
     StoreThenFail(u16),
+    /// Store the pod, then answer 201 after this many milliseconds (a slow
+    /// API server: the pod exists before its creator knows it).
+    StoreThenWait(u64),
 }
 
 /// Label on every container a Docker-backed cluster made; its value names
@@ -619,6 +622,7 @@ async fn serve(sock: TcpStream, st: Arc<Mutex<State>>, root: PathBuf) {
         .push(format!("{} {}", req.method, req.path));
     let path = req.path.clone();
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let mut delay = None;
     let (status, body) = match (req.method.as_str(), segs.as_slice()) {
         ("GET", ["version"]) => (200, json!({"gitVersion": "v1.31.0-fake"})),
         (
@@ -702,6 +706,10 @@ async fn serve(sock: TcpStream, st: Arc<Mutex<State>>, root: PathBuf) {
                         Some(CreateOutcome::StoreThenFail(code)) => {
                             (code, k8s_status(code, "Timeout", "scripted lost response"))
                         }
+                        Some(CreateOutcome::StoreThenWait(ms)) => {
+                            delay = Some(std::time::Duration::from_millis(ms));
+                            (201, body)
+                        }
                         _ => (201, body),
                     }
                 }
@@ -763,6 +771,9 @@ async fn serve(sock: TcpStream, st: Arc<Mutex<State>>, root: PathBuf) {
         }
         _ => (404, k8s_status(404, "NotFound", "no such route")),
     };
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
     respond(&mut sock, status, &body).await;
 }
 

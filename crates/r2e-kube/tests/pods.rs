@@ -490,3 +490,35 @@ async fn an_idle_exec_stream_is_kept_alive_with_pings() {
     round_trip(sb.as_ref()).await;
     sb.close().await.unwrap();
 }
+
+/// Ctrl-C while a create is in flight: `close_all` cannot see the pod yet
+/// (the API server has stored it but not answered), so the start that made
+/// it deletes it when the answer comes, and fails instead of returning a
+/// sandbox nobody will close.
+#[tokio::test(flavor = "multi_thread")]
+async fn close_all_during_a_create_in_flight_leaves_no_pod() {
+    let cluster = FakeCluster::start().await;
+    let p = provider(&cluster, config());
+    cluster.script_creates(&[CreateOutcome::StoreThenWait(1_500)]);
+    let starting = tokio::spawn({
+        let p = p.clone();
+        async move { p.start(&SandboxSpec::new("r2e/task:abc")).await }
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while cluster.pods().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the create never reached the server"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    p.close_all().await;
+    let started = starting.await.unwrap();
+    let m = infra_message(started.err().expect("the start fails"));
+    assert!(m.contains("closed"), "{m}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cluster.pods().is_empty() {
+        assert!(Instant::now() < deadline, "pods left: {:?}", cluster.pods());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
