@@ -653,3 +653,62 @@ async fn a_package_that_does_not_import_on_its_dependencies_gets_no_environment(
     assert_eq!(summary.failures.get("collection_fails"), Some(&1));
     assert_eq!(summary.failures.get("package_import_fails"), Some(&1));
 }
+
+/// `addopts = --cov=PKG` in pytest.ini with no pytest-cov in the metadata:
+/// pytest stops with a usage error, and the plugin of the option is added as
+/// a missing module is.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugin_that_addopts_asks_for_is_added() {
+    let mut r = Repo::new();
+    r.write(
+        "setup.py",
+        "from setuptools import setup\n\nsetup(name=\"covpkg\", version=\"0.1\", packages=[\"covpkg\"])\n",
+    );
+    r.write("pytest.ini", "[pytest]\naddopts = --cov=covpkg\n");
+    let lib = "def double(x):\n    return 2 * x\n";
+    r.write("covpkg/__init__.py", lib);
+    let test = "from covpkg import double\n\n\ndef test_double():\n    assert double(2) == 4\n";
+    r.write("tests/test_covpkg.py", test);
+    r.commit_at("Initial commit", NOV_2022 - DAY);
+    r.write(
+        "covpkg/__init__.py",
+        format!("{lib}\n\ndef half(x):\n    return x / 2\n"),
+    );
+    r.write(
+        "tests/test_covpkg.py",
+        format!(
+            "{test}\n\ndef test_half():\n    from covpkg import half\n    assert half(3) == 1.5\n"
+        ),
+    );
+    let fix = r.commit_at("half", NOV_2022);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let commits = dir.path().join("commits.jsonl");
+    common::mine_all(&r.path(), &commits);
+    let provider = DockerProvider::connect().await.expect("docker");
+    let bookworm = PythonImage::probe(&provider, "r2e/base:bookworm")
+        .await
+        .expect("probe");
+    let opts = EnvOptions {
+        pythons: vec![bookworm],
+        repo_name: Some("covpkg".into()),
+        ..Default::default()
+    };
+    let envs = dir.path().join("envs.jsonl");
+    build_envs(&provider, &r.path(), &commits, &envs, &opts, &|_| {})
+        .await
+        .expect("envs");
+    let rows: Vec<EnvRow> = r2e_core::jsonl::read(&envs).expect("rows");
+    let row = rows.iter().find(|r| r.hash == fix).expect("fix row");
+    assert_eq!(row.outcome, EnvOutcome::Built, "{row:#?}");
+    let labels: Vec<Option<&str>> = row.attempts.iter().map(|a| a.label()).collect();
+    assert_eq!(labels, [Some("missing_module"), None], "{row:#?}");
+    assert_eq!(row.setup.added, ["pytest-cov"]);
+    assert_eq!(
+        python_in(&row.image, "import pytest_cov; print('ok')"),
+        "ok"
+    );
+    let _ = Command::new("docker")
+        .args(["rmi", "-f", &row.image])
+        .output();
+}

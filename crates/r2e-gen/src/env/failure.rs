@@ -308,6 +308,45 @@ pub(super) fn raised(log: &str) -> Option<Raised> {
     })
 }
 
+/// The module of the pytest plugin whose option pytest's usage error does
+/// not know (`error: unrecognized arguments: --cov=pkg`: the repository's
+/// `addopts` asks for a plugin its metadata does not install).
+fn plugin_for_usage_error(log: &str) -> Option<String> {
+    /// Option prefixes and the module of the plugin that adds them.
+    const OPTIONS: &[(&str, &str)] = &[
+        ("--cov", "pytest_cov"),
+        ("--no-cov", "pytest_cov"),
+        ("--numprocesses", "xdist"),
+        ("-n", "xdist"),
+        ("--dist", "xdist"),
+        ("--timeout", "pytest_timeout"),
+        ("--benchmark-", "pytest_benchmark"),
+        ("--reruns", "pytest_rerunfailures"),
+        ("--flake8", "pytest_flake8"),
+        ("--mypy", "pytest_mypy"),
+        ("--pep8", "pytest_pep8"),
+        ("--black", "pytest_black"),
+        ("--isort", "pytest_isort"),
+        ("--doctest-plus", "pytest_doctestplus"),
+        ("--mpl", "pytest_mpl"),
+        ("--hypothesis-", "hypothesis"),
+    ];
+    let args = log
+        .lines()
+        .find_map(|l| l.split_once("error: unrecognized arguments:"))?
+        .1;
+    args.split_whitespace().find_map(|arg| {
+        OPTIONS.iter().find_map(|(option, module)| {
+            let known = if option.ends_with('-') {
+                arg.starts_with(option)
+            } else {
+                arg == *option || arg.starts_with(&format!("{option}="))
+            };
+            known.then(|| module.to_string())
+        })
+    })
+}
+
 /// Whether pytest's collection log (`--collect-only`, exit code `code`) says
 /// a module could not be collected: an `ERROR collecting`, a `conftest.py`
 /// that does not load, an interrupted run, an internal or a usage error.
@@ -340,7 +379,7 @@ pub(super) fn import_failure(
         error,
         package: None,
     };
-    if let Some(m) = missing_module(log, own) {
+    if let Some(m) = missing_module(log, own).or_else(|| plugin_for_usage_error(log)) {
         return plain(module_error(&m));
     }
     let Some(r) = raised(log) else {
@@ -458,6 +497,7 @@ pub fn distribution_for(module: &str) -> String {
         ("magic", "python-magic"),
         ("typing_extensions", "typing-extensions"),
         ("pytest_httpbin", "pytest-httpbin"),
+        ("xdist", "pytest-xdist"),
         ("mock", "mock"),
     ];
     KNOWN
@@ -664,14 +704,27 @@ mod tests {
         assert!(collection_failed(real("conftest_fails"), 4));
         // `addopts = --cov=pkg` without pytest-cov: nothing collects.
         assert!(collection_failed(real("usage_error"), 4));
+        // The plugin that adds the option is added, as a missing module is.
         assert_eq!(
             read("usage_error", "collection_fails", false),
-            (
-                "collection_fails: __main__.py: error: unrecognized arguments: --cov=pkg"
-                    .to_string(),
-                None
-            )
+            ("missing_module: pytest_cov".to_string(), None)
         );
+        assert_eq!(distribution_for("pytest_cov"), "pytest-cov");
+        let usage = |args: &str| {
+            plugin_for_usage_error(&format!(
+                "ERROR: usage: __main__.py [options]\n__main__.py: error: unrecognized arguments: {args}\n"
+            ))
+        };
+        assert_eq!(usage("-n 4").as_deref(), Some("xdist"));
+        assert_eq!(distribution_for("xdist"), "pytest-xdist");
+        assert_eq!(
+            usage("--benchmark-skip").as_deref(),
+            Some("pytest_benchmark")
+        );
+        assert_eq!(usage("--timeout=30").as_deref(), Some("pytest_timeout"));
+        assert_eq!(usage("--cov"), Some("pytest_cov".to_string()));
+        assert_eq!(usage("--nonsense"), None);
+        assert_eq!(usage("-nx"), None);
         assert_eq!(raised(real("collects")), None);
     }
 

@@ -35,7 +35,9 @@
 //!    own pins of pytest and its plugins are dropped;
 //! 4. when the installed environment cannot import a module the commit's
 //!    tests import (pytest's collection reports `No module named 'X'`), or
-//!    pytest itself cannot (`pkg_resources`, gone from setuptools 81 on), the
+//!    pytest itself cannot (`pkg_resources`, gone from setuptools 81 on), or
+//!    pytest does not know an option the repository's `addopts` gives (a
+//!    plugin's: `--cov` → pytest-cov, `-n` → pytest-xdist, …), the
 //!    distribution providing it is added and the same try repeated;
 //! 5. an environment counts as built only when the package imports: the
 //!    commit's test modules collect (`pytest --collect-only`), or, at a
