@@ -229,24 +229,8 @@ async fn passes_over_a_python_too_new_for_the_code() {
     );
     let fix = r.commit_at("half of odd numbers", dec_2025);
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    let commits = dir.path().join("commits.jsonl");
-    common::mine_all(&r.path(), &commits);
-    let provider = DockerProvider::connect().await.expect("docker");
-    let mut pythons = Vec::new();
-    for image in ["r2e/base:bookworm", "r2e/base:trixie"] {
-        pythons.push(PythonImage::probe(&provider, image).await.expect("probe"));
-    }
-    let opts = EnvOptions {
-        pythons,
-        repo_name: Some("oldimp".into()),
-        ..Default::default()
-    };
-    let envs = dir.path().join("envs.jsonl");
-    build_envs(&provider, &r.path(), &commits, &envs, &opts, &|_| {})
-        .await
-        .expect("envs");
-    let rows: Vec<EnvRow> = r2e_core::jsonl::read(&envs).expect("rows");
+    let run = common::build_all(&r, &["r2e/base:bookworm", "r2e/base:trixie"], "oldimp").await;
+    let rows = &run.rows;
     let row = rows.iter().find(|r| r.hash == fix).expect("fix row");
     assert_eq!(row.outcome, EnvOutcome::Built, "{row:#?}");
     let tried: Vec<(&str, Option<&str>)> = row
@@ -322,30 +306,16 @@ async fn code_older_than_every_python_gets_no_environment() {
     );
     let new = r.commit_at("half of zero", dec_2025);
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    let commits = dir.path().join("commits.jsonl");
-    common::mine_all(&r.path(), &commits);
+    let run = common::build_all(&r, &["r2e/base:bookworm", "r2e/base:trixie"], "py2calc").await;
     let provider = DockerProvider::connect().await.expect("docker");
-    let mut pythons = Vec::new();
-    for image in ["r2e/base:bookworm", "r2e/base:trixie"] {
-        pythons.push(PythonImage::probe(&provider, image).await.expect("probe"));
-    }
-    let opts = EnvOptions {
-        pythons,
-        repo_name: Some("py2calc".into()),
-        ..Default::default()
-    };
-    let envs = dir.path().join("envs.jsonl");
-    let summary = build_envs(&provider, &r.path(), &commits, &envs, &opts, &|_| {})
-        .await
-        .expect("envs");
+    let summary = &run.summary;
     assert_eq!(
         summary.failures.get("no_python_old_enough"),
         Some(&2),
         "{summary:#?}"
     );
     assert_eq!((summary.built, summary.images), (0, 0), "{summary:#?}");
-    let rows: Vec<EnvRow> = r2e_core::jsonl::read(&envs).expect("rows");
+    let rows = &run.rows;
     for (hash, tried) in [(&old, vec!["3.11"]), (&new, vec!["3.13", "3.11"])] {
         let row = rows.iter().find(|r| &r.hash == hash).expect("row");
         assert_eq!(row.outcome, EnvOutcome::Failed, "{row:#?}");
@@ -492,30 +462,16 @@ async fn a_set_serves_commits_that_moved_the_package_under_src() {
     );
     let fix = r.commit_at("half of odd numbers", june_2024);
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    let commits = dir.path().join("commits.jsonl");
-    common::mine_all(&r.path(), &commits);
-    let provider = DockerProvider::connect().await.expect("docker");
-    let bookworm = PythonImage::probe(&provider, "r2e/base:bookworm")
-        .await
-        .expect("probe");
-    let opts = EnvOptions {
-        pythons: vec![bookworm],
-        repo_name: Some("movpkg".into()),
-        ..Default::default()
-    };
-    let envs = dir.path().join("envs.jsonl");
-    let summary = build_envs(&provider, &r.path(), &commits, &envs, &opts, &|_| {})
-        .await
-        .expect("envs");
+    let run = common::build_all(&r, &["r2e/base:bookworm"], "movpkg").await;
+    let summary = &run.summary;
     assert_eq!(summary.images, 1, "one set for all three commits");
-    let map = load_env_map(&envs).expect("map");
+    let map = load_env_map(&run.envs).expect("map");
     let vopts = ValidateOptions {
         repo_name: Some("movpkg".into()),
         envs: Some(map),
         ..Default::default()
     };
-    let (_, rows) = common::validate_all(&r.path(), &commits, dir.path(), &vopts).await;
+    let (_, rows) = common::validate_all(&r.path(), &run.commits, run.dir.path(), &vopts).await;
     let row = rows.iter().find(|v| v.hash == fix).expect("fix row");
     assert_eq!(row.outcome, Outcome::Valid, "{row:#?}");
     assert_eq!(row.fail_to_pass, ["tests/test_movpkg.py::test_half_odd"]);
@@ -573,23 +529,10 @@ async fn a_package_that_does_not_import_on_its_dependencies_gets_no_environment(
     );
     let untested = r.commit_at("a name", NOV_2022 + 400 * DAY);
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    let commits = dir.path().join("commits.jsonl");
-    common::mine_all(&r.path(), &commits);
+    let run = common::build_all(&r, &["r2e/base:bookworm"], "normname").await;
     let provider = DockerProvider::connect().await.expect("docker");
-    let bookworm = PythonImage::probe(&provider, "r2e/base:bookworm")
-        .await
-        .expect("probe");
-    let opts = EnvOptions {
-        pythons: vec![bookworm],
-        repo_name: Some("normname".into()),
-        ..Default::default()
-    };
-    let envs = dir.path().join("envs.jsonl");
-    let summary = build_envs(&provider, &r.path(), &commits, &envs, &opts, &|_| {})
-        .await
-        .expect("envs");
-    let rows: Vec<EnvRow> = r2e_core::jsonl::read(&envs).expect("rows");
+    let summary = &run.summary;
+    let rows = &run.rows;
     let row = |hash: &str| rows.iter().find(|r| r.hash == hash).expect("row").clone();
     let labels = |row: &EnvRow| -> Vec<Option<String>> {
         row.attempts
@@ -682,23 +625,8 @@ async fn a_plugin_that_addopts_asks_for_is_added() {
     );
     let fix = r.commit_at("half", NOV_2022);
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    let commits = dir.path().join("commits.jsonl");
-    common::mine_all(&r.path(), &commits);
-    let provider = DockerProvider::connect().await.expect("docker");
-    let bookworm = PythonImage::probe(&provider, "r2e/base:bookworm")
-        .await
-        .expect("probe");
-    let opts = EnvOptions {
-        pythons: vec![bookworm],
-        repo_name: Some("covpkg".into()),
-        ..Default::default()
-    };
-    let envs = dir.path().join("envs.jsonl");
-    build_envs(&provider, &r.path(), &commits, &envs, &opts, &|_| {})
-        .await
-        .expect("envs");
-    let rows: Vec<EnvRow> = r2e_core::jsonl::read(&envs).expect("rows");
+    let run = common::build_all(&r, &["r2e/base:bookworm"], "covpkg").await;
+    let rows = &run.rows;
     let row = rows.iter().find(|r| r.hash == fix).expect("fix row");
     assert_eq!(row.outcome, EnvOutcome::Built, "{row:#?}");
     let labels: Vec<Option<&str>> = row.attempts.iter().map(|a| a.label()).collect();

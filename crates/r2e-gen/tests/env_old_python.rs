@@ -7,8 +7,7 @@
 mod common;
 
 use common::Repo;
-use r2e_gen::env::{EnvOptions, EnvOutcome, EnvRow, PythonImage, build_envs};
-use r2e_sandbox::docker::DockerProvider;
+use r2e_gen::env::{EnvOutcome, EnvRow};
 use std::process::Command;
 
 /// June 2023: 3.11 is the newest Python released, and is tried first.
@@ -39,36 +38,14 @@ fn repo(name: &str, lib: &str, test: &str, fix: &str, fix_test: &str) -> (Repo, 
     (r, hash)
 }
 
-/// Builds the environments of `r`'s commits with the Pythons of `images`
-/// and returns the row of commit `fix`.
+/// The row of commit `fix` after building `r`'s environments with the
+/// Pythons of `images`.
 async fn build(r: &Repo, fix: &str, name: &str, images: &[&str]) -> EnvRow {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let commits = dir.path().join("commits.jsonl");
-    common::mine_all(&r.path(), &commits);
-    let provider = DockerProvider::connect().await.expect("docker");
-    let mut pythons = Vec::new();
-    for image in images {
-        let python = PythonImage::probe(&provider, image)
-            .await
-            .unwrap_or_else(|e| {
-                panic!(
-                    "{image}: {e} (build it with `r2e image bootstrap --suite {}`)",
-                    &image[9..]
-                )
-            });
-        pythons.push(python);
-    }
-    let opts = EnvOptions {
-        pythons,
-        repo_name: Some(name.into()),
-        ..Default::default()
-    };
-    let envs = dir.path().join("envs.jsonl");
-    build_envs(&provider, &r.path(), &commits, &envs, &opts, &|_| {})
-        .await
-        .expect("envs");
-    let rows: Vec<EnvRow> = r2e_core::jsonl::read(&envs).expect("rows");
-    rows.into_iter().find(|r| r.hash == fix).expect("fix row")
+    let run = common::build_all(r, images, name).await;
+    run.rows
+        .into_iter()
+        .find(|r| r.hash == fix)
+        .expect("fix row")
 }
 
 /// The Pythons tried for `row`, each with its failure's label.

@@ -25,6 +25,57 @@ pub fn python_in(image: &str, code: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// What [`build_all`] made: the run's summary and rows, and the mined
+/// `commits.jsonl` and its `envs.jsonl` (in `dir`).
+pub struct EnvRun {
+    pub dir: tempfile::TempDir,
+    pub commits: PathBuf,
+    pub envs: PathBuf,
+    pub summary: r2e_gen::env::EnvSummary,
+    pub rows: Vec<r2e_gen::env::EnvRow>,
+}
+
+/// Builds the environments of every commit of `repo` (images named `name`)
+/// with the Pythons of the base images `images`.
+pub async fn build_all(repo: &Repo, images: &[&str], name: &str) -> EnvRun {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let commits = dir.path().join("commits.jsonl");
+    mine_all(&repo.path(), &commits);
+    let provider = r2e_sandbox::docker::DockerProvider::connect()
+        .await
+        .expect("docker");
+    let mut pythons = Vec::new();
+    for image in images {
+        let python = r2e_gen::env::PythonImage::probe(&provider, image)
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{image}: {e} (build it with `r2e image bootstrap --suite {}`)",
+                    image.trim_start_matches("r2e/base:")
+                )
+            });
+        pythons.push(python);
+    }
+    let opts = r2e_gen::env::EnvOptions {
+        pythons,
+        repo_name: Some(name.into()),
+        ..Default::default()
+    };
+    let envs = dir.path().join("envs.jsonl");
+    let summary =
+        r2e_gen::env::build_envs(&provider, &repo.path(), &commits, &envs, &opts, &|_| {})
+            .await
+            .expect("envs");
+    let rows = r2e_core::jsonl::read(&envs).expect("rows");
+    EnvRun {
+        dir,
+        commits,
+        envs,
+        summary,
+        rows,
+    }
+}
+
 /// Mines every commit of `repo` into `out` with the default options.
 pub fn mine_all(repo: &Path, out: &Path) {
     r2e_gen::mine::mine_to_jsonl(repo, out, &Default::default(), &mut |_| {}).expect("mine");
