@@ -713,10 +713,7 @@ impl<'a> Workspaces<'a> {
 async fn push(docker: &DockerProvider, image: &str, prefix: &str) -> Result<String> {
     use bollard::query_parameters::{PushImageOptions, TagImageOptions};
     let target = format!("{}/{image}", prefix.trim_end_matches('/'));
-    let (repo, tag) = match target.rsplit_once(':') {
-        Some((r, t)) if !t.contains('/') => (r, t),
-        _ => (target.as_str(), "latest"),
-    };
+    let (repo, tag) = r2e_sandbox::image::split_reference(&target);
     let failed = |context: String| {
         move |source| {
             Error::from(r2e_sandbox::SandboxError::Docker {

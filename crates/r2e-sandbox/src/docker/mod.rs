@@ -314,10 +314,7 @@ impl DockerProvider {
         labels: std::collections::HashMap<String, String>,
         env: &[String],
     ) -> Result<()> {
-        let (repo, tag) = match image.rsplit_once(':') {
-            Some((r, t)) if !t.contains('/') => (r, t),
-            _ => (image, "latest"),
-        };
+        let (repo, tag) = crate::image::split_reference(image);
         let opts = bollard::query_parameters::CommitContainerOptionsBuilder::default()
             .container(sandbox.id())
             .repo(repo)
