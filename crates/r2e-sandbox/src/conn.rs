@@ -11,11 +11,15 @@ pub use bollard::container::LogOutput;
 use futures_util::StreamExt;
 use r2e_shim::{FrameDecoder, Op, RawFrame, Reply, Request, Response};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinHandle;
+
+/// Why a request failed when the shim's output ended.
+const OUTPUT_ENDED: &str = "the shim's output ended";
 
 /// How much of the shim's stderr to keep for diagnostics.
 const STDERR_TAIL: usize = 4096;
@@ -46,6 +50,10 @@ pub struct ShimConn {
     /// channel closes exactly when every reader has ended).
     pending_tx: StdMutex<Option<mpsc::UnboundedSender<FrameResult>>>,
     stderr_tail: Arc<StdMutex<Vec<u8>>>,
+    /// Set once requests use the socket: from then on the end of the stdio
+    /// stream is not reported (the socket reader reports the shim's end, in
+    /// order with its last replies).
+    on_socket: Arc<AtomicBool>,
 }
 
 /// How a request failed at the transport level (before a reply).
@@ -68,10 +76,12 @@ impl ShimConn {
     ) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let stderr_tail = Arc::new(StdMutex::new(Vec::new()));
+        let on_socket = Arc::new(AtomicBool::new(false));
         let reader = tokio::spawn(read_frames(
             output,
             tx.clone(),
             stderr_tail.clone(),
+            on_socket.clone(),
             short_id.clone(),
         ));
         ShimConn {
@@ -85,6 +95,7 @@ impl ShimConn {
             readers: StdMutex::new(vec![reader]),
             pending_tx: StdMutex::new(Some(tx)),
             stderr_tail,
+            on_socket,
         }
     }
 
@@ -111,6 +122,7 @@ impl ShimConn {
             .expect("sender lock")
             .take()
             .ok_or_else(|| Broken::Ended("the transport is already settled".into()))?;
+        self.on_socket.store(true, Ordering::SeqCst);
         let reader = tokio::spawn(read_socket(read, tx));
         self.readers.lock().expect("readers lock").push(reader);
         let mut inner = self.inner.lock().await;
@@ -242,7 +254,7 @@ async fn recv(
     match next {
         Some(Ok(frame)) => Ok(frame),
         Some(Err(why)) => Err(Broken::Ended(why)),
-        None => Err(Broken::Ended("the shim's output ended".into())),
+        None => Err(Broken::Ended(OUTPUT_ENDED.into())),
     }
 }
 
@@ -289,10 +301,15 @@ fn forward(decoder: &mut FrameDecoder, tx: &mpsc::UnboundedSender<FrameResult>) 
     }
 }
 
+/// Decodes frames from the shim's stdio stream. Its end is reported at once
+/// while requests use the stream (a shim that dies before its hello fails the
+/// start now, not at the start timeout: the frame channel itself stays open
+/// until the transport is settled).
 async fn read_frames(
     mut output: OutputStream,
     tx: mpsc::UnboundedSender<FrameResult>,
     stderr_tail: Arc<StdMutex<Vec<u8>>>,
+    on_socket: Arc<AtomicBool>,
     short_id: String,
 ) {
     let mut decoder = FrameDecoder::new();
@@ -318,5 +335,8 @@ async fn read_frames(
                 return;
             }
         }
+    }
+    if !on_socket.load(Ordering::SeqCst) {
+        let _ = tx.send(Err(OUTPUT_ENDED.into()));
     }
 }

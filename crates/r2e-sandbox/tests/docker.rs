@@ -559,7 +559,6 @@ async fn agent_tools_run_inside_the_sandbox() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_start_given_up_half_way_leaves_no_container() {
-    use bollard::query_parameters::ListContainersOptionsBuilder;
     let p = provider().await;
     let mark = format!("abandoned-{}", std::process::id());
     let mut spec = SandboxSpec::new(image());
@@ -570,31 +569,5 @@ async fn a_start_given_up_half_way_leaves_no_container() {
     for ms in [0u64, 5, 20, 60, 150, 400] {
         let _ = tokio::time::timeout(Duration::from_millis(ms), p.start_docker(&spec)).await;
     }
-    let filters = std::collections::HashMap::from([(
-        "label".to_string(),
-        vec![format!("dev.r2e.test.abandoned={mark}")],
-    )]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let left = p
-            .client()
-            .list_containers(Some(
-                ListContainersOptionsBuilder::default()
-                    .all(true)
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await
-            .unwrap();
-        if left.is_empty() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} containers of abandoned starts are left: {:?}",
-            left.len(),
-            left.iter().map(|c| (&c.id, &c.state)).collect::<Vec<_>>()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    common::assert_none_labelled(&p, &format!("dev.r2e.test.abandoned={mark}")).await;
 }

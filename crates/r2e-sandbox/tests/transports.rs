@@ -126,3 +126,48 @@ async fn an_image_saved_from_a_socket_sandbox_starts_over_every_transport() {
         .args(["rmi", "-f", &tag])
         .output();
 }
+
+/// A shim that dies before its hello fails the start at once, with what it
+/// said, over every transport (before, the attach transports waited for the
+/// start timeout). A process limit of 1 leaves the shim's init no room for
+/// its serving process.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_shim_that_dies_at_start_fails_the_start_at_once() {
+    let base = common::provider().await;
+    let mut spec = SandboxSpec::new(common::image());
+    spec.limits.pids = Some(1);
+    spec.labels.push((
+        "dev.r2e.test".into(),
+        format!("dies-at-start-{}", std::process::id()),
+    ));
+    for (delivery, transport) in [
+        (ShimDelivery::Bind, Transport::Socket),
+        (ShimDelivery::Bind, Transport::Attach),
+        (ShimDelivery::Upload, Transport::Attach),
+    ] {
+        let label = format!("{delivery:?}/{transport:?}");
+        let p = DockerProvider::with_client(base.client().clone(), delivery, transport);
+        let t = Instant::now();
+        let err = match p.start_docker(&spec).await {
+            Ok(_) => panic!("{label}: started with a process limit of 1"),
+            Err(e) => e,
+        };
+        let msg = err.to_string();
+        assert!(matches!(err, SandboxError::Died { .. }), "{label}: {err:?}");
+        assert!(
+            msg.contains("cannot start the serving process"),
+            "{label}: {msg}"
+        );
+        // HELLO_TIMEOUT is 60 s; a dead shim is seen as soon as its output ends.
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "{label}: {:?}",
+            t.elapsed()
+        );
+    }
+    common::assert_none_labelled(
+        &base,
+        &format!("dev.r2e.test=dies-at-start-{}", std::process::id()),
+    )
+    .await;
+}
