@@ -45,7 +45,10 @@ pub struct EnvSettings {
     /// 3.11, noble 3.12, trixie 3.13).
     #[arg(long = "python", visible_alias = "python-image", value_name = "IMAGE")]
     pub python_images: Vec<String>,
-    /// Also try these Pythons, downloaded by uv (needs GitHub access), e.g. 3.8,3.10.
+    /// Also try these Pythons, downloaded by uv, e.g. 3.7,3.8: from GitHub, or
+    /// from the mirror that UV_PYTHON_INSTALL_MIRROR or
+    /// UV_PYTHON_DOWNLOADS_JSON_URL names (passed to the installs, as are
+    /// UV_INDEX_URL, UV_DEFAULT_INDEX, UV_INDEX and UV_EXTRA_INDEX_URL).
     #[arg(long, value_delimiter = ',', value_name = "VERSIONS")]
     pub managed_python: Vec<String>,
     /// Per-repository overrides (TOML): Pythons, extra requirements, build
@@ -128,6 +131,7 @@ impl EnvSettings {
             retry_failed: self.retry_failed,
             uv_cache: (!self.no_shared_cache).then(|| r2e_sandbox::shim::cache_dir().join("uv")),
             limits: r2e_sandbox::Limits::default(),
+            uv_env: r2e_gen::env::host_uv_env(),
         })
     }
 }

@@ -91,7 +91,10 @@ fn classify_failure(log: &str, timed_out: bool) -> &'static str {
     if log.contains("No solution found") || log.contains("unsatisfiable") {
         return "resolution";
     }
-    if log.contains("No interpreter found") || log.contains("download") && log.contains("Python") {
+    if log.contains("No interpreter found")
+        || log.contains("python-build-standalone")
+        || log.contains("download") && log.contains("Python")
+    {
         return "python";
     }
     "failed"
@@ -109,8 +112,17 @@ pub(super) fn install_error(log: &str, timed_out: bool) -> String {
             return read.error;
         }
     }
+    if label == "python" && log.contains("download") {
+        return format!("{label}: {MANAGED_PYTHON_HINT}\n{log}");
+    }
     format!("{label}: {log}")
 }
+
+/// What to do when uv cannot download a managed Python (`--managed-python`).
+const MANAGED_PYTHON_HINT: &str = "uv could not download this managed Python; where GitHub \
+     cannot be reached, point UV_PYTHON_INSTALL_MIRROR (a copy of python-build-standalone's \
+     releases) or UV_PYTHON_DOWNLOADS_JSON_URL (a list of downloads) at a mirror: r2e passes \
+     both from its environment to the installs";
 
 /// The error of an environment that lacks module `m`: an older Python when
 /// the standard library dropped it, else a distribution to add.
@@ -779,5 +791,18 @@ mod tests {
             false,
         );
         assert!(build.starts_with("build: "), "{build}");
+        // --managed-python where GitHub cannot be reached (seen here).
+        let offline = install_error(
+            "error: Request failed after 3 retries in 11.8s\n  cause: Failed to download \
+             `https://github.com/astral-sh/python-build-standalone/releases/download/20241002/\
+             cpython-3.8.20%2B20241002-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz`\n  \
+             cause: dns error",
+            false,
+        );
+        assert!(
+            offline.starts_with("python: uv could not download this managed Python")
+                && offline.contains("UV_PYTHON_INSTALL_MIRROR"),
+            "{offline}"
+        );
     }
 }

@@ -73,5 +73,6 @@ pub use failure::distribution_for;
 pub use install::{BUILD_TOOLS, HARNESS, PIN_STEP, TOOLS_FLOOR};
 pub use types::{
     Attempt, EnvEvent, EnvMap, EnvOptions, EnvOutcome, EnvRow, EnvSummary, KEY_LABEL, Method,
-    Overrides, PythonImage, RepoOverride, Setup, VENV, load_env_map,
+    Overrides, PythonImage, RepoOverride, Setup, UV_SOURCE_SETTINGS, VENV, host_uv_env,
+    load_env_map,
 };

@@ -96,6 +96,7 @@ async fn run_try(
                 env: shared_cache
                     .map(|_| ("R2E_UV_CACHE".to_string(), SHARED_UV_CACHE.to_string()))
                     .into_iter()
+                    .chain(opts.uv_env.iter().cloned())
                     .collect(),
                 ..cwd.clone()
             };

@@ -178,6 +178,37 @@ pub struct EnvOptions {
     /// Memory, CPU and process limits of the install sandboxes (which always
     /// have network access: installs download packages).
     pub limits: r2e_sandbox::Limits,
+    /// uv settings every install gets: where uv downloads packages and
+    /// managed Pythons from (a company mirror, an index proxy). By default the
+    /// host's own values of [`UV_SOURCE_SETTINGS`], as uv on the host would
+    /// use them. Not saved into images.
+    pub uv_env: Vec<(String, String)>,
+}
+
+/// The uv environment variables that say where uv downloads from, which the
+/// search passes from the host to its installs (`--managed-python` reads the
+/// two Python ones: without GitHub, point them at a mirror).
+pub const UV_SOURCE_SETTINGS: &[&str] = &[
+    "UV_PYTHON_INSTALL_MIRROR",
+    "UV_PYTHON_DOWNLOADS_JSON_URL",
+    "UV_DEFAULT_INDEX",
+    "UV_INDEX",
+    "UV_INDEX_URL",
+    "UV_EXTRA_INDEX_URL",
+    "UV_INSECURE_HOST",
+];
+
+/// The host's values of [`UV_SOURCE_SETTINGS`] (unset and empty ones left out).
+pub fn host_uv_env() -> Vec<(String, String)> {
+    UV_SOURCE_SETTINGS
+        .iter()
+        .filter_map(|k| {
+            std::env::var(k)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(|v| (k.to_string(), v))
+        })
+        .collect()
 }
 
 impl Default for EnvOptions {
@@ -193,6 +224,7 @@ impl Default for EnvOptions {
             retry_failed: false,
             uv_cache: Some(r2e_sandbox::shim::cache_dir().join("uv")),
             limits: r2e_sandbox::Limits::default(),
+            uv_env: host_uv_env(),
         }
     }
 }

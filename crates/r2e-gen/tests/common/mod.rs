@@ -38,6 +38,17 @@ pub struct EnvRun {
 /// Builds the environments of every commit of `repo` (images named `name`)
 /// with the Pythons of the base images `images`.
 pub async fn build_all(repo: &Repo, images: &[&str], name: &str) -> EnvRun {
+    build_all_with(repo, images, name, |_| {}).await
+}
+
+/// [`build_all`] with the options changed by `tweak` (after the base
+/// images' Pythons are in).
+pub async fn build_all_with(
+    repo: &Repo,
+    images: &[&str],
+    name: &str,
+    tweak: impl FnOnce(&mut r2e_gen::env::EnvOptions),
+) -> EnvRun {
     let dir = tempfile::tempdir().expect("tempdir");
     let commits = dir.path().join("commits.jsonl");
     mine_all(&repo.path(), &commits);
@@ -56,11 +67,12 @@ pub async fn build_all(repo: &Repo, images: &[&str], name: &str) -> EnvRun {
             });
         pythons.push(python);
     }
-    let opts = r2e_gen::env::EnvOptions {
+    let mut opts = r2e_gen::env::EnvOptions {
         pythons,
         repo_name: Some(name.into()),
         ..Default::default()
     };
+    tweak(&mut opts);
     let envs = dir.path().join("envs.jsonl");
     let summary =
         r2e_gen::env::build_envs(&provider, &repo.path(), &commits, &envs, &opts, &|_| {})
