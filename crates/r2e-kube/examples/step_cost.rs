@@ -76,16 +76,17 @@ async fn main() {
     );
     measure("kubernetes (scripted, exec)", &kube, "r2e/base:bookworm", n).await;
     let log = cluster.log();
-    let calls = |p: &str| log.iter().filter(|l| l.starts_with(p)).count() as f64 / 5.0;
+    let per_sandbox =
+        |keep: &dyn Fn(&str) -> bool| log.iter().filter(|l| keep(l)).count() as f64 / 5.0;
+    // A watch is a GET of the pod list; a status read, a GET of one pod.
+    let pods = "GET /api/v1/namespaces/bench/pods";
     println!(
-        "API calls per sandbox: {:.1} create, {:.1} status reads, {:.1} exec stream, {:.1} delete",
-        calls("POST"),
-        log.iter()
-            .filter(|l| l.starts_with("GET") && !l.ends_with("/exec"))
-            .count() as f64
-            / 5.0,
-        log.iter().filter(|l| l.ends_with("/exec")).count() as f64 / 5.0,
-        calls("DELETE"),
+        "API calls per sandbox: {:.1} create, {:.1} status reads, {:.1} watches, {:.1} exec stream, {:.1} delete",
+        per_sandbox(&|l| l.starts_with("POST")),
+        per_sandbox(&|l| l.starts_with(&format!("{pods}/")) && !l.ends_with("/exec")),
+        per_sandbox(&|l| l == pods),
+        per_sandbox(&|l| l.ends_with("/exec")),
+        per_sandbox(&|l| l.starts_with("DELETE")),
     );
     let docker = r2e_sandbox::docker::connect()
         .await

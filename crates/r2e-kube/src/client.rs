@@ -649,6 +649,32 @@ impl Api {
         }
     }
 
+    /// Opens a watch: `path` (a list path with its query, `watch=1` and a
+    /// `timeoutSeconds` included) answered as a stream of events, read with
+    /// [`Watch::next`]. `limit` bounds the whole stream on this side. Not
+    /// retried: a caller re-reads and watches again.
+    pub async fn watch(&self, path: &str, limit: Duration) -> Result<Watch, ApiError> {
+        let url = format!("{}{path}", self.creds.server);
+        let mut req = self.http.get(&url).timeout(limit);
+        if let Some(t) = self.creds.bearer().await? {
+            req = req.bearer_auth(t);
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| ApiError::local(format!("GET {url}: cannot reach the API server: {e}")))?;
+        let status = resp.status();
+        if !status.is_success() {
+            let body = resp.bytes().await.unwrap_or_default();
+            let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            return Err(status_error(&Method::GET, path, status, &value));
+        }
+        Ok(Watch {
+            resp,
+            buf: Vec::new(),
+        })
+    }
+
     /// Opens an exec stream running `argv` in `container` of pod `pod`, with
     /// stdin, stdout and stderr attached.
     pub async fn exec(
@@ -759,7 +785,7 @@ fn status_error(method: &Method, path: &str, status: StatusCode, body: &Value) -
     let hint = match status.as_u16() {
         401 => "\n  hint: the credentials were refused; check the kubeconfig user or token",
         403 => {
-            "\n  hint: grant the account pods create/get/list/delete and pods/exec in the namespace \
+            "\n  hint: grant the account pods create/get/list/watch/delete and pods/exec in the namespace \
              (`r2e doctor --provider kubernetes` checks each)"
         }
         _ => "",
@@ -768,6 +794,52 @@ fn status_error(method: &Method, path: &str, status: StatusCode, body: &Value) -
         status: Some(status.as_u16()),
         reason,
         message: format!("{method} {path}: {status}: {text}{hint}"),
+    }
+}
+
+/// An open watch: the API server's events, one JSON object per line.
+pub struct Watch {
+    resp: reqwest::Response,
+    buf: Vec<u8>,
+}
+
+/// One event of a watch.
+#[derive(Debug, Clone)]
+pub struct WatchEvent {
+    /// `ADDED`, `MODIFIED`, `DELETED`, `BOOKMARK` or `ERROR`.
+    pub kind: String,
+    /// The object as it is now (a `Status` for `ERROR`).
+    pub object: Value,
+}
+
+impl Watch {
+    /// The next event; `None` when the server ended the stream (its
+    /// `timeoutSeconds` passed).
+    pub async fn next(&mut self) -> Result<Option<WatchEvent>, ApiError> {
+        loop {
+            if let Some(end) = self.buf.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = self.buf.drain(..=end).collect();
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                let v: Value = serde_json::from_slice(&line)
+                    .map_err(|e| ApiError::local(format!("a watch event that is not JSON: {e}")))?;
+                return Ok(Some(WatchEvent {
+                    kind: v["type"].as_str().unwrap_or_default().to_string(),
+                    object: v["object"].clone(),
+                }));
+            }
+            match self.resp.chunk().await {
+                Ok(Some(chunk)) => self.buf.extend_from_slice(&chunk),
+                // A last line without its newline (a server that answered
+                // with one object, not a stream) is read as a line.
+                Ok(None) if self.buf.iter().any(|b| !b.is_ascii_whitespace()) => {
+                    self.buf.push(b'\n')
+                }
+                Ok(None) => return Ok(None),
+                Err(e) => return Err(ApiError::local(format!("the watch stream failed: {e}"))),
+            }
+        }
     }
 }
 

@@ -14,6 +14,7 @@ pub const PERMISSIONS: &[(&str, &str, &str)] = &[
     ("create", "pods", ""),
     ("get", "pods", ""),
     ("list", "pods", ""),
+    ("watch", "pods", ""),
     ("delete", "pods", ""),
     ("create", "pods", "exec"),
 ];

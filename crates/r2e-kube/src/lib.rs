@@ -5,8 +5,8 @@
 //! talks to the shim over the API server's exec WebSocket, so the pod needs
 //! no port, no port-forward and no network.
 //!
-//! Why a hand-written client and not kube-rs: r2e uses six endpoints (pods
-//! create/get/list/delete, pods/exec, selfsubjectaccessreviews) with JSON
+//! Why a hand-written client and not kube-rs: r2e uses seven endpoints (pods
+//! create/get/list/watch/delete, pods/exec, selfsubjectaccessreviews) with JSON
 //! bodies it reads a few fields of. kube-rs brings k8s-openapi (hundreds of
 //! generated types, the slowest crate to compile in most trees that use it),
 //! tower, hyper-util's client stack and its own TLS setup; here the workspace
@@ -25,7 +25,8 @@
 //! environment ([`pod`]), has `activeDeadlineSeconds` so it dies on its own
 //! when r2e is gone, and is found again by [`KubeProvider::gc`], which
 //! deletes with bounded concurrency and reports each failed delete. Creates are
-//! retried on 409/429/5xx; the wait for Running has a timeout; a pull error,
+//! retried on 409/429/5xx; a start watches its pod until Running, with a
+//! timeout (polling where the Role has no `watch`); a pull error,
 //! an unschedulable pod or an eviction is an infrastructure error naming the
 //! image, node and reason at once, never a hang and never a reward of 0.
 
@@ -50,7 +51,7 @@ use reqwest::Method;
 use serde_json::Value;
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -58,6 +59,23 @@ use std::time::{Duration, Instant};
 pub const PROVIDER: &str = "kubernetes";
 
 /// An infrastructure error of this provider.
+/// The error of a start whose pod was deleted under it.
+fn deleted_while_starting(name: &str) -> SandboxError {
+    infra(format!(
+        "pod {name} was deleted while it started (by gc, a user or a controller)"
+    ))
+}
+
+/// How a watch of a starting pod ended.
+enum Watched {
+    /// The pod runs.
+    Settled,
+    /// The watch ended first: read the pod and watch again.
+    Again,
+    /// The account may not watch pods.
+    Refused,
+}
+
 pub(crate) fn infra(message: impl Into<String>) -> SandboxError {
     SandboxError::Provider {
         provider: PROVIDER,
@@ -93,6 +111,8 @@ pub struct KubeProvider {
     owner: Owner,
     next_env: Arc<AtomicU64>,
     live: Arc<Mutex<HashSet<String>>>,
+    /// Whether starts watch their pod (false once a watch was refused).
+    watch_pods: Arc<AtomicBool>,
 }
 
 impl KubeProvider {
@@ -158,6 +178,7 @@ impl KubeProvider {
             config: Arc::new(config),
             owner,
             next_env: Arc::new(AtomicU64::new(0)),
+            watch_pods: Arc::new(AtomicBool::new(true)),
             live: Arc::new(Mutex::new(HashSet::new())),
         }
     }
@@ -292,17 +313,21 @@ impl KubeProvider {
         )))
     }
 
-    /// Polls the pod until its container runs; fails at once on a pull
-    /// error, an unschedulable pod or a pod that ended.
+    /// Waits until the pod's container runs: one read, then a watch of that
+    /// pod from the read's resourceVersion, whose events say when it runs
+    /// (read again and watch anew when a watch ends or expires). Fails at once
+    /// on a pull error, an unschedulable pod, a pod that ended or one deleted
+    /// under it, and after `timeout` from `t0`. Where watching pods is not
+    /// allowed (403) the provider polls instead (100 ms doubling to 1 s).
     async fn wait_running(&self, name: &str, t0: Instant, timeout: Duration) -> Result<()> {
         let path = format!("{}/{name}", self.pods_path());
         let mut interval = Duration::from_millis(100);
         loop {
-            let pod = self
-                .api
-                .call(Method::GET, &path, None)
-                .await
-                .map_err(api_err)?;
+            let pod = match self.api.call(Method::GET, &path, None).await {
+                Ok(pod) => pod,
+                Err(e) if e.status == Some(404) => return Err(deleted_while_starting(name)),
+                Err(e) => return Err(api_err(e)),
+            };
             match pod::phase(&pod) {
                 Phase::Running => return Ok(()),
                 Phase::Failed(why) => return Err(infra(why)),
@@ -318,8 +343,87 @@ impl KubeProvider {
                 }
                 Phase::Waiting(_) => {}
             }
-            tokio::time::sleep(interval).await;
+            let left = timeout.saturating_sub(t0.elapsed());
+            if self.watch_pods.load(Ordering::Relaxed) {
+                let version = pod["metadata"]["resourceVersion"].as_str();
+                match self.watch_until_settled(name, version, left).await? {
+                    Watched::Settled => return Ok(()),
+                    Watched::Again => continue,
+                    Watched::Refused => {}
+                }
+            }
+            tokio::time::sleep(interval.min(left)).await;
             interval = (interval * 2).min(Duration::from_secs(1));
+        }
+    }
+
+    /// Watches pod `name` for at most `left`: settled when it runs, an error
+    /// when it never will, `Again` when the watch ended first (the caller
+    /// reads the pod again), `Refused` when the account may not watch pods
+    /// (the provider polls from then on).
+    async fn watch_until_settled(
+        &self,
+        name: &str,
+        version: Option<&str>,
+        left: Duration,
+    ) -> Result<Watched> {
+        // The server ends the watch a little after `left` at the latest; the
+        // client's own limit is a bit longer, so the server's end comes first.
+        let secs = left.as_secs().clamp(1, 300);
+        let path = format!(
+            "{}?watch=1&fieldSelector=metadata.name%3D{name}&timeoutSeconds={secs}&allowWatchBookmarks=true{}",
+            self.pods_path(),
+            version
+                .map(|v| format!("&resourceVersion={v}"))
+                .unwrap_or_default()
+        );
+        let limit = Duration::from_secs(secs + 5);
+        let mut watch = match self.api.watch(&path, limit).await {
+            Ok(w) => w,
+            Err(e) if e.status == Some(403) => {
+                tracing::warn!(
+                    "watching pods is not allowed in namespace {}; polling pod status instead                      (grant `watch` on pods to save the API server the reads): {}",
+                    self.namespace,
+                    e.message
+                );
+                self.watch_pods.store(false, Ordering::Relaxed);
+                return Ok(Watched::Refused);
+            }
+            Err(e) => {
+                tracing::debug!(pod = %name, "watch failed, reading again: {}", e.message);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                return Ok(Watched::Again);
+            }
+        };
+        loop {
+            let event = match watch.next().await {
+                Ok(Some(event)) => event,
+                Ok(None) => return Ok(Watched::Again),
+                Err(e) => {
+                    tracing::debug!(pod = %name, "watch ended: {}", e.message);
+                    return Ok(Watched::Again);
+                }
+            };
+            match event.kind.as_str() {
+                "ADDED" | "MODIFIED" => match pod::phase(&event.object) {
+                    Phase::Running => return Ok(Watched::Settled),
+                    Phase::Failed(why) => return Err(infra(why)),
+                    Phase::Waiting(_) => {}
+                },
+                "DELETED" => return Err(deleted_while_starting(name)),
+                // 410 Gone (the resourceVersion expired) and the like: read anew.
+                "ERROR" => return Ok(Watched::Again),
+                "BOOKMARK" => {}
+                // Not an event: a server that does not watch (it answered
+                // with the list itself).
+                _ => {
+                    tracing::warn!(
+                        "the API server answered a watch of pods without events; polling pod status instead"
+                    );
+                    self.watch_pods.store(false, Ordering::Relaxed);
+                    return Ok(Watched::Refused);
+                }
+            }
         }
     }
 

@@ -715,6 +715,14 @@ async fn serve(sock: TcpStream, st: Arc<Mutex<State>>, root: PathBuf) {
                 }
             }
         }
+        ("GET", ["api", "v1", "namespaces", _, "pods"])
+            if req
+                .query
+                .iter()
+                .any(|(k, v)| k == "watch" && (v == "1" || v == "true")) =>
+        {
+            return watch(sock, req, st).await;
+        }
         ("GET", ["api", "v1", "namespaces", _, "pods"]) => {
             let sel = req
                 .query
@@ -775,6 +783,77 @@ async fn serve(sock: TcpStream, st: Arc<Mutex<State>>, root: PathBuf) {
         tokio::time::sleep(delay).await;
     }
     respond(&mut sock, status, &body).await;
+}
+
+/// A watch of one pod (`fieldSelector=metadata.name=NAME`): the kubelet's
+/// clock ticks every 50 ms (a tick is what a status read does), and each
+/// change of the pod's status is sent as a `MODIFIED` event, its removal as
+/// `DELETED`, until `timeoutSeconds`. Refused with 403 when `watch pods` is
+/// denied ([`FakeCluster::deny`]).
+async fn watch(mut sock: BufReader<TcpStream>, req: Request, st: Arc<Mutex<State>>) {
+    let param = |key: &str| {
+        req.query
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    };
+    if st.lock().unwrap().denied.iter().any(|d| d == "watch pods") {
+        let body = k8s_status(
+            403,
+            "Forbidden",
+            "pods is forbidden: cannot watch resource \"pods\"",
+        );
+        return respond(&mut sock, 403, &body).await;
+    }
+    let name = param("fieldSelector")
+        .and_then(|f| f.strip_prefix("metadata.name=").map(String::from))
+        .unwrap_or_default();
+    let secs: u64 = param("timeoutSeconds")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(60);
+    let until = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let s = sock.get_mut();
+    let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+    if s.write_all(head.as_bytes()).await.is_err() {
+        return;
+    }
+    let mut last: Option<Value> = None;
+    while tokio::time::Instant::now() < until {
+        let event = {
+            let mut st = st.lock().unwrap();
+            let kubelet = st.kubelet.clone();
+            match st.pods.get_mut(&name) {
+                Some(pod) => {
+                    tick(pod, &kubelet);
+                    let now = status_json(pod);
+                    (last.as_ref() != Some(&now)).then(|| {
+                        last = Some(now.clone());
+                        json!({"type": "MODIFIED", "object": now})
+                    })
+                }
+                None => {
+                    Some(json!({"type": "DELETED", "object": last.clone().unwrap_or(Value::Null)}))
+                }
+            }
+        };
+        if let Some(event) = event {
+            let deleted = event["type"] == "DELETED";
+            let mut line = serde_json::to_vec(&event).unwrap();
+            line.push(b'\n');
+            let chunk = [
+                format!("{:x}\r\n", line.len()).into_bytes(),
+                line,
+                b"\r\n".to_vec(),
+            ]
+            .concat();
+            if s.write_all(&chunk).await.is_err() || deleted {
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let _ = s.write_all(b"0\r\n\r\n").await;
+    let _ = s.shutdown().await;
 }
 
 /// The exec endpoint: upgrade, then a local process bridged over channels.

@@ -269,6 +269,77 @@ async fn a_pod_that_never_runs_times_out_with_its_last_state() {
     assert!(cluster.pods().is_empty());
 }
 
+/// How many times the log shows `GET path`.
+fn gets(cluster: &FakeCluster, path: &str) -> usize {
+    let line = format!("GET {path}");
+    cluster.log().iter().filter(|l| **l == line).count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_start_watches_its_pod_and_polls_where_watching_is_not_allowed() {
+    let pods = "/api/v1/namespaces/r2e-test/pods";
+    // Watched: one status read, then the watch's events.
+    let cluster = FakeCluster::start().await;
+    let p = provider(&cluster, config());
+    let sb = p.start(&SandboxSpec::new("r2e/task:abc")).await.unwrap();
+    round_trip(sb.as_ref()).await;
+    let name = sb.id().to_string();
+    assert_eq!(
+        gets(&cluster, &format!("{pods}/{name}")),
+        1,
+        "{:?}",
+        cluster.log()
+    );
+    assert_eq!(gets(&cluster, pods), 1, "{:?}", cluster.log());
+    sb.close().await.unwrap();
+
+    // No `watch` in the account's Role: the start reads the status until
+    // the pod runs, and the provider does not try to watch again.
+    let cluster = FakeCluster::start().await;
+    cluster.deny("watch pods");
+    let p = provider(&cluster, config());
+    for _ in 0..2 {
+        let sb = p.start(&SandboxSpec::new("r2e/task:abc")).await.unwrap();
+        round_trip(sb.as_ref()).await;
+        let reads = gets(&cluster, &format!("{pods}/{}", sb.id()));
+        assert!(reads >= 2, "{reads} reads: {:?}", cluster.log());
+        sb.close().await.unwrap();
+    }
+    assert_eq!(gets(&cluster, pods), 1, "{:?}", cluster.log());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pod_deleted_while_it_starts_fails_the_start_at_once() {
+    let cluster = FakeCluster::start().await;
+    let p = provider(&cluster, config());
+    let start = tokio::spawn({
+        let p = p.clone();
+        async move { p.start(&SandboxSpec::new("slow/huge:1")).await.err() }
+    });
+    let t = Instant::now();
+    while cluster.pods().is_empty() {
+        assert!(t.elapsed() < Duration::from_secs(20), "no pod created");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let name = cluster.pods()[0].clone();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let api = Api::new(Credentials::insecure_http(&cluster.url)).unwrap();
+    api.call(
+        reqwest::Method::DELETE,
+        &format!("/api/v1/namespaces/r2e-test/pods/{name}"),
+        None,
+    )
+    .await
+    .unwrap();
+    let m = infra_message(start.await.unwrap().expect("the start fails"));
+    assert!(
+        m.contains(&format!("pod {name} was deleted while it started")),
+        "{m}"
+    );
+    // The start timeout is 30 s: the watch said so at once.
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn creates_are_retried_on_409_429_and_5xx() {
     let cluster = FakeCluster::start().await;
