@@ -157,6 +157,39 @@ async fn code_that_needs_python_3_8_builds_on_a_uv_managed_python_from_a_mirror(
     assert_built_on_3_8(&row);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn code_that_needs_python_3_6_builds_on_ubuntu_bionic() {
+    let (r, fix) = repo(
+        "oldasync",
+        "def run(job, async=False):\n    return (job, async)\n",
+        "from oldasync import run\n\n\ndef test_run():\n    assert run(1) == (1, False)\n",
+        "\ndef run_all(jobs, async=False):\n    return [run(j, async) for j in jobs]\n",
+        "\ndef test_run_all():\n    from oldasync import run_all\n    assert run_all([1]) == [(1, False)]\n",
+    );
+    let images = ["r2e/base:bookworm", "r2e/base:focal", "r2e/base:bionic"];
+    let row = build(&r, &fix, "oldasync", &images).await;
+    assert_eq!(row.outcome, EnvOutcome::Built, "{row:#?}");
+    assert_eq!(
+        tried(&row),
+        vec![
+            ("3.11", Some("python_too_new")),
+            ("3.8", Some("python_too_new")),
+            // The setuptools that serves 3.6 has no PEP 660 editable
+            // builds: the checkout goes on the path instead.
+            ("3.6", Some("no_editable")),
+            ("3.6", None)
+        ],
+        "{row:#?}"
+    );
+    assert_eq!(
+        python_in(
+            &row.image,
+            "import sys, oldasync; print(sys.version_info[:2], oldasync.run_all([2]))"
+        ),
+        "(3, 6) [(2, False)]"
+    );
+}
+
 /// Serves the files of `dir` over HTTP on every interface (containers reach
 /// it through the bridge's gateway); returns the port.
 fn serve_files(dir: std::path::PathBuf) -> u16 {
