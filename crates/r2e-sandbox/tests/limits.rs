@@ -189,17 +189,8 @@ async fn the_pool_replaces_sandboxes_that_died_while_idle() {
     pool.fill(&spec).await.unwrap();
     assert_eq!(pool.ready(&spec), 2);
     // Kill both idle containers behind the pool's back.
-    let filters = std::collections::HashMap::from([(
-        "label".to_string(),
-        vec![format!("dev.r2e.test={mark}")],
-    )]);
     let pooled: Vec<String> = p
-        .client()
-        .list_containers(Some(
-            bollard::query_parameters::ListContainersOptionsBuilder::default()
-                .filters(&filters)
-                .build(),
-        ))
+        .containers_labelled(&format!("dev.r2e.test={mark}"), false)
         .await
         .unwrap()
         .into_iter()

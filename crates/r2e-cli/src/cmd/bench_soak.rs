@@ -22,7 +22,7 @@ use r2e_core::{RewardStatus, Trajectory};
 use r2e_llm::testing::{Reply, ScriptedServer};
 use r2e_sandbox::docker::DockerProvider;
 use r2e_sandbox::{OWNER_PID_LABEL, SANDBOX_LABEL};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
 use std::sync::Arc;
@@ -413,16 +413,7 @@ async fn sandboxes(provider: &DockerProvider, owner: Option<u32>) -> anyhow::Res
         Some(pid) => format!("{OWNER_PID_LABEL}={pid}"),
         None => format!("{SANDBOX_LABEL}=1"),
     };
-    let filters = HashMap::from([("label".to_string(), vec![label])]);
-    let list = provider
-        .client()
-        .list_containers(Some(
-            bollard::query_parameters::ListContainersOptionsBuilder::default()
-                .all(true)
-                .filters(&filters)
-                .build(),
-        ))
-        .await?;
+    let list = provider.containers_labelled(&label, true).await?;
     Ok(list.into_iter().filter_map(|c| c.id).collect())
 }
 

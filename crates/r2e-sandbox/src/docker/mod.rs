@@ -349,6 +349,25 @@ impl DockerProvider {
         Ok(())
     }
 
+    /// The containers carrying `label` (`KEY=VALUE` or `KEY`): running ones,
+    /// or with `all` stopped and created ones too.
+    pub async fn containers_labelled(
+        &self,
+        label: &str,
+        all: bool,
+    ) -> Result<Vec<bollard::models::ContainerSummary>> {
+        let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
+        self.docker
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(all)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .map_err(|e| engine::classify(e, "listing containers", None))
+    }
+
     /// Removes what crashed or killed runs left behind: containers carrying
     /// [`SANDBOX_LABEL`] whose owning process is gone (or all of them with
     /// `all`), then the host directories of the socket transport whose r2e
@@ -356,18 +375,10 @@ impl DockerProvider {
     /// that run the shim count: images saved by older versions carry the
     /// label, and so do the containers a user starts from them.
     pub async fn gc(&self, all: bool) -> Result<GcReport> {
-        let filters = HashMap::from([("label".to_string(), vec![format!("{SANDBOX_LABEL}=1")])]);
         let listed_at = std::time::SystemTime::now();
         let list = self
-            .docker
-            .list_containers(Some(
-                ListContainersOptionsBuilder::default()
-                    .all(true)
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await
-            .map_err(|e| engine::classify(e, "listing containers", None))?;
+            .containers_labelled(&format!("{SANDBOX_LABEL}=1"), true)
+            .await?;
         let mut removed = Vec::new();
         let mut kept = HashSet::new();
         for c in list {

@@ -52,20 +52,9 @@ pub async fn assert_gone(p: &DockerProvider, id: &str) {
 /// Waits until no container, running or not, carries `label` (`KEY=VALUE`):
 /// a sandbox whose start failed or was given up is removed in the background.
 pub async fn assert_none_labelled(p: &DockerProvider, label: &str) {
-    use bollard::query_parameters::ListContainersOptionsBuilder;
-    let filters = std::collections::HashMap::from([("label".to_string(), vec![label.to_string()])]);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let left = p
-            .client()
-            .list_containers(Some(
-                ListContainersOptionsBuilder::default()
-                    .all(true)
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await
-            .unwrap();
+        let left = p.containers_labelled(label, true).await.unwrap();
         if left.is_empty() {
             return;
         }
