@@ -1,7 +1,9 @@
 //! RepoEnv on the demo tasks in Docker: fixing the bug through the tools earns
-//! reward 1 and a patch like the gold one; leaving it earns 0.
+//! reward 1 and a patch like the gold one; leaving it earns 0; a fork starts
+//! where its parent stands, on Docker and on (scripted) Kubernetes.
 
 use r2e_env::{EnvOptions, RepoEnv};
+use r2e_sandbox::Provider;
 use r2e_sandbox::docker::DockerProvider;
 use serde_json::json;
 use std::sync::Arc;
@@ -17,12 +19,7 @@ fn args(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fix_through_the_tools_earns_the_reward() {
     let p = DockerProvider::connect().await.expect("a Docker daemon");
-    let tasks = r2e_eval::demo::build(&p, &image()).await.unwrap();
-    let task = tasks
-        .iter()
-        .find(|t| t.task_id.ends_with("-mul"))
-        .unwrap()
-        .clone();
+    let task = mul_task(&p).await;
 
     let env = RepoEnv::reset(Arc::new(p.clone()), task.clone(), EnvOptions::default())
         .await
@@ -125,16 +122,21 @@ async fn a_warm_pool_makes_reset_cheap_and_refills() {
     assert_eq!(pool.ready(&spec), 0);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_fork_starts_in_its_parents_state_and_then_diverges() {
-    let p = DockerProvider::connect().await.expect("a Docker daemon");
-    let tasks = r2e_eval::demo::build(&p, &image()).await.unwrap();
-    let task = tasks
+/// The demo task whose `mul` adds.
+async fn mul_task(p: &DockerProvider) -> r2e_core::Task {
+    let tasks = r2e_eval::demo::build(p, &image()).await.unwrap();
+    tasks
         .iter()
         .find(|t| t.task_id.ends_with("-mul"))
         .unwrap()
-        .clone();
-    let env = RepoEnv::reset(Arc::new(p.clone()), task, EnvOptions::default())
+        .clone()
+}
+
+/// A fork of an environment on `provider` starts in its parent's state
+/// (binary files included), then each goes its own way and earns its own
+/// reward.
+async fn a_fork_diverges(provider: Arc<dyn Provider>, task: r2e_core::Task) {
+    let env = RepoEnv::reset(provider, task, EnvOptions::default())
         .await
         .unwrap();
     let bash = |cmd: &str| args(json!({ "cmd": cmd }));
@@ -172,4 +174,49 @@ async fn a_fork_starts_in_its_parents_state_and_then_diverges() {
     assert_eq!(child.reward().await.unwrap().value, 0.0);
     env.close().await.unwrap();
     child.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fork_starts_in_its_parents_state_and_then_diverges() {
+    let p = DockerProvider::connect().await.expect("a Docker daemon");
+    let task = mul_task(&p).await;
+    a_fork_diverges(Arc::new(p), task).await;
+}
+
+/// The same on Kubernetes (the scripted cluster whose pods are containers of
+/// the local engine): the fork's pod gets the parent's state, and both
+/// rewards run in pods of their own.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fork_diverges_on_kubernetes_too() {
+    use r2e_kube::testing::FakeCluster;
+    let p = DockerProvider::connect().await.expect("a Docker daemon");
+    let task = mul_task(&p).await;
+    let cluster = FakeCluster::start_docker_backed().await;
+    let kube = r2e_kube::KubeProvider::with_api(
+        r2e_kube::Api::new(r2e_kube::Credentials::insecure_http(&cluster.url)).unwrap(),
+        r2e_kube::KubeConfig {
+            namespace: Some("r2e-env".into()),
+            shim_image: "registry.test/r2e-shim:1".into(),
+            start_timeout_secs: 120,
+            ..r2e_kube::KubeConfig::default()
+        },
+    );
+    a_fork_diverges(Arc::new(kube), task).await;
+    // Closing deletes a pod in the background: wait for the last ones.
+    let t = std::time::Instant::now();
+    while !cluster.pods().is_empty() {
+        assert!(
+            t.elapsed().as_secs() < 30,
+            "pods left: {:?}",
+            cluster.pods()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let names: Vec<String> = cluster
+        .log()
+        .into_iter()
+        .filter(|l| l.starts_with("POST"))
+        .collect();
+    // Parent, its fork, and a fresh pod for each reward.
+    assert_eq!(names.len(), 4, "{:?}", cluster.log());
 }
