@@ -360,7 +360,7 @@ impl KubeProvider {
     /// Watches pod `name` for at most `left`: settled when it runs, an error
     /// when it never will, `Again` when the watch ended first (the caller
     /// reads the pod again), `Refused` when the account may not watch pods
-    /// (the provider polls from then on).
+    /// or the server does not serve watches (the provider polls from then on).
     async fn watch_until_settled(
         &self,
         name: &str,
@@ -380,9 +380,15 @@ impl KubeProvider {
         let limit = Duration::from_secs(secs + 5);
         let mut watch = match self.api.watch(&path, limit).await {
             Ok(w) => w,
-            Err(e) if e.status == Some(403) => {
+            // Forbidden (the Role has no `watch`), or another refusal that retrying
+            // would not change (a server or proxy that does not serve watches): poll.
+            Err(e)
+                if e.status
+                    .is_some_and(|s| (400..500).contains(&s) && s != 410 && s != 429) =>
+            {
                 tracing::warn!(
-                    "watching pods is not allowed in namespace {}; polling pod status instead                      (grant `watch` on pods to save the API server the reads): {}",
+                    "cannot watch pods in namespace {}; polling pod status instead \
+                     (grant `watch` on pods to save the API server the reads): {}",
                     self.namespace,
                     e.message
                 );
