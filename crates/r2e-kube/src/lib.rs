@@ -381,10 +381,11 @@ impl KubeProvider {
         let mut watch = match self.api.watch(&path, limit).await {
             Ok(w) => w,
             // Forbidden (the Role has no `watch`), or another refusal that retrying
-            // would not change (a server or proxy that does not serve watches): poll.
+            // would not change (a server or proxy that does not serve watches):
+            // poll. A 401 (an expired token) is not one: the next read renews it.
             Err(e)
                 if e.status
-                    .is_some_and(|s| (400..500).contains(&s) && s != 410 && s != 429) =>
+                    .is_some_and(|s| (400..500).contains(&s) && ![401, 410, 429].contains(&s)) =>
             {
                 tracing::warn!(
                     "cannot watch pods in namespace {}; polling pod status instead \
