@@ -361,9 +361,11 @@ fn plugin_for_usage_error(log: &str) -> Option<String> {
 
 /// Whether pytest's collection log (`--collect-only`, exit code `code`) says
 /// a module could not be collected: an `ERROR collecting`, a `conftest.py`
-/// that does not load, an interrupted run, an internal or a usage error.
+/// that does not load, an interrupted run, an internal or a usage error, or
+/// pytest itself crashing before it collects (exit code 1: a plugin that does
+/// not import, such as pytest-httpbin whose gunicorn needs `pkg_resources`).
 pub(super) fn collection_failed(log: &str, code: i32) -> bool {
-    matches!(code, 2..=4)
+    matches!(code, 1..=4)
         || log.lines().any(|l| collecting(l).is_some())
         || log.contains("during collection")
 }
@@ -607,6 +609,7 @@ mod tests {
                 include_str!("testdata/own_syntax_error_after_test_id.txt")
             }
             "python_c_import_name" => include_str!("testdata/python_c_import_name.txt"),
+            "plugin_fails_to_load" => include_str!("testdata/plugin_fails_to_load.txt"),
             "python_c_attribute_error" => include_str!("testdata/python_c_attribute_error.txt"),
             "test_module_raises" => include_str!("testdata/test_module_raises.txt"),
             "collects" => include_str!("testdata/collects.txt"),
@@ -716,6 +719,14 @@ mod tests {
         assert!(collection_failed(real("conftest_fails"), 4));
         // `addopts = --cov=pkg` without pytest-cov: nothing collects.
         assert!(collection_failed(real("usage_error"), 4));
+        // psf/requests, 2017, on 3.6: pytest-httpbin's gunicorn imports
+        // pkg_resources, which no setuptools is there to give; pytest exits 1
+        // before collecting anything, and setuptools is added.
+        assert!(collection_failed(real("plugin_fails_to_load"), 1));
+        assert_eq!(
+            read("plugin_fails_to_load", "collection_fails", true),
+            ("missing_module: pkg_resources".to_string(), None)
+        );
         // The plugin that adds the option is added, as a missing module is.
         assert_eq!(
             read("usage_error", "collection_fails", false),
